@@ -1,0 +1,22 @@
+//! The backtest engine of slurm-sweep: market data loading and alignment, strategies behind
+//! one trait, a QSTrader-0.3.0-compatible simulator, and statistics (summary metrics and
+//! QSTrader's `JSONStatistics`). Pure: no SLURM, no command line.
+//!
+//! Data loading and per-run work are separate: load a [`MarketData`] once, then call
+//! [`run_backtest`] for each parameter set.
+
+pub mod config;
+pub mod data;
+pub mod metrics;
+pub mod params;
+pub mod simulator;
+pub mod stats;
+pub mod strategy;
+pub mod synthetic;
+
+pub use config::{BacktestConfig, Calendar, DataConfig, DataFormat, Rebalance};
+pub use data::{DataError, MarketData};
+pub use metrics::Metrics;
+pub use params::{ParamError, ParamKind, ParamSpec, ParamValue, Params};
+pub use simulator::{run_backtest, BacktestError, RunOutput};
+pub use strategy::registry;

@@ -1,0 +1,1 @@
+//! Statistics of an equity curve: QSTrader's `JSONStatistics` and the summary [`Metrics`].

@@ -1,0 +1,4 @@
+//! The backtest worker's commands: `task` (one array task of a sweep), `run` (one backtest),
+//! `strategies`, `check-data`.
+
+pub mod task;

@@ -1,0 +1,199 @@
+//! The result file of one array task (`results/task-<k>.<host>.json`): who ran it, where,
+//! when, and one entry per combination of the task with its status and metrics.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use backtest::{Metrics, Params};
+
+/// The schema id written into every result file.
+pub const RESULT_SCHEMA: &str = "slurm-sweep/result/v1";
+
+/// SLURM's ids of the job that wrote a result (all `None` for a local run).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SlurmIds {
+    /// `SLURM_ARRAY_JOB_ID`.
+    pub array_job_id: Option<String>,
+    /// `SLURM_ARRAY_TASK_ID` (the index inside its array, before any offset).
+    pub array_task_id: Option<String>,
+    /// `SLURM_JOB_ID`.
+    pub job_id: Option<String>,
+    /// `SLURM_RESTART_COUNT` (how often the task was requeued).
+    pub restart_count: Option<u32>,
+}
+
+/// Whether one combination ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Ok,
+    Error,
+}
+
+/// One combination's outcome.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    /// Combination index (line of manifest.jsonl).
+    pub i: u64,
+    pub params: Params,
+    pub status: RunStatus,
+    /// The error message when `status` is `error`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<Metrics>,
+    /// Metrics before the split date, when the plan has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_sample: Option<Metrics>,
+    /// Metrics from the split date on, when the plan has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_of_sample: Option<Metrics>,
+    /// Daily returns, kept only when the plan asks (`keep_returns`), for overfitting statistics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub returns: Option<Vec<f64>>,
+}
+
+/// Everything one array task writes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResultFile {
+    pub schema: String,
+    /// The sweep's name.
+    pub sweep: String,
+    /// The plan hash the task ran against; `collect` refuses to mix plans.
+    pub plan_hash: String,
+    /// The array task (chunk) number, after any array offset.
+    pub task: u64,
+    /// First combination index of the task.
+    pub first: u64,
+    /// Number of combinations in the task.
+    pub count: u64,
+    pub slurm: SlurmIds,
+    /// The host name the task ran on.
+    pub host: String,
+    /// `SLURMD_NODENAME`.
+    pub slurmd_nodename: Option<String>,
+    pub worker_version: String,
+    /// CPU architecture of the worker binary (`std::env::consts::ARCH`).
+    pub arch: String,
+    pub started: DateTime<Utc>,
+    pub finished: DateTime<Utc>,
+    pub runs: Vec<Run>,
+}
+
+/// Why a result file cannot be trusted.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultError {
+    #[error("not valid JSON of the result schema: {0}")]
+    Parse(#[from] serde_json::Error),
+    #[error("schema is `{0}`, expected `{RESULT_SCHEMA}`")]
+    Schema(String),
+    #[error("incomplete: {0}")]
+    Incomplete(String),
+}
+
+impl ResultFile {
+    /// Parses and checks a result file's bytes: schema, and that `runs` holds exactly the
+    /// combinations `first..first+count` in order.
+    pub fn from_slice(bytes: &[u8]) -> Result<ResultFile, ResultError> {
+        let file: ResultFile = serde_json::from_slice(bytes)?;
+        if file.schema != RESULT_SCHEMA {
+            return Err(ResultError::Schema(file.schema));
+        }
+        file.check_complete()?;
+        Ok(file)
+    }
+
+    /// Checks that every combination of the task has exactly one run, in order.
+    pub fn check_complete(&self) -> Result<(), ResultError> {
+        if self.runs.len() as u64 != self.count {
+            return Err(ResultError::Incomplete(format!(
+                "{} runs for {} combinations",
+                self.runs.len(),
+                self.count
+            )));
+        }
+        for (k, run) in self.runs.iter().enumerate() {
+            let want = self.first + k as u64;
+            if run.i != want {
+                return Err(ResultError::Incomplete(format!(
+                    "run {k} has combination {} where {want} was expected",
+                    run.i
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Number of runs that failed.
+    pub fn failed(&self) -> usize {
+        self.runs
+            .iter()
+            .filter(|r| r.status == RunStatus::Error)
+            .count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> ResultFile {
+        let t = DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
+            .expect("date")
+            .with_timezone(&Utc);
+        ResultFile {
+            schema: RESULT_SCHEMA.into(),
+            sweep: "s".into(),
+            plan_hash: "abc".into(),
+            task: 1,
+            first: 2,
+            count: 2,
+            slurm: SlurmIds::default(),
+            host: "node02".into(),
+            slurmd_nodename: Some("node02".into()),
+            worker_version: "0.1.0".into(),
+            arch: "x86_64".into(),
+            started: t,
+            finished: t,
+            runs: (2..4)
+                .map(|i| Run {
+                    i,
+                    params: Params::new(),
+                    status: RunStatus::Ok,
+                    error: None,
+                    metrics: Some(Metrics::default()),
+                    in_sample: None,
+                    out_of_sample: None,
+                    returns: None,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn round_trips_and_checks_completeness() {
+        let f = sample();
+        let bytes = serde_json::to_vec(&f).expect("json");
+        assert_eq!(ResultFile::from_slice(&bytes).expect("parse"), f);
+
+        let mut short = f.clone();
+        short.runs.pop();
+        let bytes = serde_json::to_vec(&short).expect("json");
+        assert!(matches!(
+            ResultFile::from_slice(&bytes),
+            Err(ResultError::Incomplete(_))
+        ));
+
+        let mut other = f;
+        other.schema = "x/v9".into();
+        let bytes = serde_json::to_vec(&other).expect("json");
+        assert!(matches!(
+            ResultFile::from_slice(&bytes),
+            Err(ResultError::Schema(_))
+        ));
+        assert!(matches!(
+            ResultFile::from_slice(&bytes[..bytes.len() / 2]),
+            Err(ResultError::Parse(_))
+        ));
+    }
+}
