@@ -1,28 +1,62 @@
 //! Market data: price files (Yahoo, pysystemtrade, plain OHLCV) loaded, validated and aligned
 //! on one simulation calendar.
+//!
+//! Loading one file ([`load_file`] → [`PriceSeries`]) is separate from aligning several
+//! ([`MarketData::from_series`]), so loading time can be measured on its own.
+//! [`check_dir`] / [`check_file`] read files without stopping at the first problem, for
+//! `bt-worker check-data`.
+//!
+//! Alignment rules:
+//! - The calendar runs from `config.start` (default: the earliest first date of the symbols)
+//!   to `config.end` (default: the latest last date), inclusive. `weekdays` is every
+//!   Monday–Friday (QSTrader's); `trading_days` is the union of the files' dates in that range.
+//! - A calendar day on which a symbol has no row repeats its last known close as both open
+//!   and close (QSTrader pads to the last price); that last close may be from before `start`,
+//!   so a holiday on the first day is not NaN. After a symbol's last row its last close is
+//!   repeated to the end.
+//! - Before a symbol's first row: NaN open and close.
+//! - A symbol with no row between start and end is an error.
 
+mod check;
+mod error;
+mod fields;
+mod parse;
+
+use std::collections::HashSet;
 use std::path::PathBuf;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate, Weekday};
+use serde::Serialize;
 
-use crate::config::{BacktestConfig, DataConfig};
+use crate::config::{BacktestConfig, Calendar, DataConfig, DataFormat};
 
-/// A problem with a price file, naming file, line and field.
-#[derive(Debug, thiserror::Error)]
-pub enum DataError {
-    #[error("{file}: {message}")]
-    File { file: PathBuf, message: String },
-    #[error("{file}:{line}: field `{field}`: {message}")]
-    Field {
-        file: PathBuf,
-        line: u64,
-        field: String,
-        message: String,
-    },
+pub use check::{
+    check_dir, check_dir_with, check_file, FileReport, Problem, MAX_PROBLEMS_PER_FILE,
+};
+pub use error::DataError;
+pub use parse::{
+    load_file, LoadStats, PriceSeries, OHLCV_HEADER, PYSYSTEMTRADE_HEADER, YAHOO_HEADER,
+};
+
+/// What loading and aligning one symbol did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SymbolStats {
+    pub symbol: String,
+    /// The format read.
+    pub format: DataFormat,
+    /// Rows read, kept and skipped by reason.
+    pub load: LoadStats,
+    /// The file's first and last daily bar (also outside the calendar).
+    pub first_date: Option<NaiveDate>,
+    pub last_date: Option<NaiveDate>,
+    /// Calendar days before the symbol's first price (NaN prices).
+    pub days_before_first: usize,
+    /// Calendar days without a row for the symbol, that repeat its last close.
+    pub days_filled: usize,
 }
 
 /// Prices of several symbols aligned on one calendar. Indexed `[symbol][day]`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct MarketData {
     /// The simulation calendar, from the configured start to end.
     pub dates: Vec<NaiveDate>,
@@ -33,13 +67,338 @@ pub struct MarketData {
     pub close: Vec<Vec<f64>>,
     /// The files read, in symbol order.
     pub files: Vec<PathBuf>,
+    /// Per symbol, in symbol order: what loading and aligning it did. Empty for data built
+    /// by hand.
+    pub stats: Vec<SymbolStats>,
 }
 
 impl MarketData {
     /// Loads `data.symbols` from `data.dir` and aligns them on `config.calendar` between
     /// `config.start` and `config.end`.
+    ///
+    /// ```
+    /// use backtest::synthetic::{write_market, DEMO_SYMBOLS};
+    /// use backtest::{BacktestConfig, Calendar, DataConfig, DataFormat, MarketData};
+    /// use chrono::NaiveDate;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let (start, end) = (
+    ///     NaiveDate::from_ymd_opt(2024, 12, 23).unwrap(),
+    ///     NaiveDate::from_ymd_opt(2024, 12, 27).unwrap(),
+    /// );
+    /// write_market(dir.path(), &DEMO_SYMBOLS, start, end, 1)?;
+    /// let data = DataConfig {
+    ///     dir: dir.path().to_path_buf(),
+    ///     symbols: vec!["SYNA".into(), "SYNB".into()],
+    ///     format: DataFormat::Auto,
+    /// };
+    /// let config = BacktestConfig { calendar: Calendar::Weekdays, ..BacktestConfig::default() };
+    /// let market = MarketData::load(&data, &config)?;
+    /// // Monday to Friday; the synthetic market is closed on Christmas (Wednesday),
+    /// // which repeats Tuesday's close.
+    /// assert_eq!(market.dates.len(), 5);
+    /// assert_eq!(market.close[0][2], market.close[0][1]);
+    /// assert_eq!(market.open[0][2], market.close[0][1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn load(data: &DataConfig, config: &BacktestConfig) -> Result<MarketData, DataError> {
-        let _ = (data, config);
-        todo!("data loading")
+        check_symbols(&data.symbols)?;
+        let series = data
+            .symbols
+            .iter()
+            .map(|symbol| load_file(&data.file_of(symbol), data.format))
+            .collect::<Result<Vec<_>, _>>()?;
+        MarketData::from_series(&data.symbols, series, config)
+    }
+
+    /// Aligns already loaded series (one per symbol, in the same order) on `config.calendar`
+    /// between `config.start` and `config.end`.
+    pub fn from_series(
+        symbols: &[String],
+        series: Vec<PriceSeries>,
+        config: &BacktestConfig,
+    ) -> Result<MarketData, DataError> {
+        check_symbols(symbols)?;
+        if symbols.len() != series.len() {
+            return Err(DataError::Request(format!(
+                "{} symbols but {} price series",
+                symbols.len(),
+                series.len()
+            )));
+        }
+        for one in &series {
+            if one.is_empty() {
+                let stats = &one.stats;
+                return Err(DataError::File {
+                    file: one.file.clone(),
+                    message: format!(
+                        "no daily prices: {} rows read, {} null rows, {} empty prices, {} \
+                         intraday rows",
+                        stats.rows, stats.null_rows, stats.blank_prices, stats.intraday_rows
+                    ),
+                });
+            }
+        }
+        let start = match config.start {
+            Some(start) => start,
+            None => series
+                .iter()
+                .filter_map(PriceSeries::first_date)
+                .min()
+                .ok_or_else(|| DataError::Request("no data".to_string()))?,
+        };
+        let end = match config.end {
+            Some(end) => end,
+            None => series
+                .iter()
+                .filter_map(PriceSeries::last_date)
+                .max()
+                .ok_or_else(|| DataError::Request("no data".to_string()))?,
+        };
+        if start > end {
+            return Err(DataError::Request(format!(
+                "the start {start} is after the end {end}"
+            )));
+        }
+        for (symbol, one) in symbols.iter().zip(&series) {
+            let first_in = one.dates.partition_point(|d| *d < start);
+            let in_period = one.dates.get(first_in).is_some_and(|d| *d <= end);
+            if let (false, Some(first), Some(last)) = (in_period, one.first_date(), one.last_date())
+            {
+                return Err(DataError::NoDataInPeriod {
+                    file: one.file.clone(),
+                    symbol: symbol.clone(),
+                    start,
+                    end,
+                    first,
+                    last,
+                });
+            }
+        }
+        let dates = match config.calendar {
+            Calendar::Weekdays => weekdays(start, end),
+            Calendar::TradingDays => trading_days(&series, start, end),
+        };
+        if dates.is_empty() {
+            return Err(DataError::Request(format!(
+                "the {:?} calendar has no day between {start} and {end}",
+                config.calendar
+            )));
+        }
+        let mut market = MarketData {
+            dates,
+            symbols: symbols.to_vec(),
+            ..MarketData::default()
+        };
+        for (symbol, one) in symbols.iter().zip(series) {
+            let mut stats = SymbolStats {
+                symbol: symbol.clone(),
+                format: one.format,
+                first_date: one.first_date(),
+                last_date: one.last_date(),
+                ..SymbolStats::default()
+            };
+            let (open, close) = align(&one, &market.dates, &mut stats);
+            market.open.push(open);
+            market.close.push(close);
+            stats.load = one.stats;
+            market.stats.push(stats);
+            market.files.push(one.file);
+        }
+        Ok(market)
+    }
+
+    /// The position of `symbol` in `symbols`.
+    pub fn symbol_index(&self, symbol: &str) -> Option<usize> {
+        self.symbols.iter().position(|s| s == symbol)
+    }
+
+    /// The position of `date` in the calendar.
+    pub fn date_index(&self, date: NaiveDate) -> Option<usize> {
+        self.dates.binary_search(&date).ok()
+    }
+
+    /// Number of calendar days.
+    pub fn len(&self) -> usize {
+        self.dates.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.dates.is_empty()
+    }
+}
+
+fn check_symbols(symbols: &[String]) -> Result<(), DataError> {
+    if symbols.is_empty() {
+        return Err(DataError::Request("no symbols requested".to_string()));
+    }
+    let mut seen = HashSet::new();
+    for symbol in symbols {
+        if !seen.insert(symbol.as_str()) {
+            return Err(DataError::Request(format!(
+                "symbol `{symbol}` is listed twice"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Every Monday to Friday from `start` to `end`, inclusive.
+pub fn weekdays(start: NaiveDate, end: NaiveDate) -> Vec<NaiveDate> {
+    start
+        .iter_days()
+        .take_while(|d| *d <= end)
+        .filter(|d| !matches!(d.weekday(), Weekday::Sat | Weekday::Sun))
+        .collect()
+}
+
+/// The union of the series' dates from `start` to `end`, inclusive, sorted.
+fn trading_days(series: &[PriceSeries], start: NaiveDate, end: NaiveDate) -> Vec<NaiveDate> {
+    let mut dates: Vec<NaiveDate> = series
+        .iter()
+        .flat_map(|one| one.dates.iter().copied())
+        .filter(|d| (start..=end).contains(d))
+        .collect();
+    dates.sort_unstable();
+    dates.dedup();
+    dates
+}
+
+/// One symbol's open and close on each calendar day (see the module doc for the rules).
+fn align(
+    one: &PriceSeries,
+    calendar: &[NaiveDate],
+    stats: &mut SymbolStats,
+) -> (Vec<f64>, Vec<f64>) {
+    let mut open = Vec::with_capacity(calendar.len());
+    let mut close = Vec::with_capacity(calendar.len());
+    let mut next = 0;
+    let mut last: Option<usize> = None;
+    for &day in calendar {
+        while next < one.dates.len() && one.dates[next] <= day {
+            last = Some(next);
+            next += 1;
+        }
+        match last {
+            None => {
+                open.push(f64::NAN);
+                close.push(f64::NAN);
+                stats.days_before_first += 1;
+            }
+            Some(row) if one.dates[row] == day => {
+                open.push(one.open[row]);
+                close.push(one.close[row]);
+            }
+            Some(row) => {
+                open.push(one.close[row]);
+                close.push(one.close[row]);
+                stats.days_filled += 1;
+            }
+        }
+    }
+    (open, close)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
+    }
+
+    fn series(name: &str, rows: &[(NaiveDate, f64, f64)]) -> PriceSeries {
+        PriceSeries {
+            file: PathBuf::from(format!("{name}.csv")),
+            format: DataFormat::Yahoo,
+            dates: rows.iter().map(|r| r.0).collect(),
+            open: rows.iter().map(|r| r.1).collect(),
+            high: rows.iter().map(|r| r.1).collect(),
+            low: rows.iter().map(|r| r.1).collect(),
+            close: rows.iter().map(|r| r.2).collect(),
+            volume: vec![f64::NAN; rows.len()],
+            stats: LoadStats::default(),
+        }
+    }
+
+    fn symbols(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn weekdays_fill_holidays_with_the_last_close() {
+        // Fri 2020-01-03, (weekend), Mon 06 missing for A, Tue 07.
+        let a = series(
+            "A",
+            &[(ymd(2020, 1, 3), 1.0, 2.0), (ymd(2020, 1, 7), 3.0, 4.0)],
+        );
+        let b = series(
+            "B",
+            &[(ymd(2020, 1, 6), 10.0, 11.0), (ymd(2020, 1, 7), 12.0, 13.0)],
+        );
+        let config = BacktestConfig::default();
+        let market =
+            MarketData::from_series(&symbols(&["A", "B"]), vec![a.clone(), b.clone()], &config)
+                .expect("aligns");
+        assert_eq!(
+            market.dates,
+            vec![ymd(2020, 1, 3), ymd(2020, 1, 6), ymd(2020, 1, 7)]
+        );
+        assert_eq!(market.open[0], vec![1.0, 2.0, 3.0]);
+        assert_eq!(market.close[0], vec![2.0, 2.0, 4.0]);
+        assert!(market.open[1][0].is_nan() && market.close[1][0].is_nan());
+        assert_eq!(market.close[1][1..], [11.0, 13.0]);
+        assert_eq!(market.stats[0].days_filled, 1);
+        assert_eq!(market.stats[1].days_before_first, 1);
+        assert_eq!(market.symbol_index("B"), Some(1));
+
+        let trading = BacktestConfig {
+            calendar: Calendar::TradingDays,
+            start: Some(ymd(2020, 1, 6)),
+            ..BacktestConfig::default()
+        };
+        let market =
+            MarketData::from_series(&symbols(&["A", "B"]), vec![a, b], &trading).expect("aligns");
+        assert_eq!(market.dates, vec![ymd(2020, 1, 6), ymd(2020, 1, 7)]);
+        // A has no row on the first day: it repeats its close from before the start.
+        assert_eq!(market.open[0], vec![2.0, 3.0]);
+        assert_eq!(market.close[0], vec![2.0, 4.0]);
+    }
+
+    #[test]
+    fn a_symbol_without_data_in_the_period_is_an_error() {
+        let a = series("A", &[(ymd(2020, 1, 3), 1.0, 2.0)]);
+        let config = BacktestConfig {
+            start: Some(ymd(2021, 1, 1)),
+            end: Some(ymd(2021, 12, 31)),
+            ..BacktestConfig::default()
+        };
+        let error = MarketData::from_series(&symbols(&["A"]), vec![a], &config)
+            .expect_err("no data in 2021");
+        assert!(matches!(error, DataError::NoDataInPeriod { .. }), "{error}");
+        assert!(error.to_string().contains("A.csv"), "{error}");
+    }
+
+    #[test]
+    fn bad_requests() {
+        let a = series("A", &[(ymd(2020, 1, 3), 1.0, 2.0)]);
+        let reversed = BacktestConfig {
+            start: Some(ymd(2020, 2, 1)),
+            end: Some(ymd(2020, 1, 1)),
+            ..BacktestConfig::default()
+        };
+        assert!(MarketData::from_series(&symbols(&["A"]), vec![a.clone()], &reversed).is_err());
+        assert!(
+            MarketData::from_series(&symbols(&["A", "A"]), vec![a.clone(), a], &reversed).is_err()
+        );
+        assert!(MarketData::from_series(&[], vec![], &BacktestConfig::default()).is_err());
+    }
+
+    #[test]
+    fn weekdays_of_a_week() {
+        // 2024-07-01 is a Monday; 1..=14 has 10 weekdays.
+        let days = weekdays(ymd(2024, 7, 1), ymd(2024, 7, 14));
+        assert_eq!(days.len(), 10);
+        assert_eq!(days.last(), Some(&ymd(2024, 7, 12)));
     }
 }
