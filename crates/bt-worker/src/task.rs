@@ -1,6 +1,39 @@
-//! `bt-worker task`: runs the combinations of one array task and writes its result file.
+//! `bt-worker task`: runs the combinations of one array task and writes its result file
+//! `results/task-<k>.<host>.json` atomically.
+//!
+//! * **Task number.** `--task K`, else `SWEEP_TASK_OFFSET` (default 0) +
+//!   `SLURM_ARRAY_TASK_ID`; neither is an error.
+//! * **Work.** The data is loaded once; the task's manifest lines run on a local rayon pool
+//!   of `SLURM_CPUS_PER_TASK` threads (default 1). A combination whose backtest returns an
+//!   error or panics is recorded as `status = "error"` with the message; the others still
+//!   run.
+//! * **Data that cannot be loaded** is not a crash: every run of the task is recorded as an
+//!   error carrying the loading error (so `collect` can name it), and the exit code is 1.
+//! * **Skip rule.** A complete result file of the same plan hash and task (from any host)
+//!   means the task is done: it is skipped unless `--force`. Result files of the task that
+//!   cannot be trusted (unparsable, wrong schema or plan hash, incomplete) are never used
+//!   and never deleted: they are moved to `results/quarantine/<file name>.<UTC time>` with a
+//!   message on stderr. With `--force`, earlier complete results of the task are moved there
+//!   too, just before the new one is written, so one result per task remains.
+//! * **Exit code.** 0 every combination ran, 1 some failed (or were skipped because the data
+//!   could not be loaded), 2 error (no plan, bad manifest, unwritable results).
 
-use std::path::PathBuf;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use chrono::{DateTime, Utc};
+use rayon::prelude::*;
+
+use backtest::{run_backtest, BacktestConfig, MarketData, RunOutput};
+use sweep_core::atomic::write_atomic;
+use sweep_core::manifest::{read_range, ManifestEntry};
+use sweep_core::plan::load_plan;
+use sweep_core::result::{ResultFile, Run, RunStatus, SlurmIds, RESULT_SCHEMA};
+use sweep_core::sweep_dir::{parse_result_file_name, SweepDir};
+use sweep_core::Plan;
 
 /// Arguments of `bt-worker task`.
 #[derive(Debug, clap::Args)]
@@ -16,8 +49,413 @@ pub struct TaskArgs {
     pub force: bool,
 }
 
+/// What one task did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TaskOutcome {
+    /// A complete result already existed; nothing ran.
+    Skipped { existing: PathBuf },
+    /// The task ran and wrote `file`.
+    Ran {
+        file: PathBuf,
+        combos: u64,
+        failed: u64,
+    },
+}
+
+impl TaskOutcome {
+    /// 0 when nothing failed, 1 when some combinations failed.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            TaskOutcome::Ran { failed, .. } if *failed > 0 => ExitCode::from(1),
+            _ => ExitCode::SUCCESS,
+        }
+    }
+}
+
 /// Runs one task. Exit code: 0 all combinations ran, 1 some failed, 2 error.
-pub fn run(args: &TaskArgs) -> anyhow::Result<std::process::ExitCode> {
-    let _ = args;
-    anyhow::bail!("bt-worker task is not implemented yet")
+pub fn run(args: &TaskArgs) -> anyhow::Result<ExitCode> {
+    let task = match args.task {
+        Some(k) => k,
+        None => task_from_env(&|v| std::env::var(v).ok())?,
+    };
+    let threads = threads_from_env(&|v| std::env::var(v).ok())?;
+    Ok(run_task(&args.sweep_dir, task, args.force, threads)?.exit_code())
+}
+
+/// `SWEEP_TASK_OFFSET` (default 0) + `SLURM_ARRAY_TASK_ID`.
+pub fn task_from_env(env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<u64> {
+    let Some(id) = env("SLURM_ARRAY_TASK_ID") else {
+        bail!("no task number: pass --task K, or run inside a SLURM job array (SLURM_ARRAY_TASK_ID is not set)");
+    };
+    let id: u64 = id
+        .trim()
+        .parse()
+        .with_context(|| format!("SLURM_ARRAY_TASK_ID = `{id}` is not a task number"))?;
+    let offset: u64 = match env("SWEEP_TASK_OFFSET") {
+        None => 0,
+        Some(o) if o.trim().is_empty() => 0,
+        Some(o) => o
+            .trim()
+            .parse()
+            .with_context(|| format!("SWEEP_TASK_OFFSET = `{o}` is not a number"))?,
+    };
+    offset
+        .checked_add(id)
+        .context("SWEEP_TASK_OFFSET + SLURM_ARRAY_TASK_ID overflows")
+}
+
+/// `SLURM_CPUS_PER_TASK`, default 1.
+pub fn threads_from_env(env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<usize> {
+    match env("SLURM_CPUS_PER_TASK") {
+        None => Ok(1),
+        Some(v) => match v.trim().parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(n),
+            _ => bail!("SLURM_CPUS_PER_TASK = `{v}` is not a positive number"),
+        },
+    }
+}
+
+/// This machine's host name: `/proc/sys/kernel/hostname`, else the `hostname` command,
+/// else `$HOSTNAME`, else `unknown`.
+pub fn host_name() -> String {
+    let clean = |s: String| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .and_then(clean)
+        .or_else(|| {
+            std::process::Command::new("hostname")
+                .output()
+                .ok()
+                .and_then(|o| String::from_utf8(o.stdout).ok())
+                .and_then(clean)
+        })
+        .or_else(|| std::env::var("HOSTNAME").ok().and_then(clean))
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+fn slurm_ids() -> (SlurmIds, Option<String>) {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    (
+        SlurmIds {
+            array_job_id: var("SLURM_ARRAY_JOB_ID"),
+            array_task_id: var("SLURM_ARRAY_TASK_ID"),
+            job_id: var("SLURM_JOB_ID"),
+            restart_count: var("SLURM_RESTART_COUNT").and_then(|v| v.trim().parse().ok()),
+        },
+        var("SLURMD_NODENAME"),
+    )
+}
+
+/// The result files of `task` already in `results/`: the complete ones of this plan, and
+/// the untrusted ones with the reason.
+struct Existing {
+    complete: Vec<PathBuf>,
+    untrusted: Vec<(PathBuf, String)>,
+}
+
+fn existing_results(dir: &SweepDir, plan: &Plan, task: u64) -> anyhow::Result<Existing> {
+    let mut out = Existing {
+        complete: Vec::new(),
+        untrusted: Vec::new(),
+    };
+    let results = dir.results();
+    let entries = match std::fs::read_dir(&results) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(e).with_context(|| format!("{}: cannot list", results.display())),
+    };
+    let range = plan.task_range(task);
+    for entry in entries {
+        let entry = entry.with_context(|| format!("{}: cannot list", results.display()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !matches!(parse_result_file_name(&name), Some((k, _)) if k == task) {
+            continue;
+        }
+        let path = entry.path();
+        let verdict = match std::fs::read(&path) {
+            Err(e) => Err(format!("cannot be read: {e}")),
+            Ok(bytes) => match ResultFile::from_slice(&bytes) {
+                Err(e) => Err(e.to_string()),
+                Ok(f) if f.plan_hash != plan.hash => Err(format!(
+                    "belongs to plan {} (this sweep's plan is {})",
+                    f.plan_hash, plan.hash
+                )),
+                Ok(f)
+                    if f.task != task
+                        || f.first != range.start
+                        || f.count != range.end - range.start =>
+                {
+                    Err(format!(
+                    "holds task {} combinations {}..{}, expected task {task} combinations {}..{}",
+                    f.task,
+                    f.first,
+                    f.first + f.count,
+                    range.start,
+                    range.end
+                ))
+                }
+                Ok(_) => Ok(()),
+            },
+        };
+        match verdict {
+            Ok(()) => out.complete.push(path),
+            Err(reason) => out.untrusted.push((path, reason)),
+        }
+    }
+    out.complete.sort();
+    Ok(out)
+}
+
+/// Moves `path` to `results/quarantine/<name>.<UTC time>`; returns the new path.
+fn quarantine(dir: &SweepDir, path: &Path, reason: &str) -> anyhow::Result<PathBuf> {
+    let qdir = dir.results().join("quarantine");
+    std::fs::create_dir_all(&qdir).with_context(|| format!("{}: cannot create", qdir.display()))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stamp = Utc::now().format("%Y%m%dT%H%M%S%.6fZ");
+    let target = qdir.join(format!("{name}.{stamp}"));
+    std::fs::rename(path, &target)
+        .with_context(|| format!("cannot move {} to {}", path.display(), target.display()))?;
+    eprintln!(
+        "bt-worker: {} {reason}; moved to {}",
+        path.display(),
+        target.display()
+    );
+    Ok(target)
+}
+
+/// Daily simple returns of an equity curve.
+fn daily_returns(equity: &[f64]) -> Vec<f64> {
+    equity.windows(2).map(|w| w[1] / w[0] - 1.0).collect()
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".to_string()
+    }
+}
+
+/// Runs one combination; errors and panics become `status = "error"`.
+fn run_one(
+    data: &MarketData,
+    strategy: &str,
+    config: &BacktestConfig,
+    entry: ManifestEntry,
+) -> Run {
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        run_backtest(data, strategy, &entry.params, config)
+    }));
+    let failed = |message: String| Run {
+        i: entry.i,
+        params: entry.params.clone(),
+        status: RunStatus::Error,
+        error: Some(message),
+        metrics: None,
+        in_sample: None,
+        out_of_sample: None,
+        returns: None,
+    };
+    match outcome {
+        Ok(Ok(out)) => ok_run(entry.i, entry.params.clone(), out, config.keep_returns),
+        Ok(Err(e)) => failed(e.to_string()),
+        Err(payload) => failed(format!("panic: {}", panic_message(payload.as_ref()))),
+    }
+}
+
+fn ok_run(i: u64, params: backtest::Params, out: RunOutput, keep_returns: bool) -> Run {
+    Run {
+        i,
+        params,
+        status: RunStatus::Ok,
+        error: None,
+        returns: keep_returns.then(|| daily_returns(&out.equity)),
+        metrics: Some(out.metrics),
+        in_sample: out.in_sample,
+        out_of_sample: out.out_of_sample,
+    }
+}
+
+/// Runs task `task` of the sweep in `sweep_dir` on `threads` threads and writes its result
+/// file (see the module documentation for the skip and quarantine rules).
+pub fn run_task(
+    sweep_dir: &Path,
+    task: u64,
+    force: bool,
+    threads: usize,
+) -> anyhow::Result<TaskOutcome> {
+    let clock = Instant::now();
+    let started: DateTime<Utc> = Utc::now();
+    let dir = SweepDir::new(sweep_dir);
+    let (plan, spec) = load_plan(sweep_dir)
+        .with_context(|| format!("{}: not a planned sweep directory", sweep_dir.display()))?;
+    if task >= plan.tasks {
+        bail!(
+            "task {task} does not exist: the plan of {} has {} task{} (0..={})",
+            plan.name,
+            plan.tasks,
+            if plan.tasks == 1 { "" } else { "s" },
+            plan.tasks.saturating_sub(1)
+        );
+    }
+
+    let existing = existing_results(&dir, &plan, task)?;
+    for (path, reason) in &existing.untrusted {
+        quarantine(&dir, path, &format!("cannot be trusted ({reason})"))?;
+    }
+    if let Some(done) = existing.complete.first() {
+        if !force {
+            eprintln!(
+                "bt-worker: task {task}: a complete result exists ({}); skipped (--force runs it again)",
+                done.display()
+            );
+            return Ok(TaskOutcome::Skipped {
+                existing: done.clone(),
+            });
+        }
+    }
+
+    let range = plan.task_range(task);
+    let entries = read_range(&dir.manifest(), range.clone())
+        .with_context(|| format!("task {task}: cannot read its combinations"))?;
+    let runs: Vec<Run> = match MarketData::load(&spec.data, &spec.backtest) {
+        Ok(data) => {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads.max(1))
+                .build()
+                .context("cannot start the worker threads")?;
+            let strategy = spec.strategy.as_str();
+            let config = &spec.backtest;
+            pool.install(|| {
+                entries
+                    .into_par_iter()
+                    .map(|e| run_one(&data, strategy, config, e))
+                    .collect()
+            })
+        }
+        Err(e) => {
+            let message = format!("data could not be loaded: {e}");
+            eprintln!("bt-worker: task {task}: {message}");
+            entries
+                .into_iter()
+                .map(|e| Run {
+                    i: e.i,
+                    params: e.params,
+                    status: RunStatus::Error,
+                    error: Some(message.clone()),
+                    metrics: None,
+                    in_sample: None,
+                    out_of_sample: None,
+                    returns: None,
+                })
+                .collect()
+        }
+    };
+
+    let host = host_name();
+    let (slurm, slurmd_nodename) = slurm_ids();
+    let file = ResultFile {
+        schema: RESULT_SCHEMA.to_string(),
+        sweep: plan.name.clone(),
+        plan_hash: plan.hash.clone(),
+        task,
+        first: range.start,
+        count: range.end - range.start,
+        slurm,
+        host: host.clone(),
+        slurmd_nodename,
+        worker_version: env!("CARGO_PKG_VERSION").to_string(),
+        arch: std::env::consts::ARCH.to_string(),
+        started,
+        finished: Utc::now(),
+        runs,
+    };
+    let failed = file.failed() as u64;
+    let target = dir.result_file(task, &host);
+    if force {
+        for old in existing.complete.iter().filter(|p| **p != target) {
+            quarantine(&dir, old, "is replaced (--force)")?;
+        }
+        if target.exists() {
+            quarantine(&dir, &target, "is replaced (--force)")?;
+        }
+    }
+    let bytes = serde_json::to_vec(&file).context("cannot serialise the result")?;
+    write_atomic(&target, &bytes).with_context(|| format!("{}: cannot write", target.display()))?;
+    eprintln!(
+        "bt-worker: task {task}: {} combinations, {} ok, {failed} failed, {:.2} s -> {}",
+        file.count,
+        file.count - failed,
+        clock.elapsed().as_secs_f64(),
+        target.display()
+    );
+    Ok(TaskOutcome::Ran {
+        file: target,
+        combos: file.count,
+        failed,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn task_number_from_array_id_and_offset() {
+        assert_eq!(
+            task_from_env(&env(&[("SLURM_ARRAY_TASK_ID", "7")])).expect("id"),
+            7
+        );
+        assert_eq!(
+            task_from_env(&env(&[
+                ("SLURM_ARRAY_TASK_ID", "7"),
+                ("SWEEP_TASK_OFFSET", "1001")
+            ]))
+            .expect("id"),
+            1008
+        );
+        let err = task_from_env(&env(&[]))
+            .expect_err("nothing set")
+            .to_string();
+        assert!(err.contains("--task"), "{err}");
+        assert!(task_from_env(&env(&[("SLURM_ARRAY_TASK_ID", "x")])).is_err());
+        assert!(task_from_env(&env(&[
+            ("SLURM_ARRAY_TASK_ID", "1"),
+            ("SWEEP_TASK_OFFSET", "-1")
+        ]))
+        .is_err());
+    }
+
+    #[test]
+    fn threads_default_to_one() {
+        assert_eq!(threads_from_env(&env(&[])).expect("default"), 1);
+        assert_eq!(
+            threads_from_env(&env(&[("SLURM_CPUS_PER_TASK", "4")])).expect("4"),
+            4
+        );
+        assert!(threads_from_env(&env(&[("SLURM_CPUS_PER_TASK", "0")])).is_err());
+    }
+
+    #[test]
+    fn returns_from_equity() {
+        let r = daily_returns(&[100.0, 110.0, 99.0]);
+        assert_eq!(r.len(), 2);
+        assert!(
+            (r[0] - 0.1).abs() < 1e-12 && (r[1] + 0.1).abs() < 1e-12,
+            "{r:?}"
+        );
+    }
 }

@@ -7,6 +7,11 @@ use std::ops::Range;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use crate::planner::{
+    default_sharedfs, load_plan, plan_sweep, read_plan, PlanError, PlanOptions, PlanSummary,
+    PlannedSweep,
+};
+
 /// The schema id written into plan.json.
 pub const PLAN_SCHEMA: &str = "slurm-sweep/plan/v1";
 
@@ -61,6 +66,20 @@ impl Plan {
     /// The combination indices of task `task`.
     pub fn task_range(&self, task: u64) -> Range<u64> {
         task_range(self.combos, self.combos_per_task, task)
+    }
+
+    /// The `--array` value of array `n`: `0-<count-1>`, plus `%<throttle>` when set.
+    pub fn array_spec(&self, n: usize) -> String {
+        let count = self.arrays.get(n).map_or(0, |a| a.count);
+        let range = match count {
+            0 => String::new(),
+            1 => "0".to_string(),
+            c => format!("0-{}", c - 1),
+        };
+        match self.throttle {
+            Some(t) => format!("{range}%{t}"),
+            None => range,
+        }
     }
 
     /// The array chunk that holds task `task`, with the task's index inside that array.
@@ -143,9 +162,18 @@ mod tests {
         assert_eq!(
             a,
             vec![
-                ArrayChunk { offset: 0, count: 50 },
-                ArrayChunk { offset: 50, count: 50 },
-                ArrayChunk { offset: 100, count: 20 }
+                ArrayChunk {
+                    offset: 0,
+                    count: 50
+                },
+                ArrayChunk {
+                    offset: 50,
+                    count: 50
+                },
+                ArrayChunk {
+                    offset: 100,
+                    count: 20
+                }
             ]
         );
         assert!(split_arrays(0, 50).is_empty());

@@ -1,9 +1,647 @@
 //! The sweep spec (TOML): name, strategy, data, backtest settings, the parameter grid,
 //! constraints, sampling, and the `[slurm]` settings of the job array.
+//!
+//! ```toml
+//! name = "ma_cross"                 # letters, digits, `-`, `_`, `.`; names the sweep directory
+//! strategy = "ma_cross"             # a strategy of `bt-worker strategies`
+//! constraints = ["fast < slow"]     # optional filters (see `constraint`)
+//! zip = [["fast", "slow"]]          # optional: groups of parameters that vary together
+//!
+//! [data]                            # backtest::DataConfig
+//! dir = "${SLURM_SWEEP_DATA:-../../shared/data}/qstrader_examples"
+//! symbols = ["SPY"]
+//!
+//! [backtest]                        # backtest::BacktestConfig (all optional)
+//! commission_bps = 5.0
+//!
+//! [params]                          # the grid, in this order; the last varies fastest
+//! fast = [5, 10, 20]                # a list
+//! slow = { from = 50, to = 200, step = 50 }   # inclusive range: 50, 100, 150, 200
+//! vol = { from = 0.1, to = 0.3, step = 0.1 }  # floats without drift: 0.1, 0.2, 0.3
+//! lam = { from = 0.001, to = 1, num = 4, log = true }  # 0.001, 0.01, 0.1, 1
+//! x = { from = 0, to = 1, num = 5 } # evenly spaced: 0, 0.25, 0.5, 0.75, 1
+//! kind = "ema"                      # a scalar is one value
+//!
+//! [sample]                          # optional: n combinations drawn without replacement
+//! n = 100
+//! seed = 7
+//!
+//! [slurm]                           # SlurmConfig
+//! time = "00:10:00"
+//! ```
+//!
+//! `data.dir` may use `$VAR`, `${VAR}` and `${VAR:-default}` (`$$` is a `$`); after
+//! expansion a relative directory is relative to the spec file's directory. A zipped group
+//! takes the place of its first member in `[params]`; its members must have equally many
+//! values. Parameters the grid does not name keep the strategy's default.
 
-use std::path::PathBuf;
+use std::fmt;
+use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+use toml::Spanned;
+
+use backtest::{BacktestConfig, DataConfig, ParamValue};
+
+use crate::grid;
+use crate::overrides::Override;
+
+/// `[sample]`: draw `n` combinations of the (filtered) grid without replacement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SampleConfig {
+    pub n: u64,
+    #[serde(default)]
+    pub seed: u64,
+}
+
+/// How one parameter's values are written in the spec.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AxisDef {
+    /// A list, or a scalar (a list of one).
+    Values(Vec<ParamValue>),
+    /// `{ from, to, step }`, inclusive of `to` when reached.
+    Range {
+        from: ParamValue,
+        to: ParamValue,
+        step: ParamValue,
+    },
+    /// `{ from, to, num [, log = true] }`: `num` points, both ends included.
+    Spaced {
+        from: ParamValue,
+        to: ParamValue,
+        num: u64,
+        log: bool,
+    },
+}
+
+impl AxisDef {
+    /// The values of the axis, in order.
+    pub fn expand(&self) -> Result<Vec<ParamValue>, String> {
+        match self {
+            AxisDef::Values(v) => Ok(v.clone()),
+            AxisDef::Range { from, to, step } => match (from, to, step) {
+                (ParamValue::Int(a), ParamValue::Int(b), ParamValue::Int(s)) => {
+                    Ok(grid::int_range(*a, *b, *s)?
+                        .into_iter()
+                        .map(ParamValue::Int)
+                        .collect())
+                }
+                _ => {
+                    let (a, b, s) = (num(from, "from")?, num(to, "to")?, num(step, "step")?);
+                    Ok(grid::float_range(a, b, s)?
+                        .into_iter()
+                        .map(ParamValue::Float)
+                        .collect())
+                }
+            },
+            AxisDef::Spaced {
+                from,
+                to,
+                num: n,
+                log,
+            } => {
+                let (a, b) = (num(from, "from")?, num(to, "to")?);
+                if *n == 0 {
+                    return Err("`num` must be at least 1".into());
+                }
+                let n = usize::try_from(*n).map_err(|_| "`num` is too large".to_string())?;
+                let xs = if *log {
+                    grid::logspace(a, b, n)?
+                } else {
+                    grid::linspace(a, b, n)?
+                };
+                let ints = matches!((from, to), (ParamValue::Int(_), ParamValue::Int(_)));
+                if ints && *log {
+                    let mut out: Vec<ParamValue> = Vec::with_capacity(xs.len());
+                    for x in xs {
+                        let v = ParamValue::Int(x.round() as i64);
+                        if out.last() != Some(&v) {
+                            out.push(v);
+                        }
+                    }
+                    Ok(out)
+                } else {
+                    Ok(xs.into_iter().map(ParamValue::Float).collect())
+                }
+            }
+        }
+    }
+}
+
+fn num(v: &ParamValue, field: &str) -> Result<f64, String> {
+    v.as_f64()
+        .ok_or_else(|| format!("`{field}` must be a number, got {} `{v}`", v.type_name()))
+}
+
+/// One entry of `[params]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParamDef {
+    pub name: String,
+    pub axis: AxisDef,
+    /// Line of the spec file where it is defined (`None` for a command-line override).
+    pub line: Option<usize>,
+}
+
+/// Lines of the spec file where fields are, for error messages.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SpecLines {
+    pub name: Option<usize>,
+    pub strategy: Option<usize>,
+    pub data: Option<usize>,
+    pub zip: Option<usize>,
+    /// One per constraint.
+    pub constraints: Vec<Option<usize>>,
+}
+
+/// A parsed sweep spec.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Spec {
+    pub name: String,
+    pub strategy: String,
+    pub data: DataConfig,
+    pub backtest: BacktestConfig,
+    /// The grid, in file order (overrides replace in place or append).
+    pub params: Vec<ParamDef>,
+    pub zip: Vec<Vec<String>>,
+    pub constraints: Vec<String>,
+    pub sample: Option<SampleConfig>,
+    pub slurm: SlurmConfig,
+    /// The file the spec was read from.
+    pub path: PathBuf,
+    pub lines: SpecLines,
+}
+
+/// Why a spec cannot be read. Every variant names the spec file.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("{path}: cannot read the spec: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// TOML syntax or a field of the wrong shape; toml's message carries line and column.
+    #[error("{path}: {message}")]
+    Toml { path: PathBuf, message: String },
+    #[error("{}: `{field}`: {message}", located(.path, *.line))]
+    Field {
+        path: PathBuf,
+        line: Option<usize>,
+        field: String,
+        message: String,
+    },
+}
+
+/// `path:line` or just `path`.
+pub fn located(path: &Path, line: Option<usize>) -> String {
+    match line {
+        Some(l) => format!("{}:{l}", path.display()),
+        None => path.display().to_string(),
+    }
+}
+
+/// The `[params]` table read in file order, with spans.
+#[derive(Default)]
+struct RawParams(Vec<(String, Spanned<toml::Value>)>);
+
+impl<'de> Deserialize<'de> for RawParams {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawParams;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a table of parameters")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawParams, A::Error> {
+                let mut out = Vec::new();
+                while let Some(k) = map.next_key::<String>()? {
+                    out.push((k, map.next_value::<Spanned<toml::Value>>()?));
+                }
+                Ok(RawParams(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpec {
+    name: Spanned<String>,
+    strategy: Spanned<String>,
+    data: Spanned<DataConfig>,
+    #[serde(default)]
+    backtest: Option<Spanned<toml::Value>>,
+    #[serde(default)]
+    params: RawParams,
+    #[serde(default)]
+    constraints: Vec<Spanned<String>>,
+    #[serde(default)]
+    zip: Option<Spanned<Vec<Vec<String>>>>,
+    #[serde(default)]
+    sample: Option<SampleConfig>,
+    #[serde(default)]
+    slurm: SlurmConfig,
+}
+
+/// Reads `[backtest]`, accepting TOML dates (`start = 2015-01-02`) as well as strings. On
+/// error returns the offending key when the message names one.
+fn backtest_from_toml(v: &toml::Value) -> Result<BacktestConfig, (Option<String>, String)> {
+    fn dates_to_strings(v: &toml::Value) -> toml::Value {
+        match v {
+            toml::Value::Datetime(d) => toml::Value::String(d.to_string()),
+            toml::Value::Table(t) => toml::Value::Table(
+                t.iter()
+                    .map(|(k, v)| (k.clone(), dates_to_strings(v)))
+                    .collect(),
+            ),
+            toml::Value::Array(a) => toml::Value::Array(a.iter().map(dates_to_strings).collect()),
+            other => other.clone(),
+        }
+    }
+    let converted = dates_to_strings(v);
+    BacktestConfig::deserialize(converted).map_err(|e| {
+        let message = e.to_string().trim_end().to_string();
+        let key = message
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .find(|k| v.as_table().is_some_and(|t| t.contains_key(*k)))
+            .map(str::to_string);
+        (key, message)
+    })
+}
+
+/// The line of the first `key =` at or after byte `from`.
+fn key_line_after(text: &str, from: usize, key: &str) -> Option<usize> {
+    let mut offset = 0;
+    for (n, l) in text.split_inclusive('\n').enumerate() {
+        offset += l.len();
+        if offset <= from {
+            continue;
+        }
+        let t = l.trim_start();
+        if t.strip_prefix(key)
+            .is_some_and(|r| r.trim_start().starts_with('='))
+        {
+            return Some(n + 1);
+        }
+    }
+    None
+}
+
+/// 1-based line of byte `offset` in `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
+
+impl Spec {
+    /// Reads and parses a spec file, and resolves `data.dir` (environment variables, then
+    /// relative to the spec file's directory).
+    pub fn load(path: &Path) -> Result<Spec, SpecError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut spec = Spec::parse(&text, path)?;
+        spec.resolve_data_dir()?;
+        Ok(spec)
+    }
+
+    /// Parses spec text; `path` is used for messages only (`data.dir` is left as written).
+    pub fn parse(text: &str, path: &Path) -> Result<Spec, SpecError> {
+        let raw: RawSpec = toml::from_str(text).map_err(|e| SpecError::Toml {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        let line = |span: std::ops::Range<usize>| Some(line_of(text, span.start));
+        let field = |line: Option<usize>, field: &str, message: String| SpecError::Field {
+            path: path.to_path_buf(),
+            line,
+            field: field.to_string(),
+            message,
+        };
+        let backtest = match &raw.backtest {
+            None => BacktestConfig::default(),
+            Some(b) => backtest_from_toml(b.get_ref()).map_err(|(key, message)| {
+                let key_line = key
+                    .and_then(|k| key_line_after(text, b.span().start, &k))
+                    .or(line(b.span()));
+                field(key_line, "backtest", message)
+            })?,
+        };
+        let name_line = line(raw.name.span());
+        let name = raw.name.into_inner();
+        check_name(&name).map_err(|m| field(name_line, "name", m))?;
+        let mut params = Vec::with_capacity(raw.params.0.len());
+        for (key, value) in raw.params.0 {
+            let l = line(value.span());
+            let axis = axis_from_toml(value.get_ref())
+                .map_err(|m| field(l, &format!("params.{key}"), m))?;
+            params.push(ParamDef {
+                name: key,
+                axis,
+                line: l,
+            });
+        }
+        let (zip, zip_line) = match raw.zip {
+            Some(z) => {
+                let l = line(z.span());
+                (z.into_inner(), l)
+            }
+            None => (Vec::new(), None),
+        };
+        Ok(Spec {
+            name,
+            strategy: raw.strategy.get_ref().clone(),
+            data: raw.data.get_ref().clone(),
+            backtest,
+            params,
+            zip,
+            constraints: raw
+                .constraints
+                .iter()
+                .map(|c| c.get_ref().clone())
+                .collect(),
+            sample: raw.sample,
+            slurm: raw.slurm,
+            path: path.to_path_buf(),
+            lines: SpecLines {
+                name: name_line,
+                strategy: line(raw.strategy.span()),
+                data: line(raw.data.span()),
+                zip: zip_line,
+                constraints: raw.constraints.iter().map(|c| line(c.span())).collect(),
+            },
+        })
+    }
+
+    /// An error about `field` of this spec.
+    pub fn error(&self, line: Option<usize>, field: &str, message: impl Into<String>) -> SpecError {
+        SpecError::Field {
+            path: self.path.clone(),
+            line,
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// Expands environment variables in `data.dir` and makes it absolute, relative to the
+    /// spec file's directory.
+    pub fn resolve_data_dir(&mut self) -> Result<(), SpecError> {
+        let written = self.data.dir.to_string_lossy().into_owned();
+        let expanded = expand_env(&written, |v| std::env::var(v).ok())
+            .map_err(|m| self.error(self.lines.data, "data.dir", m))?;
+        let mut dir = PathBuf::from(expanded);
+        if dir.is_relative() {
+            let base = self
+                .path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            dir = base.join(dir);
+        }
+        if dir.is_relative() {
+            if let Ok(cwd) = std::env::current_dir() {
+                dir = cwd.join(dir);
+            }
+        }
+        self.data.dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+        Ok(())
+    }
+
+    /// Applies command-line overrides: replaces a parameter's values in place, or appends a
+    /// new parameter (the new last axis).
+    pub fn apply_overrides(&mut self, overrides: &[Override]) {
+        for o in overrides {
+            let axis = AxisDef::Values(o.values.clone());
+            match self.params.iter_mut().find(|p| p.name == o.name) {
+                Some(p) => {
+                    p.axis = axis;
+                    p.line = None;
+                }
+                None => self.params.push(ParamDef {
+                    name: o.name.clone(),
+                    axis,
+                    line: None,
+                }),
+            }
+        }
+    }
+
+    /// The spec as normalised TOML: parameters as explicit value lists, everything else as
+    /// read (with `data.dir` as resolved). Reading it back gives the same grid.
+    pub fn to_toml(&self) -> Result<String, String> {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            name: &'a str,
+            strategy: &'a str,
+            #[serde(skip_serializing_if = "<[_]>::is_empty")]
+            constraints: &'a [String],
+            #[serde(skip_serializing_if = "<[_]>::is_empty")]
+            zip: &'a [Vec<String>],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            sample: Option<SampleConfig>,
+            data: &'a DataConfig,
+            backtest: &'a BacktestConfig,
+            params: OrderedParams,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            slurm: Option<&'a SlurmConfig>,
+        }
+        let mut params = Vec::with_capacity(self.params.len());
+        for p in &self.params {
+            params.push((
+                p.name.clone(),
+                p.axis
+                    .expand()
+                    .map_err(|m| format!("params.{}: {m}", p.name))?,
+            ));
+        }
+        let out = Out {
+            name: &self.name,
+            strategy: &self.strategy,
+            constraints: &self.constraints,
+            zip: &self.zip,
+            sample: self.sample,
+            data: &self.data,
+            backtest: &self.backtest,
+            params: OrderedParams(params),
+            slurm: Some(&self.slurm),
+        };
+        toml::to_string(&out).map_err(|e| e.to_string())
+    }
+
+    /// Like [`Spec::to_toml`] but without `[slurm]`: the part of the spec that decides the
+    /// results, which the plan hash covers.
+    pub fn to_toml_without_slurm(&self) -> Result<String, String> {
+        let mut copy = self.clone();
+        copy.slurm = SlurmConfig::default();
+        let text = copy.to_toml()?;
+        // Drop the (default) `[slurm]` table and anything after it.
+        Ok(match text.find("\n[slurm]") {
+            Some(at) => text[..at + 1].to_string(),
+            None => text,
+        })
+    }
+}
+
+/// Parameters serialised as an ordered TOML table of lists.
+struct OrderedParams(Vec<(String, Vec<ParamValue>)>);
+
+impl Serialize for OrderedParams {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty()
+        || name.starts_with('.')
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(format!(
+            "`{name}` cannot name a sweep directory: use letters, digits, `-`, `_` and `.`"
+        ));
+    }
+    Ok(())
+}
+
+fn scalar_from_toml(v: &toml::Value) -> Result<ParamValue, String> {
+    Ok(match v {
+        toml::Value::Integer(i) => ParamValue::Int(*i),
+        toml::Value::Float(f) => ParamValue::Float(*f),
+        toml::Value::Boolean(b) => ParamValue::Bool(*b),
+        toml::Value::String(s) => ParamValue::Str(s.clone()),
+        other => {
+            return Err(format!(
+                "values must be numbers, strings or booleans, got a {}",
+                other.type_str()
+            ))
+        }
+    })
+}
+
+/// Reads one `[params]` entry.
+fn axis_from_toml(v: &toml::Value) -> Result<AxisDef, String> {
+    match v {
+        toml::Value::Array(items) => {
+            let values = items
+                .iter()
+                .map(scalar_from_toml)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(AxisDef::Values(values))
+        }
+        toml::Value::Table(t) => {
+            for key in t.keys() {
+                if !["from", "to", "step", "num", "log"].contains(&key.as_str()) {
+                    return Err(format!(
+                        "unknown range key `{key}`; a range is {{ from, to, step }} or {{ from, to, num [, log = true] }}"
+                    ));
+                }
+            }
+            let get = |k: &str| -> Result<ParamValue, String> {
+                let v = t.get(k).ok_or_else(|| format!("range needs `{k}`"))?;
+                let p = scalar_from_toml(v)?;
+                if p.as_f64().is_none() {
+                    return Err(format!(
+                        "`{k}` must be a number, got {} `{p}`",
+                        p.type_name()
+                    ));
+                }
+                Ok(p)
+            };
+            let log = match t.get("log") {
+                None => false,
+                Some(toml::Value::Boolean(b)) => *b,
+                Some(other) => return Err(format!("`log` must be true or false, got {other}")),
+            };
+            match (t.contains_key("step"), t.contains_key("num")) {
+                (true, true) => Err("give either `step` or `num`, not both".into()),
+                (false, false) => Err("range needs `step` (or `num`)".into()),
+                (true, false) if log => Err("a log range takes `num`, not `step`".into()),
+                (true, false) => Ok(AxisDef::Range {
+                    from: get("from")?,
+                    to: get("to")?,
+                    step: get("step")?,
+                }),
+                (false, true) => {
+                    let num = match get("num")? {
+                        ParamValue::Int(n) if n >= 1 => n as u64,
+                        other => {
+                            return Err(format!(
+                                "`num` must be an integer of at least 1, got `{other}`"
+                            ))
+                        }
+                    };
+                    Ok(AxisDef::Spaced {
+                        from: get("from")?,
+                        to: get("to")?,
+                        num,
+                        log,
+                    })
+                }
+            }
+        }
+        scalar => Ok(AxisDef::Values(vec![scalar_from_toml(scalar)?])),
+    }
+}
+
+/// Expands `$VAR`, `${VAR}` and `${VAR:-default}` with `lookup`; `$$` is a literal `$`.
+/// An unset variable without a default is an error naming it.
+pub fn expand_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+        } else if let Some(body) = after.strip_prefix('{') {
+            let close = body
+                .find('}')
+                .ok_or_else(|| format!("`${{` without a closing `}}` in `{text}`"))?;
+            let inner = &body[..close];
+            let (var, default) = match inner.split_once(":-") {
+                Some((v, d)) => (v, Some(d)),
+                None => (inner, None),
+            };
+            match (lookup(var).filter(|v| !v.is_empty()), default) {
+                (Some(v), _) => out.push_str(&v),
+                (None, Some(d)) => out.push_str(d),
+                (None, None) => return Err(format!("environment variable `{var}` is not set")),
+            }
+            rest = &body[close + 1..];
+        } else {
+            let end = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            if end == 0 {
+                out.push('$');
+            } else {
+                let var = &after[..end];
+                let v = lookup(var)
+                    .ok_or_else(|| format!("environment variable `{var}` is not set"))?;
+                out.push_str(&v);
+            }
+            rest = &after[end..];
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
 
 /// Which container runtime wraps the task's command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,4 +695,168 @@ pub struct SlurmConfig {
     /// Explicit path of the `bt-worker` binary on the nodes; else `bin/<arch>/bt-worker` on
     /// the shared filesystem, else `bt-worker` on PATH.
     pub worker: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "ma"
+strategy = "ma_cross"
+constraints = ["fast < slow"]
+
+[data]
+dir = "data"
+symbols = ["SPY"]
+
+[backtest]
+commission_bps = 5.0
+
+[params]
+slow = { from = 50, to = 200, step = 50 }
+fast = [5, 10]
+w = { from = 0.1, to = 0.3, step = 0.1 }
+lam = { from = 0.001, to = 1, num = 4, log = true }
+kind = "ema"
+
+[slurm]
+time = "00:05:00"
+"#;
+
+    fn parse(text: &str) -> Result<Spec, SpecError> {
+        Spec::parse(text, Path::new("sweeps/x.toml"))
+    }
+
+    #[test]
+    fn parses_in_file_order_with_all_axis_forms() {
+        let s = parse(GOOD).expect("valid");
+        let names: Vec<_> = s.params.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["slow", "fast", "w", "lam", "kind"]);
+        let vals = |k: usize| s.params[k].axis.expand().expect("expand");
+        let i = |v: &[i64]| v.iter().map(|&x| ParamValue::Int(x)).collect::<Vec<_>>();
+        let f = |v: &[f64]| v.iter().map(|&x| ParamValue::Float(x)).collect::<Vec<_>>();
+        assert_eq!(vals(0), i(&[50, 100, 150, 200]));
+        assert_eq!(vals(2), f(&[0.1, 0.2, 0.3]));
+        assert_eq!(vals(3), f(&[0.001, 0.01, 0.1, 1.0]));
+        assert_eq!(vals(4), vec![ParamValue::Str("ema".into())]);
+        assert_eq!(s.params[0].line, Some(14));
+        assert_eq!(s.lines.constraints, vec![Some(4)]);
+        assert_eq!(s.backtest.commission_bps, 5.0);
+        assert_eq!(s.slurm.time.as_deref(), Some("00:05:00"));
+    }
+
+    #[test]
+    fn normalised_toml_round_trips() {
+        let s = parse(GOOD).expect("valid");
+        let text = s.to_toml().expect("toml");
+        let back = parse(&text).expect("re-read");
+        for (a, b) in s.params.iter().zip(&back.params) {
+            assert_eq!(a.name, b.name);
+            assert_eq!(a.axis.expand(), b.axis.expand());
+        }
+        assert_eq!(back.constraints, s.constraints);
+        assert_eq!(back.slurm, s.slurm);
+        assert_eq!(back.backtest, s.backtest);
+        let without = s.to_toml_without_slurm().expect("toml");
+        assert!(
+            !without.contains("[slurm]") && without.contains("[params]"),
+            "{without}"
+        );
+    }
+
+    #[test]
+    fn toml_errors_name_file_and_line() {
+        let err = parse("name = \"x\"\nstrategy = \n").expect_err("syntax");
+        let msg = err.to_string();
+        assert!(msg.starts_with("sweeps/x.toml: "), "{msg}");
+        assert!(msg.contains("line 2"), "{msg}");
+
+        let bad_field = GOOD.replace("commission_bps", "comission_bps");
+        let msg = parse(&bad_field).expect_err("unknown field").to_string();
+        assert!(
+            msg.starts_with("sweeps/x.toml:11: `backtest`: unknown field `comission_bps`"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn backtest_accepts_toml_dates_and_names_bad_keys() {
+        let s = parse(&GOOD.replace(
+            "commission_bps = 5.0",
+            "start = 2015-01-02\nend = \"2019-12-31\"",
+        ))
+        .expect("dates");
+        assert_eq!(
+            s.backtest.start,
+            chrono::NaiveDate::from_ymd_opt(2015, 1, 2)
+        );
+        assert_eq!(
+            s.backtest.end,
+            chrono::NaiveDate::from_ymd_opt(2019, 12, 31)
+        );
+        let msg = parse(&GOOD.replace(
+            "commission_bps = 5.0",
+            "start = 2015-01-02\nrebalance = \"hourly\"",
+        ))
+        .expect_err("bad variant")
+        .to_string();
+        assert!(
+            msg.starts_with("sweeps/x.toml:12: `backtest`") && msg.contains("hourly"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn bad_axes_name_the_parameter_and_line() {
+        let bad = GOOD.replace("step = 50 }", "step = 50, num = 3 }");
+        let msg = parse(&bad).expect_err("step and num").to_string();
+        assert!(msg.starts_with("sweeps/x.toml:14: `params.slow`"), "{msg}");
+        let bad = GOOD.replace("fast = [5, 10]", "fast = [5, [10]]");
+        let msg = parse(&bad).expect_err("nested list").to_string();
+        assert!(msg.contains("sweeps/x.toml:15: `params.fast`"), "{msg}");
+        let bad = GOOD.replace("name = \"ma\"", "name = \"a/b\"");
+        let msg = parse(&bad).expect_err("bad name").to_string();
+        assert!(msg.contains("sweeps/x.toml:2: `name`"), "{msg}");
+    }
+
+    #[test]
+    fn overrides_replace_in_place_or_append() {
+        let mut s = parse(GOOD).expect("valid");
+        s.apply_overrides(&[
+            crate::overrides::parse_override("fast=1,2,3").expect("o"),
+            crate::overrides::parse_override("extra=7").expect("o"),
+        ]);
+        let names: Vec<_> = s.params.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["slow", "fast", "w", "lam", "kind", "extra"]);
+        assert_eq!(s.params[1].axis.expand().expect("v").len(), 3);
+    }
+
+    #[test]
+    fn env_expansion() {
+        let env = |v: &str| match v {
+            "D" => Some("/data".to_string()),
+            _ => None,
+        };
+        assert_eq!(expand_env("$D/x", env), Ok("/data/x".into()));
+        assert_eq!(expand_env("${D}x", env), Ok("/datax".into()));
+        assert_eq!(expand_env("${NOPE:-../d}/q", env), Ok("../d/q".into()));
+        assert_eq!(expand_env("${D:-../d}/q", env), Ok("/data/q".into()));
+        assert_eq!(expand_env("a$$b", env), Ok("a$b".into()));
+        assert!(expand_env("$NOPE/x", env)
+            .expect_err("unset")
+            .contains("NOPE"));
+        assert!(expand_env("${D", env).is_err());
+    }
+
+    #[test]
+    fn data_dir_resolves_relative_to_the_spec() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("data")).expect("mkdir");
+        let path = dir.path().join("s.toml");
+        std::fs::write(&path, GOOD).expect("write");
+        let s = Spec::load(&path).expect("load");
+        let want = std::fs::canonicalize(dir.path().join("data")).expect("canon");
+        assert_eq!(s.data.dir, want);
+    }
 }

@@ -1,0 +1,298 @@
+//! `bt-worker task` as a real binary: plans small sweeps over the real SPY prices (from
+//! `$SLURM_SWEEP_DATA`, default `<workspace>/../shared/data`) into temporary directories and
+//! checks the result files, the skip/force rules, quarantine of untrusted files, failing
+//! combinations, unreadable data, and the task number from SLURM's environment.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use sweep_core::plan::{plan_sweep, PlanOptions};
+use sweep_core::result::{ResultFile, RunStatus};
+use sweep_core::sweep_dir::SweepDir;
+
+fn data_root() -> PathBuf {
+    std::env::var_os("SLURM_SWEEP_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
+}
+
+/// Plans a 6-combination ma_cross sweep (3 fast x 2 slow, 4 per task: tasks of 4 and 2)
+/// over `data_dir` and returns its directory.
+fn plan(root: &Path, data_dir: &Path) -> SweepDir {
+    let spec = root.join("ma.toml");
+    std::fs::write(
+        &spec,
+        format!(
+            r#"name = "ma"
+strategy = "ma_cross"
+
+[data]
+dir = "{}"
+symbols = ["SPY"]
+
+[backtest]
+start = 2015-01-02
+end = 2019-12-31
+commission_bps = 5.0
+
+[params]
+fast = [5, 10, 20]
+slow = [50, 100]
+
+[slurm]
+combos_per_task = 4
+"#,
+            data_dir.display()
+        ),
+    )
+    .expect("write spec");
+    let options = PlanOptions {
+        sharedfs: Some(root.join("sharedfs")),
+        check_data: false,
+        ..PlanOptions::default()
+    };
+    let planned = plan_sweep(&spec, &options).expect("plan");
+    assert_eq!(planned.plan.tasks, 2);
+    planned.dir
+}
+
+fn worker(dir: &SweepDir, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bt-worker"));
+    cmd.arg("task")
+        .arg("--sweep-dir")
+        .arg(dir.root())
+        .args(args);
+    for k in [
+        "SLURM_ARRAY_TASK_ID",
+        "SWEEP_TASK_OFFSET",
+        "SLURM_ARRAY_JOB_ID",
+        "SLURM_JOB_ID",
+        "SLURM_RESTART_COUNT",
+        "SLURMD_NODENAME",
+        "SLURM_CPUS_PER_TASK",
+    ] {
+        cmd.env_remove(k);
+    }
+    cmd.envs(env.iter().copied());
+    cmd.output().expect("run bt-worker")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The result files of `task` in results/ (not the quarantine).
+fn results_of(dir: &SweepDir, task: u64) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir.results())
+        .expect("ls results")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .and_then(sweep_core::sweep_dir::parse_result_file_name)
+                .is_some_and(|(k, _)| k == task)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn quarantined(dir: &SweepDir) -> Vec<String> {
+    match std::fs::read_dir(dir.results().join("quarantine")) {
+        Ok(rd) => rd
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+fn read_result(path: &Path) -> ResultFile {
+    ResultFile::from_slice(&std::fs::read(path).expect("read result")).expect("valid result")
+}
+
+#[test]
+fn runs_a_task_then_skips_it_then_forces_it() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = plan(tmp.path(), &data_root().join("qstrader_examples"));
+
+    let out = worker(&dir, &["--task", "0"], &[("SLURM_CPUS_PER_TASK", "2")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let files = results_of(&dir, 0);
+    assert_eq!(files.len(), 1, "{files:?}");
+    let r = read_result(&files[0]);
+    let plan: sweep_core::Plan =
+        serde_json::from_slice(&std::fs::read(dir.plan()).expect("plan")).expect("plan json");
+    assert_eq!(r.plan_hash, plan.hash);
+    assert_eq!((r.task, r.first, r.count), (0, 0, 4));
+    assert_eq!(r.sweep, "ma");
+    assert_eq!(r.arch, std::env::consts::ARCH);
+    assert!(!r.host.is_empty() && r.slurm.job_id.is_none());
+    assert!(r.finished >= r.started);
+    // Combos 0..4 in manifest order: (5,50) (5,100) (10,50) (10,100).
+    let pairs: Vec<(i64, i64)> = r
+        .runs
+        .iter()
+        .map(|run| {
+            (
+                run.params["fast"].as_i64().expect("fast"),
+                run.params["slow"].as_i64().expect("slow"),
+            )
+        })
+        .collect();
+    assert_eq!(pairs, vec![(5, 50), (5, 100), (10, 50), (10, 100)]);
+    for run in &r.runs {
+        assert_eq!(run.status, RunStatus::Ok, "{:?}", run.error);
+        let m = run.metrics.as_ref().expect("metrics");
+        // 2015-01-02 .. 2019-12-31 is 1,303 weekdays; the curve has about that many points.
+        assert!(m.n_obs > 1200 && m.n_obs < 1310, "n_obs {}", m.n_obs);
+        assert!(m.sharpe.is_finite());
+    }
+    assert!(
+        stderr(&out).contains("task 0: 4 combinations, 4 ok, 0 failed"),
+        "{}",
+        stderr(&out)
+    );
+    let before = std::fs::read(&files[0]).expect("read");
+
+    // Again: skipped, file untouched.
+    let out = worker(&dir, &["--task", "0"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("skipped"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&files[0]).expect("read"), before);
+
+    // A complete result from another host also counts.
+    let other = dir.result_file(0, "othernode");
+    std::fs::rename(&files[0], &other).expect("rename");
+    let out = worker(&dir, &["--task", "0"], &[]);
+    assert!(stderr(&out).contains("skipped"), "{}", stderr(&out));
+    assert!(quarantined(&dir).is_empty());
+
+    // --force: runs again; the earlier result is moved aside, not deleted.
+    let out = worker(&dir, &["--task", "0", "--force"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let files = results_of(&dir, 0);
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_ne!(files[0], other);
+    let q = quarantined(&dir);
+    assert_eq!(q.len(), 1, "{q:?}");
+    assert!(q[0].starts_with("task-0.othernode.json."), "{q:?}");
+}
+
+#[test]
+fn untrusted_files_are_quarantined_and_failures_recorded() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = plan(tmp.path(), &data_root().join("qstrader_examples"));
+
+    // A half-written result of task 1 from an earlier attempt.
+    let partial = dir.result_file(1, "node03");
+    std::fs::write(
+        &partial,
+        b"{\"schema\": \"slurm-sweep/result/v1\", \"runs\": [",
+    )
+    .expect("write");
+
+    // Make combination 5 (the second of task 1) invalid: fast = 0 is out of range.
+    let manifest = std::fs::read_to_string(dir.manifest()).expect("manifest");
+    let mut lines: Vec<String> = manifest.lines().map(String::from).collect();
+    assert_eq!(lines.len(), 6);
+    lines[5] = lines[5].replace("\"fast\":20", "\"fast\":0");
+    assert!(lines[5].contains("\"fast\":0"), "{}", lines[5]);
+    std::fs::write(dir.manifest(), lines.join("\n") + "\n").expect("write manifest");
+
+    // Task number from the array environment: offset 1 + array index 0.
+    let out = worker(
+        &dir,
+        &[],
+        &[
+            ("SLURM_ARRAY_TASK_ID", "0"),
+            ("SWEEP_TASK_OFFSET", "1"),
+            ("SLURM_ARRAY_JOB_ID", "41"),
+            ("SLURM_JOB_ID", "42"),
+            ("SLURM_RESTART_COUNT", "2"),
+            ("SLURMD_NODENAME", "node03"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("cannot be trusted"), "{err}");
+    assert!(!partial.exists(), "partial file moved away");
+    let q = quarantined(&dir);
+    assert_eq!(q.len(), 1);
+    assert!(q[0].starts_with("task-1.node03.json."), "{q:?}");
+    assert!(
+        err.contains("task 1: 2 combinations, 1 ok, 1 failed"),
+        "{err}"
+    );
+
+    let files = results_of(&dir, 1);
+    assert_eq!(files.len(), 1);
+    let r = read_result(&files[0]);
+    assert_eq!((r.task, r.first, r.count), (1, 4, 2));
+    assert_eq!(r.slurm.array_job_id.as_deref(), Some("41"));
+    assert_eq!(r.slurm.array_task_id.as_deref(), Some("0"));
+    assert_eq!(r.slurm.job_id.as_deref(), Some("42"));
+    assert_eq!(r.slurm.restart_count, Some(2));
+    assert_eq!(r.slurmd_nodename.as_deref(), Some("node03"));
+    assert_eq!(r.runs[0].status, RunStatus::Ok);
+    assert_eq!(r.runs[1].status, RunStatus::Error);
+    let msg = r.runs[1].error.as_deref().unwrap_or_default();
+    assert!(msg.contains("fast"), "{msg}");
+    assert!(r.runs[1].metrics.is_none());
+}
+
+#[test]
+fn unreadable_data_fails_every_combination_with_the_reason() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).expect("mkdir");
+    std::fs::copy(
+        data_root().join("qstrader_examples/SPY.csv"),
+        data.join("SPY.csv"),
+    )
+    .expect("copy");
+    let dir = plan(tmp.path(), &data);
+    std::fs::write(
+        data.join("SPY.csv"),
+        "Date,Open,High,Low,Close,Adj Close,Volume\n2015-01-02,x,1,1,1,1,1\n",
+    )
+    .expect("corrupt");
+    let out = worker(&dir, &["--task", "1"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let r = read_result(&results_of(&dir, 1)[0]);
+    assert_eq!(r.runs.len(), 2);
+    for run in &r.runs {
+        assert_eq!(run.status, RunStatus::Error);
+        let msg = run.error.as_deref().unwrap_or_default();
+        assert!(
+            msg.contains("data could not be loaded") && msg.contains("SPY.csv"),
+            "{msg}"
+        );
+    }
+}
+
+#[test]
+fn missing_task_number_and_bad_task_are_errors() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = plan(tmp.path(), &data_root().join("qstrader_examples"));
+    let out = worker(&dir, &[], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--task"), "{}", stderr(&out));
+    let out = worker(&dir, &["--task", "2"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("task 2 does not exist"),
+        "{}",
+        stderr(&out)
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_bt-worker"))
+        .args(["task", "--task", "0", "--sweep-dir"])
+        .arg(tmp.path().join("nope"))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("not a planned sweep directory"),
+        "{}",
+        stderr(&out)
+    );
+}

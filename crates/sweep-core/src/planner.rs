@@ -1,0 +1,914 @@
+//! Planning a sweep: validate the spec against the strategy's declared parameters, expand
+//! the grid (streaming, so 10^6 combinations stay cheap), filter by constraints, sample,
+//! hash spec and data, chunk into array tasks, and write the sweep directory
+//! `<sharedfs>/sweeps/<name>-<hash8>/` (spec.toml, plan.json, manifest.jsonl, logs/,
+//! results/).
+//!
+//! * **Identity.** The plan hash is the sha256 of the normalised spec *without* `[slurm]`
+//!   (so raising `time` or `mem` and planning again keeps the same directory and its
+//!   results) and of the data files' sha256s. Planning the same spec twice gives the same
+//!   directory; `results/` is never touched; an existing manifest is kept; plan.json keeps
+//!   its `created` time and, when results already exist, its chunking.
+//! * **Chunking.** Combinations per task come from `[slurm] combos_per_task` (or
+//!   [`PlanOptions::combos_per_task`]), else from `target_task_seconds` (default
+//!   [`DEFAULT_TARGET_TASK_SECONDS`]) at an assumed [`ASSUMED_COMBO_SECONDS`] (50 µs) per
+//!   combination, at most [`MAX_DERIVED_COMBOS_PER_TASK`] (10,000). It is raised when
+//!   needed so the tasks fit in [`MAX_ARRAYS`] arrays of MaxArraySize. MaxArraySize: [`PlanOptions::max_array_size`], else `[slurm]
+//!   max_array_size`, else [`PlanOptions::cluster_max_array_size`] (what `scontrol show
+//!   config` says), else 1001.
+//! * **Sampling.** `[sample] n, seed` draws `n` distinct combinations of the filtered grid
+//!   with ChaCha8 seeded by `seed` (same seed and grid, same draw), kept in grid order and
+//!   renumbered 0..n.
+//! * **Shared filesystem.** [`default_sharedfs`]: `$SLURM_SWEEP_SHAREDFS`, else
+//!   `./sharedfs`.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+use rand::SeedableRng;
+use sha2::{Digest, Sha256};
+
+use backtest::registry;
+use backtest::strategy::StrategyInfo;
+use backtest::{DataError, MarketData, ParamError, ParamValue, Params};
+
+use crate::atomic::write_atomic;
+use crate::constraint::{Expr, Value};
+use crate::grid::{Axis, Grid};
+use crate::manifest::ManifestEntry;
+use crate::overrides::{parse_override, OverrideError};
+use crate::plan::{
+    split_arrays, task_count, DataFileHash, Plan, DEFAULT_MAX_ARRAY_SIZE, PLAN_SCHEMA,
+};
+use crate::spec::{located, Spec, SpecError};
+use crate::sweep_dir::SweepDir;
+
+/// Assumed cost of one combination when choosing combinations per task from a target time.
+pub const ASSUMED_COMBO_SECONDS: f64 = 50e-6;
+/// Target wall time of one task when the spec sets neither `combos_per_task` nor
+/// `target_task_seconds`.
+pub const DEFAULT_TARGET_TASK_SECONDS: f64 = 60.0;
+/// Upper bound on combinations per task when it is derived from a target time (not set
+/// explicitly): keeps result files (about 0.5 kB per run) and worker memory small.
+pub const MAX_DERIVED_COMBOS_PER_TASK: u64 = 10_000;
+/// At most this many arrays of MaxArraySize tasks; chunks grow to stay within it.
+pub const MAX_ARRAYS: u64 = 10;
+
+/// Where a planning error is: the spec file and line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct At {
+    pub path: PathBuf,
+    pub line: Option<usize>,
+}
+
+impl fmt::Display for At {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&located(&self.path, self.line))
+    }
+}
+
+/// Why a sweep cannot be planned. Every spec problem names the file, line and field.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error(transparent)]
+    Override(#[from] OverrideError),
+    #[error("{at}: `strategy`: unknown strategy `{name}`{suggestion}; valid strategies: {valid}")]
+    UnknownStrategy {
+        at: At,
+        name: String,
+        suggestion: String,
+        valid: String,
+    },
+    #[error("{at}: `params.{param}`: {source}")]
+    Param {
+        at: At,
+        param: String,
+        source: Box<ParamError>,
+    },
+    #[error("{at}: `params.{param}` has no values, so the grid is empty")]
+    EmptyGrid { at: At, param: String },
+    #[error("{at}: `zip`: {message}")]
+    Zip { at: At, message: String },
+    #[error("{at}: constraint `{constraint}`: {message}")]
+    Constraint {
+        at: At,
+        constraint: String,
+        message: String,
+    },
+    #[error("{at}: `constraints` remove every one of the {grid} combinations: {detail}")]
+    NothingLeft { at: At, grid: u64, detail: String },
+    #[error("{at}: combination {index} ({params}) is rejected by strategy `{strategy}`: {source}; exclude it with a constraint")]
+    Combo {
+        at: At,
+        index: u64,
+        params: String,
+        strategy: String,
+        source: Box<ParamError>,
+    },
+    #[error("{at}: `data.symbols`: no data for `{symbol}`: {} does not exist", .file.display())]
+    MissingData {
+        at: At,
+        symbol: String,
+        file: PathBuf,
+    },
+    #[error("{at}: `data`: {source}")]
+    Data { at: At, source: Box<DataError> },
+    #[error("{at}: `params`: the grid has more than 2^64 combinations")]
+    TooLarge { at: At },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    BadPlan { path: PathBuf, message: String },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PlanError + '_ {
+    move |source| PlanError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What `plan_sweep` needs besides the spec file.
+#[derive(Clone, Debug)]
+pub struct PlanOptions {
+    /// The shared filesystem root; `None`: [`default_sharedfs`].
+    pub sharedfs: Option<PathBuf>,
+    /// `-p name=values` overrides, as typed (see [`crate::overrides`]).
+    pub overrides: Vec<String>,
+    /// Explicit MaxArraySize (a command-line flag); wins over the spec.
+    pub max_array_size: Option<u64>,
+    /// The cluster's MaxArraySize (from `scontrol show config`), used when neither the
+    /// flag nor the spec sets one.
+    pub cluster_max_array_size: Option<u64>,
+    /// Explicit combinations per task; wins over the spec.
+    pub combos_per_task: Option<u64>,
+    /// Load the data once while planning, so a bad row fails now rather than in every task.
+    pub check_data: bool,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions {
+            sharedfs: None,
+            overrides: Vec::new(),
+            max_array_size: None,
+            cluster_max_array_size: None,
+            combos_per_task: None,
+            check_data: true,
+        }
+    }
+}
+
+/// `$SLURM_SWEEP_SHAREDFS` if set and not empty, else `./sharedfs`.
+pub fn default_sharedfs() -> PathBuf {
+    std::env::var_os("SLURM_SWEEP_SHAREDFS")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("sharedfs"))
+}
+
+/// The result of planning.
+#[derive(Clone, Debug)]
+pub struct PlannedSweep {
+    pub dir: SweepDir,
+    pub plan: Plan,
+    /// The spec as planned (overrides applied, parameters normalised, data.dir absolute).
+    pub spec: Spec,
+    pub summary: PlanSummary,
+}
+
+/// What to print after planning.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlanSummary {
+    pub name: String,
+    pub hash8: String,
+    /// Combinations in the manifest.
+    pub combos: u64,
+    /// Combinations of the full grid, before constraints and sampling.
+    pub grid_combos: u64,
+    pub tasks: u64,
+    pub combos_per_task: u64,
+    /// `(first task, --array spec)` per array, e.g. `(0, "0-999%8")`.
+    pub arrays: Vec<(u64, String)>,
+    pub dir: PathBuf,
+    pub manifest: PathBuf,
+    pub plan: PathBuf,
+    /// The directory existed with the same hash (results kept).
+    pub reused: bool,
+    /// Result files already present.
+    pub existing_results: usize,
+    pub notes: Vec<String>,
+}
+
+impl fmt::Display for PlanSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "sweep {}-{}: {} combinations",
+            self.name, self.hash8, self.combos
+        )?;
+        if self.grid_combos != self.combos {
+            write!(f, " (of a grid of {})", self.grid_combos)?;
+        }
+        writeln!(
+            f,
+            " in {} task{} of up to {} combination{}",
+            self.tasks,
+            if self.tasks == 1 { "" } else { "s" },
+            self.combos_per_task,
+            if self.combos_per_task == 1 { "" } else { "s" }
+        )?;
+        for (offset, spec) in &self.arrays {
+            writeln!(
+                f,
+                "  array:    --array={spec}  (SWEEP_TASK_OFFSET={offset})"
+            )?;
+        }
+        writeln!(f, "  dir:      {}", self.dir.display())?;
+        writeln!(f, "  manifest: {}", self.manifest.display())?;
+        write!(f, "  plan:     {}", self.plan.display())?;
+        if self.reused {
+            write!(
+                f,
+                "\n  planned before with the same hash: kept the manifest and {} result file{}",
+                self.existing_results,
+                if self.existing_results == 1 { "" } else { "s" }
+            )?;
+        }
+        for note in &self.notes {
+            write!(f, "\n  note: {note}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Where a constraint variable's value comes from.
+#[derive(Clone, Debug)]
+enum Slot {
+    /// Member `m` of axis `a`.
+    Axis(usize, usize),
+    /// A parameter the grid does not vary (its default).
+    Const(Value),
+}
+
+/// A validated spec, ready to enumerate its combinations.
+#[derive(Debug)]
+pub struct SweepGrid {
+    pub grid: Grid,
+    strategy: &'static StrategyInfo,
+    symbols: Vec<String>,
+    /// Defaults of the declared parameters the grid does not vary.
+    base: Params,
+    constraints: Vec<(String, Option<usize>, Expr)>,
+    slots: Vec<Slot>,
+    sample: Option<crate::spec::SampleConfig>,
+    path: PathBuf,
+    params_line: Option<usize>,
+}
+
+impl SweepGrid {
+    /// Validates `spec` (strategy, parameter names, values, zip groups, constraints) and
+    /// normalises its parameter values to the declared types in place.
+    pub fn compile(spec: &mut Spec) -> Result<SweepGrid, PlanError> {
+        let at = |line| At {
+            path: spec.path.clone(),
+            line,
+        };
+        let strategy =
+            registry::find(&spec.strategy).ok_or_else(|| PlanError::UnknownStrategy {
+                at: at(spec.lines.strategy),
+                name: spec.strategy.clone(),
+                suggestion: registry::suggest(&spec.strategy)
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default(),
+                valid: registry::names(),
+            })?;
+        let declared = strategy.params(&spec.data.symbols);
+        let params_line = spec.params.iter().find_map(|p| p.line);
+
+        // Each parameter: declared, non-empty, every value of the declared type and range.
+        let mut values_of: Vec<Vec<ParamValue>> = Vec::with_capacity(spec.params.len());
+        for p in &mut spec.params {
+            let param_err = |source| PlanError::Param {
+                at: at(p.line),
+                param: p.name.clone(),
+                source: Box::new(source),
+            };
+            let Some(decl) = declared.iter().find(|d| d.name == p.name) else {
+                return Err(param_err(backtest::params::unknown(
+                    strategy.name,
+                    &declared,
+                    &p.name,
+                )));
+            };
+            let raw = p.axis.expand().map_err(|message| {
+                PlanError::Spec(SpecError::Field {
+                    path: spec.path.clone(),
+                    line: p.line,
+                    field: format!("params.{}", p.name),
+                    message,
+                })
+            })?;
+            if raw.is_empty() {
+                return Err(PlanError::EmptyGrid {
+                    at: at(p.line),
+                    param: p.name.clone(),
+                });
+            }
+            let checked = raw
+                .iter()
+                .map(|v| decl.check(v))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(param_err)?;
+            p.axis = crate::spec::AxisDef::Values(checked.clone());
+            values_of.push(checked);
+        }
+
+        // Zip groups.
+        let zip_at = at(spec.lines.zip);
+        let zip_err = |message: String| PlanError::Zip {
+            at: zip_at.clone(),
+            message,
+        };
+        let mut group_of: Vec<Option<usize>> = vec![None; spec.params.len()];
+        for (g, group) in spec.zip.iter().enumerate() {
+            if group.len() < 2 {
+                return Err(zip_err(format!(
+                    "group {:?} needs at least two parameters",
+                    group
+                )));
+            }
+            let mut len = None;
+            for name in group {
+                let k = spec.params.iter().position(|p| &p.name == name).ok_or_else(|| {
+                    zip_err(format!(
+                        "`{name}` is not in [params]; zipped parameters must be given as lists or ranges there"
+                    ))
+                })?;
+                if group_of[k].is_some() {
+                    return Err(zip_err(format!("`{name}` is in more than one group")));
+                }
+                group_of[k] = Some(g);
+                let n = values_of[k].len();
+                match len {
+                    None => len = Some((name, n)),
+                    Some((first, m)) if m != n => {
+                        return Err(zip_err(format!(
+                            "zipped parameters must have equally many values: `{first}` has {m}, `{name}` has {n}"
+                        )))
+                    }
+                    _ => {}
+                }
+            }
+        }
+
+        // Axes in [params] order; a group sits at its first member.
+        let mut axes: Vec<Axis> = Vec::new();
+        let mut placed = vec![false; spec.zip.len()];
+        for (k, p) in spec.params.iter().enumerate() {
+            match group_of[k] {
+                None => axes.push(Axis::single(&p.name, values_of[k].clone())),
+                Some(g) if !placed[g] => {
+                    placed[g] = true;
+                    let members: Vec<usize> = spec.zip[g]
+                        .iter()
+                        .filter_map(|n| spec.params.iter().position(|q| &q.name == n))
+                        .collect();
+                    let n = values_of[members[0]].len();
+                    axes.push(Axis {
+                        names: spec.zip[g].clone(),
+                        values: (0..n)
+                            .map(|row| members.iter().map(|&m| values_of[m][row].clone()).collect())
+                            .collect(),
+                    });
+                }
+                Some(_) => {}
+            }
+        }
+        let grid = Grid::new(axes);
+        if grid.count().is_none() {
+            return Err(PlanError::TooLarge {
+                at: at(params_line),
+            });
+        }
+
+        let base: Params = declared
+            .iter()
+            .filter(|d| !spec.params.iter().any(|p| p.name == d.name))
+            .map(|d| (d.name.clone(), d.default.clone()))
+            .collect();
+
+        // Constraints: parse, bind names to grid members or defaults.
+        let mut slots: Vec<Slot> = Vec::new();
+        let mut slot_names: Vec<String> = Vec::new();
+        let mut constraints = Vec::with_capacity(spec.constraints.len());
+        for (n, text) in spec.constraints.iter().enumerate() {
+            let line = spec.lines.constraints.get(n).copied().flatten();
+            let cerr = |message: String| PlanError::Constraint {
+                at: at(line),
+                constraint: text.clone(),
+                message,
+            };
+            let expr = Expr::parse(text).map_err(cerr)?;
+            for var in expr.variables() {
+                if slot_names.contains(&var) {
+                    continue;
+                }
+                let slot = grid
+                    .axes
+                    .iter()
+                    .enumerate()
+                    .find_map(|(a, axis)| {
+                        axis.names
+                            .iter()
+                            .position(|m| *m == var)
+                            .map(|m| Slot::Axis(a, m))
+                    })
+                    .or_else(|| base.get(&var).map(|v| Slot::Const(Value::from_param(v))));
+                let Some(slot) = slot else {
+                    let mut valid: Vec<&str> =
+                        spec.params.iter().map(|p| p.name.as_str()).collect();
+                    valid.extend(base.keys().map(String::as_str));
+                    let hint = backtest::params::closest(&var, &valid)
+                        .map(|c| format!(" (did you mean `{c}`?)"))
+                        .unwrap_or_default();
+                    return Err(cerr(format!(
+                        "unknown parameter `{var}`{hint}; valid parameters: {}",
+                        valid.join(", ")
+                    )));
+                };
+                slot_names.push(var);
+                slots.push(slot);
+            }
+            let bound = expr
+                .bind(&|name| slot_names.iter().position(|s| s == name))
+                .map_err(|name| cerr(format!("unknown parameter `{name}`")))?;
+            constraints.push((text.clone(), line, bound));
+        }
+
+        Ok(SweepGrid {
+            grid,
+            strategy,
+            symbols: spec.data.symbols.clone(),
+            base,
+            constraints,
+            slots,
+            sample: spec.sample,
+            path: spec.path.clone(),
+            params_line,
+        })
+    }
+
+    /// Combinations of the full grid.
+    pub fn grid_count(&self) -> u64 {
+        self.grid.count().unwrap_or(u64::MAX)
+    }
+
+    fn value_of(&self, digits: &[usize], slot: usize) -> Value {
+        match &self.slots[slot] {
+            Slot::Axis(a, m) => Value::from_param(&self.grid.axes[*a].values[digits[*a]][*m]),
+            Slot::Const(v) => v.clone(),
+        }
+    }
+
+    /// Whether the combination at `digits` passes constraint `n`.
+    fn passes_one(&self, n: usize, digits: &[usize]) -> Result<bool, PlanError> {
+        let (text, line, expr) = &self.constraints[n];
+        expr.test(&|s| self.value_of(digits, s))
+            .map_err(|message| PlanError::Constraint {
+                at: At {
+                    path: self.path.clone(),
+                    line: *line,
+                },
+                constraint: text.clone(),
+                message,
+            })
+    }
+
+    fn passes(&self, digits: &[usize]) -> Result<bool, PlanError> {
+        for n in 0..self.constraints.len() {
+            if !self.passes_one(n, digits)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The complete, checked parameter set of the combination at `digits`; `index` is only
+    /// for the error message.
+    pub fn params_at(&self, digits: &[usize], index: u64) -> Result<Params, PlanError> {
+        let mut p = self.base.clone();
+        for (name, value) in self.grid.assignments(digits) {
+            p.insert(name.to_string(), value.clone());
+        }
+        // Values are already normalised; run the strategy's cross checks.
+        (self.strategy.check_fn)(&self.symbols, &p).map_err(|source| PlanError::Combo {
+            at: At {
+                path: self.path.clone(),
+                line: self.params_line,
+            },
+            index,
+            params: p
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            strategy: self.strategy.name.to_string(),
+            source: Box::new(source),
+        })?;
+        Ok(p)
+    }
+
+    /// Counts the combinations that pass the constraints (one pass over the grid); when none
+    /// does, the error says how many each constraint keeps on its own.
+    pub fn filtered_count(&self) -> Result<u64, PlanError> {
+        if self.constraints.is_empty() {
+            return Ok(self.grid_count());
+        }
+        let mut kept = 0u64;
+        let mut kept_alone = vec![0u64; self.constraints.len()];
+        self.grid.try_for_each(|d| {
+            let mut all = true;
+            for (n, k) in kept_alone.iter_mut().enumerate() {
+                if self.passes_one(n, d)? {
+                    *k += 1;
+                } else {
+                    all = false;
+                }
+            }
+            kept += u64::from(all);
+            Ok::<(), PlanError>(())
+        })?;
+        if kept == 0 && self.grid_count() > 0 {
+            let detail = self
+                .constraints
+                .iter()
+                .zip(&kept_alone)
+                .map(|((text, _, _), k)| format!("`{text}` alone keeps {k}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(PlanError::NothingLeft {
+                at: At {
+                    path: self.path.clone(),
+                    line: self.constraints[0].1,
+                },
+                grid: self.grid_count(),
+                detail,
+            });
+        }
+        Ok(kept)
+    }
+
+    /// Calls `emit(i, params)` for every combination of the manifest in order (after
+    /// constraints and sampling), streaming over the grid. Returns
+    /// `(emitted, filtered_count)`.
+    pub fn for_each_combo(
+        &self,
+        mut emit: impl FnMut(u64, Params) -> Result<(), PlanError>,
+    ) -> Result<(u64, u64), PlanError> {
+        let chosen: Option<Vec<u64>> = match self.sample {
+            None => None,
+            Some(s) => {
+                let m = self.filtered_count()?;
+                if s.n >= m {
+                    None
+                } else {
+                    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(s.seed);
+                    let mut idx: Vec<u64> =
+                        rand::seq::index::sample(&mut rng, m as usize, s.n as usize)
+                            .into_iter()
+                            .map(|x| x as u64)
+                            .collect();
+                    idx.sort_unstable();
+                    Some(idx)
+                }
+            }
+        };
+        let mut filtered = 0u64; // position among the combinations passing the constraints
+        let mut out = 0u64;
+        let mut next_chosen = 0usize;
+        let mut grid_index = 0u64;
+        self.grid.try_for_each(|d| -> Result<(), PlanError> {
+            let gi = grid_index;
+            grid_index += 1;
+            if !self.passes(d)? {
+                return Ok(());
+            }
+            let pos = filtered;
+            filtered += 1;
+            if let Some(c) = &chosen {
+                if c.get(next_chosen) != Some(&pos) {
+                    return Ok(());
+                }
+                next_chosen += 1;
+            }
+            let params = self.params_at(d, gi)?;
+            emit(out, params)?;
+            out += 1;
+            Ok(())
+        })?;
+        if filtered == 0 && self.grid_count() > 0 {
+            // Reached only without sampling: report which constraint removes what.
+            self.filtered_count()?;
+        }
+        Ok((out, filtered))
+    }
+}
+
+/// sha256 (hex) and size of a file, streamed.
+pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
+    let mut f = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut bytes = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        bytes += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    Ok((hex::encode(hasher.finalize()), bytes))
+}
+
+/// Hashes every data file of the spec; a missing file is an error naming its path.
+fn hash_data(spec: &Spec) -> Result<Vec<DataFileHash>, PlanError> {
+    let at = At {
+        path: spec.path.clone(),
+        line: spec.lines.data,
+    };
+    if spec.data.symbols.is_empty() {
+        return Err(PlanError::Spec(spec.error(
+            spec.lines.data,
+            "data.symbols",
+            "no symbols given",
+        )));
+    }
+    spec.data
+        .symbols
+        .iter()
+        .map(|symbol| {
+            let file = spec.data.file_of(symbol);
+            if !file.is_file() {
+                return Err(PlanError::MissingData {
+                    at: at.clone(),
+                    symbol: symbol.clone(),
+                    file,
+                });
+            }
+            let (sha256, bytes) = sha256_file(&file).map_err(io_err(&file))?;
+            Ok(DataFileHash {
+                symbol: symbol.clone(),
+                path: file.display().to_string(),
+                sha256,
+                bytes,
+            })
+        })
+        .collect()
+}
+
+/// The plan hash: the spec without `[slurm]` and the data files' hashes.
+fn plan_hash(spec_text: &str, data: &[DataFileHash]) -> (String, String) {
+    let spec_hash = hex::encode(Sha256::digest(spec_text.as_bytes()));
+    let mut h = Sha256::new();
+    h.update(PLAN_SCHEMA.as_bytes());
+    h.update(b"\n");
+    h.update(spec_hash.as_bytes());
+    for d in data {
+        h.update(format!("\n{} {}", d.symbol, d.sha256).as_bytes());
+    }
+    (hex::encode(h.finalize()), spec_hash)
+}
+
+/// Reads, validates and compiles a spec file with overrides applied.
+pub fn prepare_spec(
+    spec_path: &Path,
+    overrides: &[String],
+) -> Result<(Spec, SweepGrid), PlanError> {
+    let mut spec = Spec::load(spec_path)?;
+    let parsed = overrides
+        .iter()
+        .map(|o| parse_override(o))
+        .collect::<Result<Vec<_>, _>>()?;
+    spec.apply_overrides(&parsed);
+    let grid = SweepGrid::compile(&mut spec)?;
+    Ok((spec, grid))
+}
+
+/// Plans a sweep: validates everything before writing, then writes (or reuses) the sweep
+/// directory. See the module documentation for the rules.
+pub fn plan_sweep(spec_path: &Path, options: &PlanOptions) -> Result<PlannedSweep, PlanError> {
+    let (spec, grid) = prepare_spec(spec_path, &options.overrides)?;
+    let data = hash_data(&spec)?;
+    if options.check_data {
+        MarketData::load(&spec.data, &spec.backtest).map_err(|source| PlanError::Data {
+            at: At {
+                path: spec.path.clone(),
+                line: spec.lines.data,
+            },
+            source: Box::new(source),
+        })?;
+    }
+    let spec_text = spec
+        .to_toml_without_slurm()
+        .map_err(|message| PlanError::BadPlan {
+            path: spec.path.clone(),
+            message,
+        })?;
+    let full_text = spec.to_toml().map_err(|message| PlanError::BadPlan {
+        path: spec.path.clone(),
+        message,
+    })?;
+    let (hash, spec_hash) = plan_hash(&spec_text, &data);
+
+    let sharedfs = options.sharedfs.clone().unwrap_or_else(default_sharedfs);
+    let sweeps = sharedfs.join("sweeps");
+    std::fs::create_dir_all(&sweeps).map_err(io_err(&sweeps))?;
+    let sweeps = std::fs::canonicalize(&sweeps).unwrap_or(sweeps);
+    let dir = SweepDir::new(sweeps.join(format!("{}-{}", spec.name, &hash[..8])));
+
+    let existing = read_plan(&dir.plan()).ok().filter(|p| p.hash == hash);
+    let reused = existing.is_some() && dir.manifest().is_file();
+    let existing_results = count_results(&dir);
+    let mut notes = Vec::new();
+
+    let (combos, filtered) = match &existing {
+        Some(p) if reused => (p.combos, p.combos),
+        _ => {
+            let tmp = tempfile::Builder::new()
+                .prefix(".manifest.")
+                .suffix(".tmp")
+                .tempfile_in(&sweeps)
+                .map_err(io_err(&sweeps))?;
+            let mut w = BufWriter::with_capacity(1 << 16, tmp.as_file());
+            let (n, filtered) = grid.for_each_combo(|i, params| {
+                serde_json::to_writer(&mut w, &ManifestEntry { i, params })
+                    .map_err(|e| io_err(tmp.path())(e.into()))?;
+                w.write_all(b"\n").map_err(io_err(tmp.path()))
+            })?;
+            w.flush().map_err(io_err(tmp.path()))?;
+            drop(w);
+            tmp.as_file().sync_all().map_err(io_err(tmp.path()))?;
+            make_dirs(&dir)?;
+            tmp.persist(dir.manifest())
+                .map_err(|e| io_err(&dir.manifest())(e.error))?;
+            (n, filtered)
+        }
+    };
+    make_dirs(&dir)?;
+    if let Some(s) = spec.sample {
+        if s.n >= filtered && !reused {
+            notes.push(format!(
+                "[sample] n = {} is not below the {} combinations left: all are kept",
+                s.n, filtered
+            ));
+        }
+    }
+
+    // Chunking.
+    let max_array_size = options
+        .max_array_size
+        .or(spec.slurm.max_array_size)
+        .or(options.cluster_max_array_size)
+        .unwrap_or(DEFAULT_MAX_ARRAY_SIZE)
+        .max(1);
+    let mut per = options
+        .combos_per_task
+        .or(spec.slurm.combos_per_task)
+        .unwrap_or_else(|| {
+            let target = spec
+                .slurm
+                .target_task_seconds
+                .filter(|t| t.is_finite() && *t > 0.0)
+                .unwrap_or(DEFAULT_TARGET_TASK_SECONDS);
+            ((target / ASSUMED_COMBO_SECONDS).ceil() as u64).min(MAX_DERIVED_COMBOS_PER_TASK)
+        })
+        .max(1);
+    let max_tasks = max_array_size.saturating_mul(MAX_ARRAYS);
+    if task_count(combos, per) > max_tasks {
+        let raised = combos.div_ceil(max_tasks);
+        notes.push(format!(
+            "combos_per_task raised from {per} to {raised} so the tasks fit in {MAX_ARRAYS} arrays of {max_array_size}"
+        ));
+        per = raised;
+    }
+    if let Some(old) = existing.as_ref().filter(|_| reused) {
+        if old.combos_per_task != per && existing_results > 0 {
+            notes.push(format!(
+                "kept combos_per_task = {} of the existing plan because results exist (asked for {per})",
+                old.combos_per_task
+            ));
+            per = old.combos_per_task;
+        }
+    }
+    let tasks = task_count(combos, per);
+    let plan = Plan {
+        schema: PLAN_SCHEMA.to_string(),
+        name: spec.name.clone(),
+        hash: hash.clone(),
+        spec_hash,
+        data,
+        strategy: spec.strategy.clone(),
+        combos,
+        combos_per_task: per,
+        tasks,
+        max_array_size,
+        arrays: split_arrays(tasks, max_array_size),
+        throttle: spec.slurm.throttle,
+        tool_version: crate::TOOL_VERSION.to_string(),
+        created: existing.as_ref().map_or_else(Utc::now, |p| p.created),
+    };
+    // spec.toml first, plan.json last: a directory with plan.json is complete.
+    write_if_changed(&dir.spec(), full_text.as_bytes())?;
+    let plan_json = serde_json::to_vec_pretty(&plan).map_err(|e| io_err(&dir.plan())(e.into()))?;
+    if existing.as_ref() != Some(&plan) {
+        write_atomic(&dir.plan(), &plan_json).map_err(io_err(&dir.plan()))?;
+    }
+
+    let summary = PlanSummary {
+        name: plan.name.clone(),
+        hash8: plan.hash8().to_string(),
+        combos,
+        grid_combos: grid.grid_count(),
+        tasks,
+        combos_per_task: per,
+        arrays: plan
+            .arrays
+            .iter()
+            .enumerate()
+            .map(|(n, a)| (a.offset, plan.array_spec(n)))
+            .collect(),
+        dir: dir.root().to_path_buf(),
+        manifest: dir.manifest(),
+        plan: dir.plan(),
+        reused,
+        existing_results,
+        notes,
+    };
+    Ok(PlannedSweep {
+        dir,
+        plan,
+        spec,
+        summary,
+    })
+}
+
+fn make_dirs(dir: &SweepDir) -> Result<(), PlanError> {
+    for d in [dir.root().to_path_buf(), dir.logs(), dir.results()] {
+        std::fs::create_dir_all(&d).map_err(io_err(&d))?;
+    }
+    Ok(())
+}
+
+fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), PlanError> {
+    if std::fs::read(path).ok().as_deref() == Some(bytes) {
+        return Ok(());
+    }
+    write_atomic(path, bytes).map_err(io_err(path))
+}
+
+fn count_results(dir: &SweepDir) -> usize {
+    std::fs::read_dir(dir.results())
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter(|e| {
+                    crate::sweep_dir::parse_result_file_name(&e.file_name().to_string_lossy())
+                        .is_some()
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Reads and checks a plan.json.
+pub fn read_plan(path: &Path) -> Result<Plan, PlanError> {
+    let bytes = std::fs::read(path).map_err(io_err(path))?;
+    let plan: Plan = serde_json::from_slice(&bytes).map_err(|e| PlanError::BadPlan {
+        path: path.to_path_buf(),
+        message: format!("not a valid plan: {e}"),
+    })?;
+    if plan.schema != PLAN_SCHEMA {
+        return Err(PlanError::BadPlan {
+            path: path.to_path_buf(),
+            message: format!("schema is `{}`, expected `{PLAN_SCHEMA}`", plan.schema),
+        });
+    }
+    Ok(plan)
+}
+
+/// Reads the plan and the planned spec of a sweep directory.
+pub fn load_plan(dir: &Path) -> Result<(Plan, Spec), PlanError> {
+    let sweep = SweepDir::new(dir);
+    let plan = read_plan(&sweep.plan())?;
+    let spec = Spec::load(&sweep.spec())?;
+    Ok((plan, spec))
+}

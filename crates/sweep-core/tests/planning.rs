@@ -1,0 +1,463 @@
+//! Planning sweeps into temporary shared filesystems over the real data in
+//! `$SLURM_SWEEP_DATA` (default `<workspace>/../shared/data`): manifest contents, identity
+//! of the sweep directory, results left alone, sampling, chunking, and one test per kind of
+//! bad spec (each error names the spec file, the field and, where it has one, the line).
+
+use std::path::{Path, PathBuf};
+
+use backtest::ParamValue;
+use sweep_core::manifest::{read_range, ManifestEntry};
+use sweep_core::plan::{load_plan, plan_sweep, PlanError, PlanOptions};
+
+fn data_root() -> PathBuf {
+    std::env::var_os("SLURM_SWEEP_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        Fixture {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    fn sharedfs(&self) -> PathBuf {
+        self.dir.path().join("sharedfs")
+    }
+
+    /// Writes `body` after a `[data]` table for `symbols` of the qstrader examples.
+    fn spec(&self, file: &str, head: &str, symbols: &str, body: &str) -> PathBuf {
+        let data = data_root().join("qstrader_examples");
+        let text = format!(
+            "{head}\n[data]\ndir = \"{}\"\nsymbols = {symbols}\n\n{body}",
+            data.display()
+        );
+        let path = self.dir.path().join(file);
+        std::fs::write(&path, text).expect("write spec");
+        path
+    }
+
+    fn options(&self) -> PlanOptions {
+        PlanOptions {
+            sharedfs: Some(self.sharedfs()),
+            check_data: false,
+            ..PlanOptions::default()
+        }
+    }
+
+    fn sweep_dirs(&self) -> Vec<String> {
+        match std::fs::read_dir(self.sharedfs().join("sweeps")) {
+            Ok(rd) => rd
+                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .filter(|n| !n.starts_with('.'))
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+const MA_HEAD: &str = "name = \"ma\"\nstrategy = \"ma_cross\"\nconstraints = [\"fast < slow\"]\n";
+const MA_PARAMS: &str = "[params]\nfast = { from = 2, to = 101, step = 1 }\nslow = { from = 2, to = 101, step = 1 }\n\n[slurm]\ncombos_per_task = 1000\nthrottle = 4\n";
+
+fn int(p: &ManifestEntry, k: &str) -> i64 {
+    p.params[k].as_i64().expect("int param")
+}
+
+#[test]
+fn ma_cross_grid_with_constraint_has_4950_combos_in_order() {
+    let fx = Fixture::new();
+    let spec = fx.spec("ma.toml", MA_HEAD, "[\"SPY\"]", MA_PARAMS);
+    let planned = plan_sweep(&spec, &fx.options()).expect("plan");
+    // 100 values each, fast < slow: C(100, 2) = 100 * 99 / 2 = 4950.
+    assert_eq!(planned.plan.combos, 4950);
+    assert_eq!(planned.summary.grid_combos, 10_000);
+    assert_eq!(planned.plan.combos_per_task, 1000);
+    assert_eq!(planned.plan.tasks, 5);
+    assert_eq!(planned.plan.array_spec(0), "0-4%4");
+    let all = read_range(&planned.dir.manifest(), 0..4950).expect("manifest");
+    // The first combination: fast = 2, slow = 3; slow varies fastest.
+    assert_eq!((int(&all[0], "fast"), int(&all[0], "slow")), (2, 3));
+    assert_eq!((int(&all[1], "fast"), int(&all[1], "slow")), (2, 4));
+    // fast = 2 pairs with slow 3..=101 (99 combos), so combo 99 is fast = 3, slow = 4.
+    assert_eq!((int(&all[99], "fast"), int(&all[99], "slow")), (3, 4));
+    assert_eq!(
+        (int(&all[4949], "fast"), int(&all[4949], "slow")),
+        (100, 101)
+    );
+    // Defaults of parameters the grid does not vary are written out.
+    assert_eq!(all[0].params["kind"], ParamValue::Str("sma".into()));
+    assert_eq!(all[0].params["long_only"], ParamValue::Bool(true));
+    // Exactly 4950 lines.
+    let text = std::fs::read_to_string(planned.dir.manifest()).expect("read");
+    assert_eq!(text.lines().count(), 4950);
+    assert!(planned.dir.logs().is_dir() && planned.dir.results().is_dir());
+    let shown = planned.summary.to_string();
+    assert!(
+        shown.contains("4950 combinations (of a grid of 10000) in 5 tasks"),
+        "{shown}"
+    );
+    assert!(shown.contains("--array=0-4%4"), "{shown}");
+}
+
+#[test]
+fn planning_twice_reuses_the_directory_and_keeps_results() {
+    let fx = Fixture::new();
+    let spec = fx.spec("ma.toml", MA_HEAD, "[\"SPY\"]", MA_PARAMS);
+    let first = plan_sweep(&spec, &fx.options()).expect("plan");
+    let result = first.dir.result_file(0, "node02");
+    std::fs::write(&result, b"{\"partial\": true}").expect("fake result");
+    let manifest_before = std::fs::metadata(first.dir.manifest())
+        .expect("meta")
+        .modified()
+        .expect("mtime");
+
+    // Changing only [slurm] keeps the identity.
+    let spec2 = fx.spec(
+        "ma.toml",
+        MA_HEAD,
+        "[\"SPY\"]",
+        &MA_PARAMS.replace("throttle = 4", "throttle = 2\ntime = \"00:30:00\""),
+    );
+    let second = plan_sweep(&spec2, &fx.options()).expect("plan again");
+    assert_eq!(second.dir, first.dir);
+    assert_eq!(second.plan.hash, first.plan.hash);
+    assert_eq!(second.plan.created, first.plan.created);
+    assert_eq!(second.plan.throttle, Some(2));
+    assert!(second.summary.reused);
+    assert_eq!(second.summary.existing_results, 1);
+    assert_eq!(
+        std::fs::read(&result).expect("result kept"),
+        b"{\"partial\": true}"
+    );
+    let manifest_after = std::fs::metadata(first.dir.manifest())
+        .expect("meta")
+        .modified()
+        .expect("mtime");
+    assert_eq!(manifest_before, manifest_after, "manifest rewritten");
+    assert_eq!(fx.sweep_dirs().len(), 1);
+
+    // With results present, a different chunking request keeps the old one.
+    let mut opts = fx.options();
+    opts.combos_per_task = Some(10);
+    let third = plan_sweep(&spec2, &opts).expect("plan with other chunking");
+    assert_eq!(third.plan.combos_per_task, 1000);
+    assert!(third
+        .summary
+        .notes
+        .iter()
+        .any(|n| n.contains("kept combos_per_task")));
+
+    // An override changes the identity.
+    let mut opts = fx.options();
+    opts.overrides = vec!["fast=5,10".into()];
+    let other = plan_sweep(&spec2, &opts).expect("override");
+    assert_ne!(other.dir, first.dir);
+    assert_eq!(other.plan.combos, 96 + 91); // slow in 6..=101 and 11..=101
+    assert_eq!(fx.sweep_dirs().len(), 2);
+
+    let (plan, spec) = load_plan(first.dir.root()).expect("load_plan");
+    assert_eq!(plan.hash, first.plan.hash);
+    assert_eq!(spec.strategy, "ma_cross");
+    assert_eq!(spec.slurm.throttle, Some(2));
+    assert_eq!(spec.params[0].axis.expand().expect("values").len(), 100);
+}
+
+#[test]
+fn sampling_is_deterministic_and_keeps_grid_order() {
+    let fx = Fixture::new();
+    let body = |seed: u64| format!("{MA_PARAMS}\n[sample]\nn = 50\nseed = {seed}\n");
+    let run = |seed: u64, name: &str| {
+        let spec = fx.spec(name, MA_HEAD, "[\"SPY\"]", &body(seed));
+        let p = plan_sweep(&spec, &fx.options()).expect("plan");
+        assert_eq!(p.plan.combos, 50);
+        read_range(&p.dir.manifest(), 0..50).expect("manifest")
+    };
+    let a = run(7, "a.toml");
+    let b = run(7, "b.toml");
+    let c = run(8, "c.toml");
+    let pairs = |m: &[ManifestEntry]| {
+        m.iter()
+            .map(|e| (int(e, "fast"), int(e, "slow")))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(pairs(&a), pairs(&b));
+    assert_ne!(pairs(&a), pairs(&c));
+    let pa = pairs(&a);
+    assert!(pa.iter().all(|(f, s)| f < s), "constraint kept");
+    assert!(
+        pa.windows(2).all(|w| w[0] < w[1]),
+        "grid order, no repeats: {pa:?}"
+    );
+}
+
+#[test]
+fn chunking_splits_arrays_at_max_array_size() {
+    let fx = Fixture::new();
+    let spec = fx.spec(
+        "ma.toml",
+        MA_HEAD,
+        "[\"SPY\"]",
+        &MA_PARAMS.replace("combos_per_task = 1000", "combos_per_task = 100"),
+    );
+    let mut opts = fx.options();
+    opts.cluster_max_array_size = Some(20);
+    let p = plan_sweep(&spec, &opts).expect("plan");
+    assert_eq!(p.plan.tasks, 50); // ceil(4950 / 100)
+    let counts: Vec<u64> = p.plan.arrays.iter().map(|a| a.count).collect();
+    assert_eq!(counts, vec![20, 20, 10]);
+    assert_eq!(p.plan.task_range(49), 4900..4950);
+
+    // Too many tasks for 10 arrays of 20: combos per task grows to ceil(4950 / 200) = 25.
+    let spec = fx.spec(
+        "ma1.toml",
+        MA_HEAD,
+        "[\"SPY\"]",
+        &MA_PARAMS.replace("combos_per_task = 1000", "combos_per_task = 1"),
+    );
+    let p = plan_sweep(&spec, &opts).expect("plan");
+    assert_eq!(p.plan.combos_per_task, 25);
+    assert_eq!(p.plan.tasks, 198);
+}
+
+#[test]
+fn zip_groups_vary_together() {
+    let fx = Fixture::new();
+    let head = "name = \"z\"\nstrategy = \"ma_cross\"\nzip = [[\"fast\", \"slow\"]]\n";
+    let body = "[params]\nkind = [\"sma\", \"ema\"]\nfast = [5, 10, 20]\nslow = [50, 100, 200]\n";
+    let spec = fx.spec("z.toml", head, "[\"SPY\"]", body);
+    let p = plan_sweep(&spec, &fx.options()).expect("plan");
+    assert_eq!(p.plan.combos, 6);
+    let m = read_range(&p.dir.manifest(), 0..6).expect("manifest");
+    let got: Vec<String> = m
+        .iter()
+        .map(|e| format!("{}:{}/{}", e.params["kind"], int(e, "fast"), int(e, "slow")))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "sma:5/50",
+            "sma:10/100",
+            "sma:20/200",
+            "ema:5/50",
+            "ema:10/100",
+            "ema:20/200"
+        ]
+    );
+}
+
+/// Plans `body` and returns the error text; checks nothing was written.
+fn plan_error(fx: &Fixture, head: &str, symbols: &str, body: &str) -> (PlanError, String) {
+    let spec = fx.spec("bad.toml", head, symbols, body);
+    let err = plan_sweep(&spec, &fx.options()).expect_err("should fail");
+    assert!(
+        fx.sweep_dirs().is_empty(),
+        "nothing written: {:?}",
+        fx.sweep_dirs()
+    );
+    let msg = err.to_string();
+    assert!(msg.contains("bad.toml"), "names the spec file: {msg}");
+    (err, msg)
+}
+
+#[test]
+fn bad_specs_are_clear_errors() {
+    let fx = Fixture::new();
+    let (e, msg) = plan_error(
+        &fx,
+        "name = \"x\"\nstrategy = \"ma_cros\"\n",
+        "[\"SPY\"]",
+        "",
+    );
+    assert!(matches!(e, PlanError::UnknownStrategy { .. }));
+    assert!(
+        msg.contains("bad.toml:2: `strategy`") && msg.contains("did you mean `ma_cross`"),
+        "{msg}"
+    );
+    assert!(msg.contains("momentum_taa"), "lists valid ones: {msg}");
+
+    // Lines: 1 name, 2 strategy, 3 blank, 4 [data], 5 dir, 6 symbols, 7 blank, 8 [params], 9..
+    let head = "name = \"x\"\nstrategy = \"ma_cross\"\n";
+    let (e, msg) = plan_error(&fx, head, "[\"SPY\"]", "[params]\nfsat = [1, 2]\n");
+    assert!(matches!(e, PlanError::Param { .. }));
+    assert!(
+        msg.contains("bad.toml:9: `params.fsat`") && msg.contains("did you mean `fast`"),
+        "{msg}"
+    );
+    assert!(msg.contains("fast, slow, kind, long_only"), "{msg}");
+
+    let (_, msg) = plan_error(
+        &fx,
+        head,
+        "[\"SPY\"]",
+        "[params]\nfast = [1, 2]\nslow = [10, 0]\n",
+    );
+    assert!(
+        msg.contains("bad.toml:10: `params.slow`") && msg.contains("= 0 is out of range"),
+        "{msg}"
+    );
+
+    let (_, msg) = plan_error(&fx, head, "[\"SPY\"]", "[params]\nfast = [1.5]\n");
+    assert!(
+        msg.contains("`params.fast`") && msg.contains("expected int, got float `1.5`"),
+        "{msg}"
+    );
+
+    let (_, msg) = plan_error(
+        &fx,
+        head,
+        "[\"SPY\"]",
+        "[params]\nkind = [\"sma\", \"wma\"]\n",
+    );
+    assert!(
+        msg.contains("`params.kind`") && msg.contains("wma"),
+        "{msg}"
+    );
+
+    let (e, msg) = plan_error(&fx, head, "[\"SPY\"]", "[params]\nfast = []\n");
+    assert!(matches!(e, PlanError::EmptyGrid { .. }), "{msg}");
+    assert!(
+        msg.contains("bad.toml:9: `params.fast` has no values"),
+        "{msg}"
+    );
+
+    let head_c =
+        "name = \"x\"\nstrategy = \"ma_cross\"\nconstraints = [\"fast > slow\", \"fast < 3\"]\n";
+    let (e, msg) = plan_error(
+        &fx,
+        head_c,
+        "[\"SPY\"]",
+        "[params]\nfast = [1, 2, 5]\nslow = [4, 10]\n",
+    );
+    assert!(matches!(e, PlanError::NothingLeft { .. }), "{msg}");
+    // fast > slow keeps (5, 4) only; fast < 3 keeps 1 and 2 with either slow: 4.
+    assert!(
+        msg.contains("`fast > slow` alone keeps 1") && msg.contains("`fast < 3` alone keeps 4"),
+        "{msg}"
+    );
+    assert!(msg.contains("bad.toml:3"), "{msg}");
+
+    let head_u = "name = \"x\"\nstrategy = \"ma_cross\"\nconstraints = [\"fast < slwo\"]\n";
+    let (e, msg) = plan_error(
+        &fx,
+        head_u,
+        "[\"SPY\"]",
+        "[params]\nfast = [1, 2]\nslow = [4, 10]\n",
+    );
+    assert!(matches!(e, PlanError::Constraint { .. }));
+    assert!(
+        msg.contains("unknown parameter `slwo`") && msg.contains("did you mean `slow`"),
+        "{msg}"
+    );
+
+    let (e, msg) = plan_error(
+        &fx,
+        head,
+        "[\"SPY\", \"NOPE\"]",
+        "[params]\nfast = [1, 2]\n",
+    );
+    assert!(matches!(e, PlanError::MissingData { .. }), "{msg}");
+    assert!(
+        msg.contains("NOPE.csv does not exist") && msg.contains("bad.toml:4: `data.symbols`"),
+        "{msg}"
+    );
+
+    let (e, msg) = plan_error(&fx, head, "[\"SPY\"]", "[params]\nfast = [1, 2\n");
+    assert!(matches!(e, PlanError::Spec(_)));
+    assert!(msg.contains("line 9, column"), "{msg}");
+
+    let head_z = "name = \"x\"\nstrategy = \"ma_cross\"\nzip = [[\"fast\", \"slow\"]]\n";
+    let (e, msg) = plan_error(
+        &fx,
+        head_z,
+        "[\"SPY\"]",
+        "[params]\nfast = [1, 2]\nslow = [4, 10, 20]\n",
+    );
+    assert!(matches!(e, PlanError::Zip { .. }));
+    assert!(
+        msg.contains("bad.toml:3: `zip`") && msg.contains("`fast` has 2, `slow` has 3"),
+        "{msg}"
+    );
+
+    let mut opts = fx.options();
+    opts.overrides = vec!["fast=".into()];
+    let spec = fx.spec("bad.toml", head, "[\"SPY\"]", "");
+    let err = plan_sweep(&spec, &opts).expect_err("bad override");
+    assert!(matches!(err, PlanError::Override(_)), "{err}");
+
+    // A combination the strategy rejects (weights summing over 1) names the combination.
+    let head_w = "name = \"x\"\nstrategy = \"fixed_weights\"\n";
+    let (e, msg) = plan_error(
+        &fx,
+        head_w,
+        "[\"SPY\", \"AGG\"]",
+        "[params]\nw_SPY = [0.6, 0.7]\nw_AGG = 0.4\n",
+    );
+    assert!(matches!(e, PlanError::Combo { index: 1, .. }), "{msg}");
+    assert!(msg.contains("w_SPY=0.7"), "{msg}");
+}
+
+#[test]
+fn data_dir_expands_environment_and_is_relative_to_the_spec() {
+    let fx = Fixture::new();
+    let sub = fx.dir.path().join("specs");
+    std::fs::create_dir(&sub).expect("mkdir");
+    let text = format!(
+        "name = \"e\"\nstrategy = \"buy_and_hold\"\n[data]\ndir = \"${{SLURM_SWEEP_TEST_NOT_SET:-{}}}/qstrader_examples\"\nsymbols = [\"SPY\"]\n",
+        data_root().display()
+    );
+    let path = sub.join("e.toml");
+    std::fs::write(&path, text).expect("write");
+    let mut opts = fx.options();
+    opts.check_data = true;
+    let p = plan_sweep(&path, &opts).expect("plan");
+    assert_eq!(p.plan.combos, 1);
+    assert!(p.spec.data.dir.is_absolute());
+    assert_eq!(
+        p.plan.data[0].sha256,
+        "82be3fad477b11107818cd24e56791eb03e3669b60002f5acc99f28ad2d8e735"
+    );
+}
+
+#[test]
+fn default_chunking_follows_the_target_time() {
+    let fx = Fixture::new();
+    let body = MA_PARAMS.replace("combos_per_task = 1000", "target_task_seconds = 0.05");
+    let spec = fx.spec("ma.toml", MA_HEAD, "[\"SPY\"]", &body);
+    let p = plan_sweep(&spec, &fx.options()).expect("plan");
+    // 0.05 s / 50 us = 1000 combinations per task.
+    assert_eq!(p.plan.combos_per_task, 1000);
+    // No target: 60 s / 50 us = 1.2 million, capped at 10,000.
+    let body = MA_PARAMS.replace("combos_per_task = 1000\n", "");
+    let spec = fx.spec("ma2.toml", MA_HEAD, "[\"SPY\"]", &body);
+    let p = plan_sweep(&spec, &fx.options()).expect("plan");
+    assert_eq!((p.plan.combos_per_task, p.plan.tasks), (10_000, 1));
+}
+
+/// The example specs of `sweeps/` plan (with the data loaded) to the counts their comments
+/// state. `ewmac` needs its strategy: until it is registered the error must say so.
+#[test]
+fn example_specs_plan() {
+    let sweeps = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sweeps");
+    let fx = Fixture::new();
+    let mut opts = fx.options();
+    opts.check_data = true;
+    for (file, combos) in [
+        ("sixty_forty.toml", 66u64), // pairs of tenths with i + j <= 10: 11 * 12 / 2
+        ("momentum_taa.toml", 45),   // 5 lookbacks x 9 top_n
+        ("ma_cross.toml", 4950),     // C(100, 2)
+        ("ewmac.toml", 6),           // 6 zipped span pairs
+    ] {
+        match plan_sweep(&sweeps.join(file), &opts) {
+            Ok(p) => assert_eq!(p.plan.combos, combos, "{file}"),
+            Err(PlanError::UnknownStrategy { name, .. }) if name == "ewmac" => {
+                assert!(backtest::registry::find("ewmac").is_none());
+            }
+            Err(e) => panic!("{file}: {e}"),
+        }
+    }
+}
