@@ -1,1 +1,318 @@
-//! collect library.
+//! `collect`: merges the result files of a sweep into one ranked table, says plainly what
+//! is missing, failed, duplicated or corrupt, states the overfitting figures (Deflated
+//! Sharpe Ratio, PBO) and writes reports.
+//!
+//! The binary parses flags into [`Options`] and calls [`run`], which returns the
+//! [`Verdict`] that becomes the exit code: 0 complete, 1 partial, 2 error.
+//!
+//! ```no_run
+//! let options = collect::Options::new(vec!["sweeps/ma_cross-1a2b3c4d".into()]);
+//! let verdict = collect::run(&options)?;
+//! std::process::exit(verdict.exit_code());
+//! # Ok::<(), collect::CollectError>(())
+//! ```
+
+pub mod completeness;
+pub mod filter;
+pub mod inputs;
+pub mod normal;
+pub mod output;
+pub mod overfitting;
+pub mod ranking;
+pub mod regenerate;
+pub mod report;
+pub mod sensitivity;
+pub mod svg;
+pub mod table;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use completeness::Completeness;
+use filter::Filter;
+use overfitting::Overfitting;
+use ranking::{Direction, Ranking};
+use sensitivity::{CellStat, Heatmap, ParamSensitivity};
+use table::Table;
+
+/// Everything that stops `collect` from producing a table (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    #[error("no such file or directory: {0}")]
+    NoSuchInput(PathBuf),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: cannot read the plan: {message}")]
+    Plan { path: PathBuf, message: String },
+    #[error("the files belong to different plans ({0}); pass --allow-mixed to merge them anyway")]
+    MixedPlans(String),
+    #[error("no result files found in the inputs")]
+    NoResults,
+    #[error(transparent)]
+    Filter(#[from] filter::FilterError),
+    #[error(transparent)]
+    Rank(#[from] ranking::RankError),
+    #[error(transparent)]
+    Sensitivity(#[from] sensitivity::SensitivityError),
+    #[error("cannot write {what}: {message}")]
+    Output { what: String, message: String },
+}
+
+/// Output format of the ranked table on stdout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// A terminal table (comfy-table).
+    Table,
+    Csv,
+    Json,
+    Markdown,
+}
+
+/// Whether to compute PBO (it needs every run's daily returns in memory).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PboMode {
+    /// When a sweep's spec says `keep_returns = true`.
+    Auto,
+    Always,
+    Never,
+}
+
+/// What `collect` was asked to do.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Options {
+    /// A sweep directory, or result files and folders of them.
+    pub inputs: Vec<PathBuf>,
+    /// The metric to rank by.
+    pub by: String,
+    /// Forced direction; `None`: by the metric.
+    pub direction: Option<Direction>,
+    /// `--where` expression.
+    pub filter: Option<String>,
+    /// Rows to print; `None`: 20 for the terminal table, all for csv/json/md.
+    pub top: Option<usize>,
+    pub format: Format,
+    pub allow_mixed: bool,
+    /// Write `report/report.html`.
+    pub report: bool,
+    /// Where the HTML report goes when the input is not a sweep directory.
+    pub report_path: Option<PathBuf>,
+    /// `a,b` parameters of the heatmap; `None`: the first two.
+    pub heatmap: Option<String>,
+    pub heatmap_stat: CellStat,
+    pub pbo: PboMode,
+    /// CSCV blocks S.
+    pub pbo_blocks: usize,
+    /// Rows whose DSR is reported.
+    pub dsr_top: usize,
+    /// Rows whose equity curves are regenerated for the report.
+    pub equity_top: usize,
+    /// Do not print the completeness account on stderr.
+    pub quiet: bool,
+}
+
+impl Options {
+    /// Defaults for `inputs`: rank by Sharpe, terminal table.
+    pub fn new(inputs: Vec<PathBuf>) -> Options {
+        Options {
+            inputs,
+            by: "sharpe".into(),
+            direction: None,
+            filter: None,
+            top: None,
+            format: Format::Table,
+            allow_mixed: false,
+            report: false,
+            report_path: None,
+            heatmap: None,
+            heatmap_stat: CellStat::Best,
+            pbo: PboMode::Auto,
+            pbo_blocks: 16,
+            dsr_top: 10,
+            equity_top: 5,
+            quiet: false,
+        }
+    }
+}
+
+/// Whether the table is whole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Complete,
+    Partial,
+}
+
+impl Verdict {
+    /// 0 complete, 1 partial (2 is for errors).
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Verdict::Complete => 0,
+            Verdict::Partial => 1,
+        }
+    }
+}
+
+/// Everything computed from the inputs.
+#[derive(Debug)]
+pub struct Analysis {
+    pub sweeps: Vec<inputs::SweepInput>,
+    pub completeness: Completeness,
+    pub table: Table,
+    pub ranking: Ranking,
+    pub filter: Option<String>,
+    pub overfitting: Overfitting,
+    pub sensitivity: Vec<ParamSensitivity>,
+    pub heatmap: Option<Heatmap>,
+    /// Spearman correlation of in-sample and out-of-sample ranking values, with a split.
+    pub spearman_is_oos: Option<f64>,
+}
+
+/// Reads, checks, merges and ranks (no output).
+pub fn analyse(options: &Options) -> Result<Analysis, CollectError> {
+    let found = inputs::discover(&options.inputs)?;
+    if found.files.is_empty() && found.sweeps.is_empty() {
+        return Err(CollectError::NoResults);
+    }
+    let keep_returns = match options.pbo {
+        PboMode::Always => true,
+        PboMode::Never => false,
+        PboMode::Auto => found.sweeps.iter().any(|s| s.keeps_returns()),
+    };
+    let parsed = inputs::parse_all(&found.files, keep_returns);
+    let (accepted, completeness) = completeness::assess(
+        &found.sweeps,
+        parsed,
+        found.quarantined,
+        options.allow_mixed,
+    )?;
+    let table = Table::from_accepted(accepted);
+    let filter = options
+        .filter
+        .as_deref()
+        .map(|f| Filter::parse(f, &table.param_names))
+        .transpose()?;
+    let ranking = ranking::rank(&table, &options.by, options.direction, filter.as_ref())?;
+    let overfitting = overfitting::summarise(
+        &table,
+        &ranking,
+        options.dsr_top,
+        keep_returns,
+        options.pbo_blocks,
+    );
+    let sensitivity = sensitivity::by_parameter(&table, &ranking);
+    let heatmap = match &options.heatmap {
+        Some(pair) => {
+            let (x, y) = sensitivity::parse_pair(pair, &table)?;
+            Some(sensitivity::heatmap(
+                &table,
+                &ranking,
+                x,
+                y,
+                options.heatmap_stat,
+            ))
+        }
+        None if table.param_names.len() >= 2 => Some(sensitivity::heatmap(
+            &table,
+            &ranking,
+            0,
+            1,
+            options.heatmap_stat,
+        )),
+        None => None,
+    };
+    let spearman_is_oos = table.has_split().then(|| {
+        let k = ranking.metric_index;
+        let pairs: Vec<(f64, f64)> = ranking
+            .order
+            .iter()
+            .map(|&i| &table.rows[i])
+            .filter_map(|r| Some((r.in_sample.as_ref()?[k], r.out_of_sample.as_ref()?[k])))
+            .collect();
+        ranking::spearman(&pairs)
+    });
+    Ok(Analysis {
+        sweeps: found.sweeps,
+        completeness,
+        table,
+        ranking,
+        filter: options.filter.clone(),
+        overfitting,
+        sensitivity,
+        heatmap,
+        spearman_is_oos,
+    })
+}
+
+/// Runs `collect`: analyse, print the ranking on stdout and the completeness account on
+/// stderr, write `report/ranking.csv`, `report/ranking.md` (and `report/report.html` with
+/// `--report`) into a sweep directory.
+pub fn run(options: &Options) -> Result<Verdict, CollectError> {
+    let analysis = analyse(options)?;
+    let verdict = if analysis.completeness.is_complete() {
+        Verdict::Complete
+    } else {
+        Verdict::Partial
+    };
+    if !options.quiet {
+        eprint!("{}", analysis.completeness.to_text(20));
+        eprint!("{}", output::overfitting_text(&analysis));
+    }
+    let shown = options.top.or(match options.format {
+        Format::Table => Some(20),
+        _ => None,
+    });
+    let text = output::render(&analysis, options.format, shown)?;
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+        .map_err(|e| CollectError::Output {
+            what: "stdout".into(),
+            message: e.to_string(),
+        })?;
+    drop(stdout);
+    if let Some(sweep) = analysis.sweeps.first() {
+        let dir = sweep.dir.report();
+        std::fs::create_dir_all(&dir).map_err(|source| CollectError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let csv = output::render(&analysis, Format::Csv, options.top)?;
+        write_file(&dir.join("ranking.csv"), csv.as_bytes())?;
+        let md = output::render(
+            &analysis,
+            Format::Markdown,
+            Some(options.top.unwrap_or(100)),
+        )?;
+        write_file(&dir.join("ranking.md"), md.as_bytes())?;
+    }
+    if options.report {
+        let path = match (&options.report_path, analysis.sweeps.first()) {
+            (Some(p), _) => p.clone(),
+            (None, Some(s)) => s.dir.report().join("report.html"),
+            (None, None) => PathBuf::from("report.html"),
+        };
+        let curves = regenerate::equity_curves(&analysis, options.equity_top);
+        let html = report::render(&analysis, &curves);
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| CollectError::Io {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        write_file(&path, html.as_bytes())?;
+        if !options.quiet {
+            eprintln!("collect: wrote {}", path.display());
+        }
+    }
+    Ok(verdict)
+}
+
+fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), CollectError> {
+    sweep_core::atomic::write_atomic(path, bytes).map_err(|source| CollectError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}

@@ -1,1 +1,151 @@
-fn main() {}
+//! `collect`: flags in, one library call, the verdict out as the exit code
+//! (0 complete, 1 partial, 2 error).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, ValueEnum};
+
+use collect::ranking::Direction;
+use collect::sensitivity::CellStat;
+use collect::{Format, Options, PboMode};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum FormatArg {
+    Table,
+    Csv,
+    Json,
+    Md,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum StatArg {
+    Best,
+    Median,
+}
+
+/// Merge a sweep's result files into one ranked table; say plainly what is missing.
+///
+/// Exit codes: 0 complete, 1 partial (missing, failed or corrupt), 2 error.
+#[derive(Debug, Parser)]
+#[command(name = "collect", version)]
+struct Args {
+    /// A sweep directory (with plan.json), or result files / folders of them, or QSTrader
+    /// JSONStatistics files.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Metric to rank by (sharpe, sortino, cagr, annualised_vol, max_drawdown, ...).
+    #[arg(long, default_value = "sharpe")]
+    by: String,
+    /// Force ascending order.
+    #[arg(long, conflicts_with = "desc")]
+    asc: bool,
+    /// Force descending order.
+    #[arg(long)]
+    desc: bool,
+    /// Filter, e.g. "max_drawdown < 0.3 and trades >= 10" (metric and parameter names).
+    #[arg(long = "where", value_name = "EXPR")]
+    filter: Option<String>,
+    /// Rows to print (default: 20 for the terminal table, all for csv/json/md).
+    #[arg(long)]
+    top: Option<usize>,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value = "table")]
+    format: FormatArg,
+    /// Merge files from different plans instead of refusing.
+    #[arg(long)]
+    allow_mixed: bool,
+    /// Write the self-contained HTML report (report/report.html in a sweep directory).
+    #[arg(long)]
+    report: bool,
+    /// Where to write the HTML report (default: <sweep>/report/report.html, else ./report.html).
+    #[arg(long, value_name = "FILE")]
+    report_path: Option<PathBuf>,
+    /// Two parameters for the heatmap, e.g. "fast,slow" (default: the first two).
+    #[arg(long, value_name = "A,B")]
+    heatmap: Option<String>,
+    /// Statistic per heatmap cell.
+    #[arg(long, value_enum, default_value = "best")]
+    heatmap_stat: StatArg,
+    /// Compute PBO (keeps every run's daily returns in memory); default: when the spec
+    /// keeps returns.
+    #[arg(long, conflicts_with = "no_pbo")]
+    pbo: bool,
+    /// Never compute PBO.
+    #[arg(long)]
+    no_pbo: bool,
+    /// Number of CSCV blocks S (even).
+    #[arg(long, default_value_t = 16)]
+    pbo_blocks: usize,
+    /// Rows whose Deflated Sharpe Ratio is reported.
+    #[arg(long, default_value_t = 10)]
+    dsr_top: usize,
+    /// Rows whose equity curves the report regenerates through the engine.
+    #[arg(long, default_value_t = 5)]
+    equity_top: usize,
+    /// Print only the table (no completeness account on stderr).
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+impl Args {
+    fn into_options(self) -> Options {
+        Options {
+            inputs: self.inputs,
+            by: self.by,
+            direction: match (self.asc, self.desc) {
+                (true, _) => Some(Direction::Ascending),
+                (_, true) => Some(Direction::Descending),
+                _ => None,
+            },
+            filter: self.filter,
+            top: self.top,
+            format: match self.format {
+                FormatArg::Table => Format::Table,
+                FormatArg::Csv => Format::Csv,
+                FormatArg::Json => Format::Json,
+                FormatArg::Md => Format::Markdown,
+            },
+            allow_mixed: self.allow_mixed,
+            report: self.report || self.report_path.is_some(),
+            report_path: self.report_path,
+            heatmap: self.heatmap,
+            heatmap_stat: match self.heatmap_stat {
+                StatArg::Best => CellStat::Best,
+                StatArg::Median => CellStat::Median,
+            },
+            pbo: match (self.pbo, self.no_pbo) {
+                (true, _) => PboMode::Always,
+                (_, true) => PboMode::Never,
+                _ => PboMode::Auto,
+            },
+            pbo_blocks: self.pbo_blocks,
+            dsr_top: self.dsr_top,
+            equity_top: self.equity_top,
+            quiet: self.quiet,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match collect::run(&args.into_options()) {
+        Ok(verdict) => ExitCode::from(verdict.exit_code() as u8),
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                eprintln!("  Caused by: {cause}");
+                source = cause.source();
+            }
+            ExitCode::from(2)
+        }
+    }
+}

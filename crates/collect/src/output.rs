@@ -1,0 +1,349 @@
+//! Output formats of the ranked table: a terminal table (comfy-table), CSV, JSON and
+//! Markdown; and the plain-text overfitting summary.
+
+use comfy_table::{presets, ContentArrangement, Table as Comfy};
+use serde_json::{json, Map, Value};
+
+use backtest::{Metrics, ParamValue};
+
+use crate::table::{metric_index, MetricValues, Row};
+use crate::{Analysis, CollectError, Format};
+
+/// Metrics shown in the narrow formats (terminal, Markdown), after the ranking metric.
+pub const SHOWN_METRICS: [&str; 6] = [
+    "sharpe",
+    "cagr",
+    "max_drawdown",
+    "calmar",
+    "trades",
+    "n_obs",
+];
+
+/// Formats a metric value for people: integers as integers, others with 4 decimals,
+/// missing as `-`.
+pub fn format_metric(name: &str, v: f64) -> String {
+    if v.is_nan() {
+        "-".to_string()
+    } else if matches!(name, "trades" | "n_obs" | "max_drawdown_duration") {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+fn param_text(p: Option<&ParamValue>) -> String {
+    p.map_or(String::new(), |v| v.to_string())
+}
+
+/// One column of the ranked table.
+enum Column {
+    Rank,
+    Name,
+    Task,
+    Param(usize),
+    /// A metric: whole period (`None`), in-sample (`Some(true)`) or out-of-sample.
+    Metric(usize, Option<bool>),
+}
+
+fn header(a: &Analysis, c: &Column) -> String {
+    match c {
+        Column::Rank => "rank".into(),
+        Column::Name => "combo".into(),
+        Column::Task => "task".into(),
+        Column::Param(k) => a.table.param_names[*k].clone(),
+        Column::Metric(k, part) => {
+            let n = Metrics::NAMES[*k];
+            match part {
+                None => n.to_string(),
+                Some(true) => format!("is_{n}"),
+                Some(false) => format!("oos_{n}"),
+            }
+        }
+    }
+}
+
+fn metric_of(row: &Row, part: Option<bool>) -> Option<&MetricValues> {
+    match part {
+        None => Some(&row.metrics),
+        Some(true) => row.in_sample.as_deref(),
+        Some(false) => row.out_of_sample.as_deref(),
+    }
+}
+
+fn cell(a: &Analysis, c: &Column, rank: usize, row: &Row) -> String {
+    match c {
+        Column::Rank => rank.to_string(),
+        Column::Name => a.table.row_name(row),
+        Column::Task => row.task.map_or(String::new(), |t| t.to_string()),
+        Column::Param(k) => param_text(row.param(*k)),
+        Column::Metric(k, part) => metric_of(row, *part).map_or("-".to_string(), |m| {
+            format_metric(Metrics::NAMES[*k], m[*k])
+        }),
+    }
+}
+
+fn columns(a: &Analysis, wide: bool) -> Vec<Column> {
+    let mut cols = vec![Column::Rank, Column::Name];
+    if wide {
+        cols.push(Column::Task);
+    }
+    cols.extend((0..a.table.param_names.len()).map(Column::Param));
+    let by = a.ranking.metric_index;
+    let split = a.table.has_split();
+    if wide {
+        for k in 0..Metrics::NAMES.len() {
+            cols.push(Column::Metric(k, None));
+        }
+        if split {
+            for k in 0..Metrics::NAMES.len() {
+                cols.push(Column::Metric(k, Some(true)));
+            }
+            for k in 0..Metrics::NAMES.len() {
+                cols.push(Column::Metric(k, Some(false)));
+            }
+        }
+    } else {
+        if split {
+            cols.push(Column::Metric(by, Some(true)));
+            cols.push(Column::Metric(by, Some(false)));
+        } else {
+            cols.push(Column::Metric(by, None));
+        }
+        for name in SHOWN_METRICS {
+            if let Some(k) = metric_index(name) {
+                if k != by || split {
+                    cols.push(Column::Metric(k, None));
+                }
+            }
+        }
+    }
+    cols
+}
+
+/// The ranked rows (at most `top`) in `format`.
+pub fn render(a: &Analysis, format: Format, top: Option<usize>) -> Result<String, CollectError> {
+    let limit = top.unwrap_or(usize::MAX);
+    let rows = a.ranking.order.iter().take(limit).enumerate();
+    match format {
+        Format::Table => {
+            let cols = columns(a, false);
+            let mut t = Comfy::new();
+            t.load_preset(presets::UTF8_FULL_CONDENSED)
+                .set_content_arrangement(ContentArrangement::Disabled)
+                .set_header(cols.iter().map(|c| header(a, c)));
+            for (n, &i) in rows {
+                t.add_row(cols.iter().map(|c| cell(a, c, n + 1, &a.table.rows[i])));
+            }
+            let mut out = format!("{t}\n");
+            out.push_str(&footer(a, limit));
+            Ok(out)
+        }
+        Format::Markdown => {
+            let cols = columns(a, false);
+            let mut out = format!(
+                "# Ranking of {} by {} ({})\n\n{}\n\n",
+                sweep_names(a),
+                a.ranking.metric,
+                direction_word(a),
+                a.completeness.verdict()
+            );
+            out.push_str(&format!(
+                "| {} |\n|{}|\n",
+                cols.iter()
+                    .map(|c| header(a, c))
+                    .collect::<Vec<_>>()
+                    .join(" | "),
+                cols.iter().map(|_| "---").collect::<Vec<_>>().join("|")
+            ));
+            for (n, &i) in rows {
+                out.push_str(&format!(
+                    "| {} |\n",
+                    cols.iter()
+                        .map(|c| cell(a, c, n + 1, &a.table.rows[i]).replace('|', "\\|"))
+                        .collect::<Vec<_>>()
+                        .join(" | ")
+                ));
+            }
+            out.push('\n');
+            out.push_str(&footer(a, limit));
+            Ok(out)
+        }
+        Format::Csv => {
+            let cols = columns(a, true);
+            let mut w = csv::Writer::from_writer(Vec::new());
+            let err = |e: csv::Error| CollectError::Output {
+                what: "CSV".into(),
+                message: e.to_string(),
+            };
+            w.write_record(cols.iter().map(|c| header(a, c)))
+                .map_err(err)?;
+            for (n, &i) in rows {
+                let row = &a.table.rows[i];
+                w.write_record(cols.iter().map(|c| match c {
+                    // Full precision in CSV.
+                    Column::Metric(k, part) => metric_of(row, *part).map_or(String::new(), |m| {
+                        if m[*k].is_nan() {
+                            String::new()
+                        } else {
+                            m[*k].to_string()
+                        }
+                    }),
+                    other => cell(a, other, n + 1, row),
+                }))
+                .map_err(err)?;
+            }
+            let bytes = w.into_inner().map_err(|e| CollectError::Output {
+                what: "CSV".into(),
+                message: e.to_string(),
+            })?;
+            String::from_utf8(bytes).map_err(|e| CollectError::Output {
+                what: "CSV".into(),
+                message: e.to_string(),
+            })
+        }
+        Format::Json => {
+            let metrics_obj = |m: &MetricValues| {
+                let mut o = Map::new();
+                for (k, name) in Metrics::NAMES.iter().enumerate() {
+                    o.insert(name.to_string(), json!(finite(m[k])));
+                }
+                Value::Object(o)
+            };
+            let ranked: Vec<Value> = rows
+                .map(|(n, &i)| {
+                    let row = &a.table.rows[i];
+                    let mut params = Map::new();
+                    for (k, name) in a.table.param_names.iter().enumerate() {
+                        if let Some(v) = row.param(k) {
+                            params.insert(name.clone(), json!(v));
+                        }
+                    }
+                    json!({
+                        "rank": n + 1,
+                        "combo": row.combo,
+                        "name": a.table.row_name(row),
+                        "plan": a.table.plans.get(row.plan as usize).map(|p| p.hash.clone()),
+                        "task": row.task,
+                        "params": params,
+                        "metrics": metrics_obj(&row.metrics),
+                        "in_sample": row.in_sample.as_deref().map(metrics_obj),
+                        "out_of_sample": row.out_of_sample.as_deref().map(metrics_obj),
+                    })
+                })
+                .collect();
+            let doc = json!({
+                "schema": "slurm-sweep/collect/v1",
+                "complete": a.completeness.is_complete(),
+                "completeness": a.completeness,
+                "ranking": {
+                    "metric": a.ranking.metric,
+                    "direction": a.ranking.direction,
+                    "where": a.filter,
+                    "rows_total": a.ranking.total,
+                    "rows_passing_filter": a.ranking.order.len(),
+                    "rows": ranked,
+                },
+                "spearman_in_sample_out_of_sample": a.spearman_is_oos.and_then(finite),
+                "overfitting": a.overfitting,
+                "sensitivity": a.sensitivity,
+                "heatmap": a.heatmap,
+            });
+            serde_json::to_string_pretty(&doc)
+                .map(|s| s + "\n")
+                .map_err(|e| CollectError::Output {
+                    what: "JSON".into(),
+                    message: e.to_string(),
+                })
+        }
+    }
+}
+
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+fn sweep_names(a: &Analysis) -> String {
+    a.table
+        .plans
+        .iter()
+        .map(|p| p.sweep.clone())
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+fn direction_word(a: &Analysis) -> &'static str {
+    match a.ranking.direction {
+        crate::ranking::Direction::Ascending => "ascending: lower is better",
+        crate::ranking::Direction::Descending => "descending: higher is better",
+    }
+}
+
+fn footer(a: &Analysis, limit: usize) -> String {
+    let mut out = String::new();
+    let shown = a.ranking.order.len().min(limit);
+    out.push_str(&format!(
+        "{shown} of {} ranked row(s) shown, by {} ({}){}{}\n",
+        a.ranking.order.len(),
+        a.ranking.metric,
+        direction_word(a),
+        if a.table.has_split() {
+            ", in-sample"
+        } else {
+            ""
+        },
+        a.filter.as_ref().map_or(String::new(), |f| format!(
+            ", where {f} ({} row(s) before)",
+            a.ranking.total
+        )),
+    ));
+    if let Some(rho) = a.spearman_is_oos {
+        out.push_str(&format!(
+            "Spearman rank correlation of in-sample and out-of-sample {}: {}\n",
+            a.ranking.metric,
+            format_metric("", rho)
+        ));
+    }
+    out
+}
+
+/// The overfitting figures as a few lines of text.
+pub fn overfitting_text(a: &Analysis) -> String {
+    let o = &a.overfitting;
+    let mut out = format!(
+        "overfitting: N = {} trials, V[Sharpe] = {} (daily; {} annualised), E[max Sharpe] under no skill = {} daily ({} annualised)\n",
+        o.trials,
+        format_sci(o.sharpe_variance_daily),
+        format_sci(o.sharpe_variance_annualised),
+        format_metric("", o.expected_max_sharpe_daily),
+        format_metric("", o.expected_max_sharpe_daily * crate::overfitting::PERIODS_PER_YEAR.sqrt()),
+    );
+    if let Some(best) = o.top.first() {
+        out.push_str(&format!(
+            "  Deflated Sharpe Ratio of the best ({}, Sharpe {}): {}\n",
+            best.name,
+            format_metric("", best.sharpe_annualised),
+            format_metric("", best.dsr)
+        ));
+    }
+    match (&o.pbo, &o.pbo_note) {
+        (Some(p), _) => out.push_str(&format!(
+            "  PBO (CSCV, S = {}, {} splits, {} strategies, T = {}): {}\n",
+            p.blocks,
+            p.splits,
+            p.strategies,
+            p.observations,
+            format_metric("", p.pbo)
+        )),
+        (None, Some(note)) => out.push_str(&format!("  PBO: {note}\n")),
+        (None, None) => {}
+    }
+    out
+}
+
+fn format_sci(x: f64) -> String {
+    if x.is_nan() {
+        "-".into()
+    } else {
+        format!("{x:.4e}")
+    }
+}

@@ -1,0 +1,177 @@
+//! Equity curves of the best rows, regenerated for the report by re-running those
+//! combinations through the engine (`backtest::run_backtest` on data loaded once with
+//! `MarketData::load` from the plan's spec), so result files stay small. Any failure of the
+//! engine, including a panic, becomes a sentence in the report, never a crash.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use chrono::NaiveDate;
+
+use backtest::{BacktestConfig, DataConfig, MarketData, Params};
+
+use crate::Analysis;
+
+/// One regenerated equity curve.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Curve {
+    pub rank: usize,
+    pub name: String,
+    pub dates: Vec<NaiveDate>,
+    pub equity: Vec<f64>,
+}
+
+/// The curves that could be made, and why others could not.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Curves {
+    pub curves: Vec<Curve>,
+    pub problems: Vec<String>,
+}
+
+/// Runs `f`, turning a panic into an error message (and keeping the panic's message off
+/// stderr while it runs).
+fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let out = catch_unwind(AssertUnwindSafe(f));
+    std::panic::set_hook(previous);
+    match out {
+        Ok(r) => r,
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(format!("the engine panicked: {msg}"))
+        }
+    }
+}
+
+/// Regenerates the equity curves of the `top` best rows of the first sweep's plan.
+pub fn equity_curves(a: &Analysis, top: usize) -> Curves {
+    let mut out = Curves::default();
+    if top == 0 {
+        return out;
+    }
+    let Some(sweep) = a.sweeps.first() else {
+        out.problems.push(
+            "no sweep directory was given: re-running combinations needs its spec.toml".into(),
+        );
+        return out;
+    };
+    let Some(spec) = &sweep.spec else {
+        out.problems.push(format!(
+            "the spec could not be read: {}",
+            sweep.spec_problem.clone().unwrap_or_default()
+        ));
+        return out;
+    };
+    let data: DataConfig = match spec.get("data").cloned().map(toml::Value::try_into) {
+        Some(Ok(d)) => d,
+        Some(Err(e)) => {
+            out.problems
+                .push(format!("the spec's [data] table is not understood: {e}"));
+            return out;
+        }
+        None => {
+            out.problems.push("the spec has no [data] table".into());
+            return out;
+        }
+    };
+    let mut data = data;
+    if data.dir.is_relative() && !data.dir.exists() {
+        let beside = sweep.dir.root().join(&data.dir);
+        if beside.exists() {
+            data.dir = beside;
+        }
+    }
+    let config: BacktestConfig = match spec.get("backtest").cloned().map(toml::Value::try_into) {
+        Some(Ok(c)) => c,
+        Some(Err(e)) => {
+            out.problems.push(format!(
+                "the spec's [backtest] table is not understood: {e}"
+            ));
+            return out;
+        }
+        None => BacktestConfig::default(),
+    };
+    let strategy = sweep.plan.strategy.clone();
+    let market = match guarded(|| MarketData::load(&data, &config).map_err(|e| e.to_string())) {
+        Ok(m) => m,
+        Err(e) => {
+            out.problems
+                .push(format!("the market data could not be loaded: {e}"));
+            return out;
+        }
+    };
+    let plan_index = a
+        .table
+        .plans
+        .iter()
+        .position(|p| p.hash == sweep.plan.hash)
+        .unwrap_or(0) as u16;
+    for (n, &i) in a.ranking.order.iter().take(top).enumerate() {
+        let row = &a.table.rows[i];
+        let name = a.table.row_name(row);
+        if row.plan != plan_index {
+            continue;
+        }
+        let params: Params = a
+            .table
+            .param_names
+            .iter()
+            .enumerate()
+            .filter_map(|(k, p)| Some((p.clone(), row.param(k)?.clone())))
+            .collect();
+        match guarded(|| {
+            backtest::run_backtest(&market, &strategy, &params, &config).map_err(|e| e.to_string())
+        }) {
+            Ok(run) => out.curves.push(Curve {
+                rank: n + 1,
+                name,
+                dates: run.dates,
+                equity: run.equity,
+            }),
+            Err(e) => out
+                .problems
+                .push(format!("rank {} ({name}) could not be re-run: {e}", n + 1)),
+        }
+    }
+    out
+}
+
+/// The drawdown series (0 at a peak, -0.2 at 20% below it) of an equity curve.
+pub fn drawdowns(equity: &[f64]) -> Vec<f64> {
+    let mut peak = f64::NEG_INFINITY;
+    equity
+        .iter()
+        .map(|&e| {
+            peak = peak.max(e);
+            if peak > 0.0 {
+                e / peak - 1.0
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drawdown_from_running_peak() {
+        let d = drawdowns(&[100.0, 120.0, 90.0, 130.0]);
+        assert_eq!(d[0], 0.0);
+        assert_eq!(d[1], 0.0);
+        assert!((d[2] - (-0.25)).abs() < 1e-12);
+        assert_eq!(d[3], 0.0);
+    }
+
+    #[test]
+    fn panics_become_messages() {
+        let r: Result<(), String> = guarded(|| panic!("boom"));
+        assert_eq!(r, Err("the engine panicked: boom".to_string()));
+    }
+}

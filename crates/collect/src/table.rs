@@ -1,0 +1,228 @@
+//! The merged table: one compact row per combination (metric values in a fixed-size array,
+//! parameter values in the order of one shared list of names), whatever file it came from.
+
+use backtest::{Metrics, ParamValue};
+
+/// Number of metrics in [`Metrics::NAMES`].
+pub const METRIC_COUNT: usize = Metrics::NAMES.len();
+
+/// Metric values in the order of [`Metrics::NAMES`]; NaN where a source did not have one
+/// (QSTrader files carry no trade count, for instance).
+pub type MetricValues = [f64; METRIC_COUNT];
+
+/// The values of `metrics` in the order of [`Metrics::NAMES`].
+///
+/// Reads the fields directly (no name matching: this runs once per run of every file); a
+/// test checks the order against [`Metrics::get`].
+pub fn metric_values(m: &Metrics) -> MetricValues {
+    [
+        m.sharpe,
+        m.sortino,
+        m.cagr,
+        m.annualised_vol,
+        m.max_drawdown,
+        m.max_drawdown_duration as f64,
+        m.total_return,
+        m.calmar,
+        m.trades as f64,
+        m.turnover,
+        m.exposure,
+        m.skew,
+        m.kurtosis,
+        m.n_obs as f64,
+    ]
+}
+
+/// The position of `name` in [`Metrics::NAMES`].
+pub fn metric_index(name: &str) -> Option<usize> {
+    Metrics::NAMES.iter().position(|n| *n == name)
+}
+
+/// One combination that ran successfully.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    /// Combination index (manifest line); for QSTrader files, the file's position.
+    pub combo: u64,
+    /// Which plan the row belongs to (index into [`Table::plans`]).
+    pub plan: u16,
+    /// The array task that produced the row.
+    pub task: Option<u64>,
+    /// A display name (QSTrader's `strategy_name`, or the file name).
+    pub label: Option<String>,
+    /// Parameter values in the order of [`Table::param_names`].
+    pub params: Vec<Option<ParamValue>>,
+    /// Whole-period metrics.
+    pub metrics: MetricValues,
+    pub in_sample: Option<Box<MetricValues>>,
+    pub out_of_sample: Option<Box<MetricValues>>,
+    /// Daily returns, only when PBO asked for them.
+    pub returns: Option<Vec<f64>>,
+}
+
+impl Row {
+    /// The metrics ranking uses: in-sample when the run has a split, else the whole period.
+    pub fn ranking_metrics(&self) -> &MetricValues {
+        self.in_sample.as_deref().unwrap_or(&self.metrics)
+    }
+
+    /// The value of parameter `k` of [`Table::param_names`].
+    pub fn param(&self, k: usize) -> Option<&ParamValue> {
+        self.params.get(k).and_then(|p| p.as_ref())
+    }
+}
+
+/// The identity of one plan whose results are in the table.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PlanId {
+    /// The plan hash, or `qstrader` for QSTrader's own files.
+    pub hash: String,
+    pub sweep: String,
+}
+
+/// All successful rows, in input order (sorted by plan, then combination index).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Table {
+    pub plans: Vec<PlanId>,
+    pub param_names: Vec<String>,
+    pub rows: Vec<Row>,
+}
+
+impl Table {
+    /// Whether any row has in-sample / out-of-sample metrics.
+    pub fn has_split(&self) -> bool {
+        self.rows.iter().any(|r| r.in_sample.is_some())
+    }
+
+    /// The position of parameter `name`.
+    pub fn param_index(&self, name: &str) -> Option<usize> {
+        self.param_names.iter().position(|n| n == name)
+    }
+
+    /// The position of `name` in [`Table::param_names`], adding it when new.
+    pub fn intern_param(&mut self, name: &str) -> usize {
+        match self.param_index(name) {
+            Some(k) => k,
+            None => {
+                self.param_names.push(name.to_string());
+                self.param_names.len() - 1
+            }
+        }
+    }
+
+    /// A short display name of row `row`: its label, else `#<combo>`.
+    pub fn row_name(&self, row: &Row) -> String {
+        match &row.label {
+            Some(l) => l.clone(),
+            None if self.plans.len() > 1 => format!("#{}@{}", row.combo, row.plan),
+            None => format!("#{}", row.combo),
+        }
+    }
+}
+
+impl Table {
+    /// Builds the table from the accepted results: ok runs only, in plan then combination
+    /// order; QSTrader files after, numbered in path order. Moves the data (no copies of
+    /// returns).
+    pub fn from_accepted(accepted: crate::completeness::Accepted) -> Table {
+        let mut table = Table {
+            plans: accepted.plans,
+            ..Table::default()
+        };
+        let mut results = accepted.results;
+        results.sort_by_key(|(plan, r)| (*plan, r.first));
+        let total: usize = results.iter().map(|(_, r)| r.runs.len()).sum();
+        table.rows.reserve(total + accepted.qstrader.len());
+        for (plan, result) in results {
+            for run in result.runs {
+                if run.status != sweep_core::RunStatus::Ok {
+                    continue;
+                }
+                let Some(metrics) = run.metrics else { continue };
+                let mut params = vec![None; table.param_names.len()];
+                for (name, value) in run.params {
+                    let k = table.intern_param(&name);
+                    if k >= params.len() {
+                        params.resize(k + 1, None);
+                    }
+                    params[k] = Some(value);
+                }
+                table.rows.push(Row {
+                    combo: run.i,
+                    plan,
+                    task: Some(result.task),
+                    label: None,
+                    params,
+                    metrics,
+                    in_sample: run.in_sample.map(Box::new),
+                    out_of_sample: run.out_of_sample.map(Box::new),
+                    returns: run.returns,
+                });
+            }
+        }
+        let qs_plan = table
+            .plans
+            .iter()
+            .position(|p| p.hash == crate::completeness::QSTRADER_PLAN)
+            .unwrap_or(0) as u16;
+        for (n, q) in accepted.qstrader.into_iter().enumerate() {
+            table.rows.push(Row {
+                combo: n as u64,
+                plan: qs_plan,
+                task: None,
+                label: Some(q.name),
+                params: Vec::new(),
+                metrics: q.metrics,
+                in_sample: None,
+                out_of_sample: None,
+                returns: q.returns,
+            });
+        }
+        let width = table.param_names.len();
+        for row in &mut table.rows {
+            row.params.resize(width, None);
+        }
+        table
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_values_match_get_for_every_name() {
+        let m = Metrics {
+            sharpe: 1.0,
+            sortino: 2.0,
+            cagr: 3.0,
+            annualised_vol: 4.0,
+            max_drawdown: 5.0,
+            max_drawdown_duration: 6,
+            total_return: 7.0,
+            calmar: 8.0,
+            trades: 9,
+            turnover: 10.0,
+            exposure: 11.0,
+            skew: 12.0,
+            kurtosis: 13.0,
+            n_obs: 14,
+        };
+        let v = metric_values(&m);
+        for (k, name) in Metrics::NAMES.iter().enumerate() {
+            assert_eq!(Some(v[k]), m.get(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn metric_values_follow_names() {
+        let m = Metrics {
+            sharpe: 1.5,
+            trades: 7,
+            ..Metrics::default()
+        };
+        let v = metric_values(&m);
+        assert_eq!(v[metric_index("sharpe").expect("sharpe")], 1.5);
+        assert_eq!(v[metric_index("trades").expect("trades")], 7.0);
+        assert_eq!(metric_index("nope"), None);
+    }
+}
