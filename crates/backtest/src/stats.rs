@@ -1,1 +1,0 @@
-//! Statistics of an equity curve: QSTrader's `JSONStatistics` and the summary [`Metrics`].
