@@ -148,20 +148,20 @@ pub struct CurveStatistics {
     /// `[daily, monthly, yearly]` × `[min, lq, med, uq, max]`, in %.
     pub returns_quantiles_hc: Vec<Vec<f64>>,
     pub drawdowns: DatedSeries,
-    #[serde(with = "nullable_f64")]
+    #[serde(with = "crate::nullable_f64")]
     pub max_drawdown: f64,
     pub max_drawdown_duration: u64,
-    #[serde(with = "nullable_f64")]
+    #[serde(with = "crate::nullable_f64")]
     pub mean_returns: f64,
-    #[serde(with = "nullable_f64")]
+    #[serde(with = "crate::nullable_f64")]
     pub stdev_returns: f64,
-    #[serde(with = "nullable_f64")]
+    #[serde(with = "crate::nullable_f64")]
     pub cagr: f64,
-    #[serde(with = "nullable_f64")]
+    #[serde(with = "crate::nullable_f64")]
     pub annualised_vol: f64,
-    #[serde(with = "nullable_f64")]
+    #[serde(with = "crate::nullable_f64")]
     pub sharpe: f64,
-    #[serde(with = "nullable_f64")]
+    #[serde(with = "crate::nullable_f64")]
     pub sortino: f64,
     /// The strategy's target weights on every equity date (absent for the benchmark).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -398,24 +398,6 @@ fn mean(values: &[f64]) -> f64 {
 fn std_dev(values: &[f64]) -> f64 {
     let m = mean(values);
     (values.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / values.len() as f64).sqrt()
-}
-
-/// Scalar floats that Python may write as `NaN`/`Infinity`: written as `null` when not finite,
-/// and `null` read back as NaN.
-mod nullable_f64 {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(value: &f64, s: S) -> Result<S::Ok, S::Error> {
-        if value.is_finite() {
-            s.serialize_f64(*value)
-        } else {
-            s.serialize_none()
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
-    }
 }
 
 #[cfg(test)]
