@@ -1,1 +1,30 @@
-fn main() {}
+//! `sweep`: plans trading-strategy parameter sweeps, renders and submits them as SLURM job
+//! arrays, follows and resubmits them, or runs them locally. Thin: parses flags, calls the
+//! library, maps the outcome to an exit code (0 complete, 1 something missing or failed,
+//! 2 error).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Plan, submit, follow and run slurm-sweep parameter sweeps.
+#[derive(Debug, Parser)]
+#[command(name = "sweep", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: sweep_cli::Command,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match sweep_cli::run(cli.command) {
+        Ok(outcome) => outcome.into(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  Caused by: {cause}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! `sweep plan SPEC`: plans the sweep (sweep-core), renders `array.sbatch` (one per array
+//! chunk) and `collect.sbatch` into the sweep directory, and prints the summary.
+
+use std::path::PathBuf;
+
+use crate::target::{plan_spec, PlanFlags};
+use crate::Outcome;
+
+/// Arguments of `sweep plan`.
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// The sweep spec (TOML).
+    pub spec: PathBuf,
+    #[command(flatten)]
+    pub flags: PlanFlags,
+}
+
+pub fn run(args: &PlanArgs) -> anyhow::Result<Outcome> {
+    let (loaded, scripts, summary) = plan_spec(&args.spec, &args.flags)?;
+    println!("{summary}");
+    for s in &scripts {
+        let name = s.strip_prefix(loaded.dir.root()).unwrap_or(s);
+        println!("  script:   {}", name.display());
+    }
+    println!(
+        "next: sweep submit {}   (or: sweep run {} --local)",
+        loaded.dir.root().display(),
+        loaded.dir.root().display()
+    );
+    Ok(Outcome::Complete)
+}

@@ -1,0 +1,188 @@
+//! `sweep status DIR [--json]`: how many tasks are done, running, pending, failed or
+//! missing, from the result files and `squeue` (when SLURM answers; `sacct` is not used);
+//! for failed tasks, the last lines of their `.err` log. Exit 0 when every task is done.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+use serde::Serialize;
+use sweep_core::plan::format_index_list;
+
+use crate::jobs::{self, JobKind, JobRecord};
+use crate::slurm;
+use crate::target::{load_dir, Loaded};
+use crate::tasks::{
+    counts, error_logs, queued_tasks, scan_results, tail, task_states, TaskState, TaskStatus,
+};
+use crate::Outcome;
+
+/// Arguments of `sweep status`.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// The sweep directory.
+    pub dir: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Lines of each failed task's log to show.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub log_lines: usize,
+}
+
+/// The state of a sweep's tasks.
+#[derive(Debug, Serialize)]
+pub struct SweepStatus {
+    pub schema: &'static str,
+    pub sweep: String,
+    pub dir: PathBuf,
+    pub plan_hash: String,
+    pub tasks: u64,
+    pub combos: u64,
+    pub done: u64,
+    pub running: u64,
+    pub pending: u64,
+    pub failed: u64,
+    pub missing: u64,
+    /// Why the queue is unknown, when squeue did not answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_note: Option<String>,
+    /// Every task that is not done.
+    pub not_done: Vec<TaskDetail>,
+}
+
+/// A task that is not done, with its log's last lines when it failed.
+#[derive(Debug, Serialize)]
+pub struct TaskDetail {
+    #[serde(flatten)]
+    pub status: TaskStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub log_tail: Vec<String>,
+}
+
+/// The task states of a sweep plus the jobs log; asks squeue when jobs were submitted.
+pub fn compute(
+    loaded: &Loaded,
+    log_lines: usize,
+) -> anyhow::Result<(SweepStatus, Vec<TaskStatus>, Vec<JobRecord>)> {
+    let records = jobs::read(&loaded.dir.jobs())?;
+    let array_jobs: Vec<u64> = records
+        .iter()
+        .filter(|r| matches!(r.kind, JobKind::Array | JobKind::Resubmit))
+        .map(|r| r.job_id)
+        .collect();
+    let (queue, queue_note) = if array_jobs.is_empty() {
+        (Vec::new(), None)
+    } else {
+        match slurm::squeue(&array_jobs) {
+            Ok(q) => (q, None),
+            Err(e) => (
+                Vec::new(),
+                Some(format!("squeue did not answer, queue unknown: {e}")),
+            ),
+        }
+    };
+    let results = scan_results(&loaded.dir, &loaded.plan)?;
+    let queued: HashMap<u64, (TaskState, String)> = queued_tasks(&records, &queue);
+    let states = task_states(&loaded.plan, &results, &queued);
+    let c = counts(&states);
+    let n = |s| c.get(&s).copied().unwrap_or(0);
+    let not_done = states
+        .iter()
+        .filter(|s| s.state != TaskState::Done)
+        .map(|s| {
+            let log = if s.state == TaskState::Failed {
+                error_logs(&loaded.dir, &records, s.task).into_iter().next()
+            } else {
+                None
+            };
+            TaskDetail {
+                status: s.clone(),
+                log_tail: log
+                    .as_deref()
+                    .and_then(|p| tail(p, log_lines))
+                    .unwrap_or_default(),
+                log,
+            }
+        })
+        .collect();
+    let status = SweepStatus {
+        schema: "slurm-sweep/status/v1",
+        sweep: format!("{}-{}", loaded.plan.name, loaded.plan.hash8()),
+        dir: loaded.dir.root().to_path_buf(),
+        plan_hash: loaded.plan.hash.clone(),
+        tasks: loaded.plan.tasks,
+        combos: loaded.plan.combos,
+        done: n(TaskState::Done),
+        running: n(TaskState::Running),
+        pending: n(TaskState::Pending),
+        failed: n(TaskState::Failed),
+        missing: n(TaskState::Missing),
+        queue_note,
+        not_done,
+    };
+    Ok((status, states, records))
+}
+
+fn print_text(s: &SweepStatus) {
+    println!(
+        "sweep {}: {} tasks ({} combinations)",
+        s.sweep, s.tasks, s.combos
+    );
+    for (label, n) in [
+        ("done", s.done),
+        ("running", s.running),
+        ("pending", s.pending),
+        ("failed", s.failed),
+        ("missing", s.missing),
+    ] {
+        println!("  {label:<8} {n:>7}");
+    }
+    if let Some(note) = &s.queue_note {
+        println!("note: {note}");
+    }
+    let mut by_state: BTreeMap<TaskState, Vec<u64>> = BTreeMap::new();
+    for d in &s.not_done {
+        by_state
+            .entry(d.status.state)
+            .or_default()
+            .push(d.status.task);
+    }
+    for (state, list) in &by_state {
+        println!("{} tasks: {}", state.label(), format_index_list(list));
+    }
+    for d in s
+        .not_done
+        .iter()
+        .filter(|d| d.status.state == TaskState::Failed)
+    {
+        let host = d.status.host.as_deref().unwrap_or("?");
+        println!(
+            "task {} (on {host}): {}",
+            d.status.task,
+            d.status.detail.as_deref().unwrap_or("failed")
+        );
+        if let Some(log) = &d.log {
+            println!("  last lines of {}:", log.display());
+            for line in &d.log_tail {
+                println!("  | {line}");
+            }
+        }
+    }
+}
+
+pub fn run(args: &StatusArgs) -> anyhow::Result<Outcome> {
+    let loaded = load_dir(&args.dir)?;
+    let (status, _, _) = compute(&loaded, args.log_lines)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        print_text(&status);
+    }
+    Ok(if status.done == status.tasks {
+        Outcome::Complete
+    } else {
+        Outcome::Incomplete
+    })
+}
