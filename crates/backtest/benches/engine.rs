@@ -1,1 +1,154 @@
-fn main() {}
+//! Engine benchmarks on the real QSTrader example data: loading SPY+AGG (separately), the
+//! 60/40 over 17 years with full summary statistics (data already loaded), ma_cross on
+//! SPY's ~8,000 bars, and top-3 momentum on the nine sector SPDRs.
+//!
+//! `cargo bench -p backtest --bench engine -- --warm-up-time 1 --measurement-time 3`
+//! Data: `$SLURM_SWEEP_DATA/qstrader_examples` (default `<workspace>/../shared/data`).
+
+use std::hint::black_box;
+use std::path::PathBuf;
+
+use backtest::simulator::run_benchmark;
+use backtest::stats::{json_statistics, EquityCurve, StrategyNames};
+use backtest::{
+    run_backtest, BacktestConfig, Calendar, DataConfig, DataFormat, MarketData, ParamValue, Params,
+    Rebalance,
+};
+use chrono::NaiveDate;
+use criterion::{criterion_group, criterion_main, Criterion};
+
+fn data_dir() -> PathBuf {
+    let base = std::env::var_os("SLURM_SWEEP_DATA").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
+        PathBuf::from,
+    );
+    base.join("qstrader_examples")
+}
+
+fn date(s: &str) -> Option<NaiveDate> {
+    s.parse().ok()
+}
+
+fn data_config(symbols: &[&str]) -> DataConfig {
+    DataConfig {
+        dir: data_dir(),
+        symbols: symbols.iter().map(|s| s.to_string()).collect(),
+        format: DataFormat::Yahoo,
+    }
+}
+
+fn params(pairs: &[(&str, ParamValue)]) -> Params {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
+fn engine(c: &mut Criterion) {
+    // 60/40: QSTrader's sixty_forty example.
+    let sixty_forty = BacktestConfig {
+        start: date("2003-09-30"),
+        end: date("2020-12-31"),
+        rebalance: Rebalance::EndOfMonth,
+        ..BacktestConfig::default()
+    };
+    let spy_agg = data_config(&["SPY", "AGG"]);
+    c.bench_function("load SPY+AGG (2 Yahoo CSVs, weekdays 2003-2020)", |b| {
+        b.iter(|| MarketData::load(black_box(&spy_agg), &sixty_forty).expect("loads"))
+    });
+    let market = MarketData::load(&spy_agg, &sixty_forty).expect("loads SPY, AGG");
+    let weights = params(&[
+        ("w_SPY", ParamValue::Float(0.6)),
+        ("w_AGG", ParamValue::Float(0.4)),
+    ]);
+    c.bench_function("60/40 2003-2020 end_of_month + summary metrics", |b| {
+        b.iter(|| {
+            run_backtest(black_box(&market), "fixed_weights", &weights, &sixty_forty).expect("runs")
+        })
+    });
+    let out = run_backtest(&market, "fixed_weights", &weights, &sixty_forty).expect("runs");
+    let bench = run_benchmark(&market, "SPY", &sixty_forty).expect("runs");
+    c.bench_function("60/40 JSONStatistics (strategy + benchmark)", |b| {
+        b.iter(|| {
+            json_statistics(
+                EquityCurve {
+                    dates: &out.dates,
+                    equity: black_box(&out.equity),
+                },
+                None,
+                Some(EquityCurve {
+                    dates: &bench.dates,
+                    equity: &bench.equity,
+                }),
+                &StrategyNames::default(),
+            )
+            .expect("statistics")
+        })
+    });
+
+    // ma_cross on SPY's whole history: 1993-01-29 .. 2025-01-06, trading days (8,041 bars).
+    let spy_config = BacktestConfig {
+        end: date("2025-01-06"),
+        calendar: Calendar::TradingDays,
+        ..BacktestConfig::default()
+    };
+    let spy = MarketData::load(&data_config(&["SPY"]), &spy_config).expect("loads SPY");
+    for kind in ["sma", "ema"] {
+        let p = params(&[
+            ("fast", ParamValue::Int(50)),
+            ("slow", ParamValue::Int(200)),
+            ("kind", ParamValue::Str(kind.into())),
+        ]);
+        let name = format!(
+            "ma_cross {kind} 50/200 SPY {} bars + summary metrics",
+            spy.dates.len()
+        );
+        c.bench_function(&name, |b| {
+            b.iter(|| run_backtest(black_box(&spy), "ma_cross", &p, &spy_config).expect("runs"))
+        });
+    }
+
+    // The parts of the ma_cross run: the signal alone, and the statistics alone.
+    let closes = spy.close[0].clone();
+    c.bench_function("part: sma_signal 50/200 on SPY", |b| {
+        b.iter(|| backtest::strategy::ma_cross::sma_signal(black_box(&closes), 50, 200, true))
+    });
+    let curve = run_backtest(
+        &spy,
+        "ma_cross",
+        &params(&[
+            ("fast", ParamValue::Int(50)),
+            ("slow", ParamValue::Int(200)),
+        ]),
+        &spy_config,
+    )
+    .expect("runs");
+    c.bench_function("part: stats::summary of 8041 points", |b| {
+        b.iter(|| backtest::stats::summary(black_box(&curve.equity)))
+    });
+
+    // Momentum: QSTrader's momentum_taa example.
+    let momentum = BacktestConfig {
+        start: date("1998-12-22"),
+        burn_in: date("1999-12-22"),
+        end: date("2020-12-31"),
+        ..BacktestConfig::default()
+    };
+    let sectors = MarketData::load(
+        &data_config(&[
+            "XLB", "XLE", "XLF", "XLI", "XLK", "XLP", "XLU", "XLV", "XLY",
+        ]),
+        &momentum,
+    )
+    .expect("loads the sectors");
+    let p = params(&[
+        ("lookback", ParamValue::Int(126)),
+        ("top_n", ParamValue::Int(3)),
+    ]);
+    c.bench_function("momentum_taa 9 sectors 1998-2020 + summary metrics", |b| {
+        b.iter(|| run_backtest(black_box(&sectors), "momentum_taa", &p, &momentum).expect("runs"))
+    });
+}
+
+criterion_group!(benches, engine);
+criterion_main!(benches);

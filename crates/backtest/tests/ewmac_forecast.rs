@@ -5,19 +5,7 @@
 //! the constants at the bottom). Also: trends give forecasts of their sign, the cap holds,
 //! and the weights follow the vol-targeting formula.
 
-// Until `pub mod ewmac;` is added to `strategy/mod.rs` (the engine's file), the module is
-// compiled here, at this crate's root, with the paths it imports provided below.
-mod params {
-    pub use backtest::params::*;
-}
-mod simulator {
-    pub use backtest::simulator::BacktestError;
-}
-#[allow(unused_imports)]
-use backtest::strategy::{float_param, int_param, Setup, Strategy, StrategyInfo};
-#[path = "../src/strategy/ewmac.rs"]
-#[allow(dead_code)]
-mod ewmac;
+use backtest::strategy::ewmac;
 
 use ewmac::{ewm_std, ewma, forecast, price_change_vol, target_weights, EwmacParams};
 

@@ -5,17 +5,7 @@
 //! volatility targeting is calibrated: each instrument's daily P&L divided by the P&L
 //! volatility it was sized for has a (robust) scale near 1.
 
-mod params {
-    pub use backtest::params::*;
-}
-mod simulator {
-    pub use backtest::simulator::BacktestError;
-}
-#[allow(unused_imports)]
-use backtest::strategy::{float_param, int_param, Setup, Strategy, StrategyInfo};
-#[path = "../src/strategy/ewmac.rs"]
-#[allow(dead_code)]
-mod ewmac;
+use backtest::strategy::{ewmac, Setup};
 
 use std::path::PathBuf;
 
