@@ -30,10 +30,15 @@ Commands:
                    Exit status 0 if everything runs, 3 otherwise.
   env              print `export SLURM_CONF=...`, for
                    eval "$(scripts/local-cluster.sh env)"
-  node-stop NODE   crash one node: SIGKILL its slurmd and everything running
+  node-stop NODE [--mark-down]
+                   crash one node: SIGKILL its slurmd and everything running
                    on it (job steps, job processes), like a power failure.
-  node-start NODE  start that node's slurmd again, resume it in slurmctld and
-                   wait until it is usable.
+                   slurmctld notices after SlurmdTimeout (~30-45 s), then sets
+                   it DOWN and requeues its jobs; with --mark-down it is told
+                   at once (scontrol update state=down).
+  node-start NODE  start that node's slurmd again ("reboot"): jobs slurmctld
+                   still thinks run there are requeued, the node is resumed,
+                   and the command waits until it is usable.
   purge            `down`, then delete the scratch directory (job state too).
   help             this message.
 
@@ -91,7 +96,9 @@ die() {
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 
 check_settings() {
-    [[ $CLUSTER_DIR == /* ]] || die "SLURM_SWEEP_CLUSTER_DIR must be an absolute path: $CLUSTER_DIR"
+    # Absolute, and nothing that slurm.conf or the sed rendering would mangle.
+    [[ $CLUSTER_DIR =~ ^/[A-Za-z0-9._/+-]*$ ]] ||
+        die "SLURM_SWEEP_CLUSTER_DIR must be an absolute path of [A-Za-z0-9._/+-]: '$CLUSTER_DIR'"
     local v
     for v in MAX_ARRAY_SIZE CTLD_PORT NODE_PORT_BASE SLURMD_TIMEOUT CRED_EXPIRE WAIT_TIMEOUT; do
         is_uint "${!v}" || die "SLURM_SWEEP_$v must be a non-negative integer, got '${!v}'"
@@ -192,15 +199,14 @@ wait_gone() {
     done
 }
 
-# stop_pid NAME PID: SIGTERM, wait up to 20 s, then SIGKILL.
-stop_pid() {
-    local name=$1 pid=$2
-    log "stopping $name (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || return 0
-    if ! wait_gone 20 "$pid"; then
-        log "$name did not exit after SIGTERM; sending SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-        wait_gone 5 "$pid" || die "$name (pid $pid) does not die"
+# stop_pids PID...: SIGTERM them all, wait up to 20 s, then SIGKILL.
+stop_pids() {
+    [[ $# -gt 0 ]] || return 0
+    kill -TERM "$@" 2>/dev/null || true
+    if ! wait_gone 20 "$@"; then
+        log "pids $* did not all exit after SIGTERM; sending SIGKILL"
+        kill -KILL "$@" 2>/dev/null || true
+        wait_gone 5 "$@" || die "pids $* do not die"
     fi
 }
 
@@ -231,7 +237,7 @@ ensure_packages() {
     log "installing ${missing[*]} (apt-get update + install)"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q >&2
-    apt-get install -y -q "${missing[@]}" >&2
+    apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
 }
 
 # ---------------------------------------------------------------------------
@@ -345,12 +351,13 @@ start_munge() {
 stop_munge() {
     local pid
     if [[ ! -f $MUNGE_OURS ]]; then
-        munge_works && log "leaving munged alone (not started by this script)"
+        log "leaving munged alone (not started by this script)"
         return 0
     fi
     pid=$(read_pid "$MUNGE_OURS")
     if proc_matches "$pid" munged; then
-        stop_pid munged "$pid"
+        log "stopping munged (pid $pid)"
+        stop_pids "$pid"
     fi
     rm -f "$MUNGE_OURS"
 }
@@ -394,6 +401,7 @@ start_node() {
     # Leftovers of a crashed node (orphaned job steps) would confuse the new
     # slurmd; a real rebooted node has none either.
     kill_node_processes "$node" KILL
+    forget_lost_jobs "$node"
     log "starting slurmd $node"
     rm -f "$RUN_DIR/slurmd.$node.pid"
     mkdir -p "$CLUSTER_DIR/spool/$node"
@@ -418,34 +426,61 @@ start_node() {
     readlink "/proc/$pid/ns/uts" >"$RUN_DIR/$node.uts"
 }
 
+# Jobs that slurmctld still believes run on NODE although its slurmd (and so
+# every job process on it) is gone are lost, as on a rebooted machine. A
+# restarted slurmd would not make slurmctld notice that for minutes (it only
+# reports the jobs it has), so mark the node DOWN first: slurmctld then
+# requeues (or fails, for --no-requeue) those jobs at once. The node is
+# resumed in wait_nodes once its new slurmd has registered.
+forget_lost_jobs() {
+    local node=$1 jobs
+    jobs=$(squeue -h -w "$node" -t RUNNING,COMPLETING,SUSPENDED -o %i 2>/dev/null | tr '\n' ' ') || true
+    [[ -n $jobs ]] || return 0
+    log "jobs lost on $node, marking it DOWN so they are requeued: $jobs"
+    scontrol update nodename="$node" state=down reason="slurmd restarted by local-cluster.sh" ||
+        log "warning: could not mark $node down"
+}
+
 # kill_node_processes NODE SIGNAL: signal everything in the node's namespace.
 kill_node_processes() {
     local node=$1 sig=$2 pids
     mapfile -t pids < <(node_pids "$node")
-    [[ ${#pids[@]} -eq 0 ]] && return 0
-    kill "-$sig" "${pids[@]}" 2>/dev/null || true
-    if ! wait_gone 10 "${pids[@]}"; then
-        kill -KILL "${pids[@]}" 2>/dev/null || true
-        wait_gone 5 "${pids[@]}" || log "warning: processes of $node survive: ${pids[*]}"
+    if [[ ${#pids[@]} -gt 0 ]]; then
+        kill "-$sig" "${pids[@]}" 2>/dev/null || true
+        if ! wait_gone 10 "${pids[@]}"; then
+            kill -KILL "${pids[@]}" 2>/dev/null || true
+            if ! wait_gone 5 "${pids[@]}"; then
+                log "warning: processes of $node survive: ${pids[*]}"
+                return 0
+            fi
+        fi
     fi
+    # The namespace is empty, hence gone: forget it.
+    rm -f "$RUN_DIR/$node.uts"
 }
 
-# Orderly stop of one node: slurmd first, then whatever jobs remain on it.
-stop_node() {
-    local node=$1 pid
-    pid=$(slurmd_pid "$node")
-    [[ -n $pid ]] && stop_pid "slurmd $node" "$pid"
-    kill_node_processes "$node" TERM
-    rm -f "$RUN_DIR/slurmd.$node.pid"
-}
-
+# Orderly stop: SIGTERM the slurmds and slurmctld together (each takes a
+# few seconds), then end whatever job processes remain on the nodes.
 stop_slurm_daemons() {
     local n pid
+    local -a pids=()
     for n in "${NODES[@]}"; do
-        stop_node "$n"
+        pid=$(slurmd_pid "$n")
+        if [[ -n $pid ]]; then
+            log "stopping slurmd $n (pid $pid)"
+            pids+=("$pid")
+        fi
     done
     pid=$(ctld_pid)
-    [[ -n $pid ]] && stop_pid slurmctld "$pid"
+    if [[ -n $pid ]]; then
+        log "stopping slurmctld (pid $pid)"
+        pids+=("$pid")
+    fi
+    stop_pids "${pids[@]}"
+    for n in "${NODES[@]}"; do
+        kill_node_processes "$n" TERM
+        rm -f "$RUN_DIR/slurmd.$n.pid"
+    done
     rm -f "$RUN_DIR/slurmctld.pid"
 }
 
@@ -523,6 +558,7 @@ cmd_down() {
         log "nothing to do ($CLUSTER_DIR does not exist)"
         return 0
     }
+    need_root down
     take_lock
     stop_slurm_daemons
     stop_munge
@@ -567,17 +603,22 @@ cmd_status() {
 }
 
 cmd_node_stop() {
-    local node=$1
+    local node=$1 mark_down=${2:-}
     check_node "$node"
+    [[ -z $mark_down || $mark_down == --mark-down ]] || die "unknown option '$mark_down'"
     need_root node-stop
     take_lock
-    if [[ -z $(node_pids "$node") ]]; then
+    if [[ -n $(node_pids "$node") ]]; then
+        log "crashing $node: SIGKILL to its slurmd and all its job processes"
+        kill_node_processes "$node" KILL
+        rm -f "$RUN_DIR/slurmd.$node.pid"
+    else
         log "$node is not running"
-        return 0
     fi
-    log "crashing $node: SIGKILL to its slurmd and all its job processes"
-    kill_node_processes "$node" KILL
-    rm -f "$RUN_DIR/slurmd.$node.pid"
+    if [[ -n $mark_down ]]; then
+        log "marking $node DOWN in slurmctld"
+        scontrol update nodename="$node" state=down reason="node-stop by local-cluster.sh"
+    fi
 }
 
 cmd_node_start() {
@@ -611,12 +652,19 @@ main() {
     down) cmd_down ;;
     status) cmd_status ;;
     env) cmd_env ;;
-    node-stop | node-start)
+    node-stop)
+        [[ $# -eq 1 || $# -eq 2 ]] || {
+            usage >&2
+            exit 2
+        }
+        cmd_node_stop "$@"
+        ;;
+    node-start)
         [[ $# -eq 1 ]] || {
             usage >&2
             exit 2
         }
-        "cmd_${cmd//-/_}" "$1"
+        cmd_node_start "$1"
         ;;
     purge) cmd_purge ;;
     help | -h | --help) usage ;;
