@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use sweep_core::{RunStatus, SweepDir};
+use sweep_core::SweepDir;
 
 use crate::inputs::{
     task_from_file_name, CorruptFile, Parsed, QstraderRun, SweepInput, TaskResult,
@@ -400,26 +400,16 @@ pub fn assess(
         })
         .collect();
     for (plan, r) in &accepted.results {
-        let mut failed_here = 0;
-        for run in &r.runs {
-            match run.status {
-                RunStatus::Ok => report.combos_ok += 1,
-                RunStatus::Error => {
-                    failed_here += 1;
-                    report.failed_runs.push(FailedRun {
-                        plan: accepted.plans[*plan as usize].hash.clone(),
-                        combo: run.i,
-                        task: r.task,
-                        params: run
-                            .params
-                            .iter()
-                            .map(|(k, v)| format!("{k}={v}"))
-                            .collect::<Vec<_>>()
-                            .join(" "),
-                        error: run.error.clone().unwrap_or_else(|| "(no message)".into()),
-                    });
-                }
-            }
+        report.combos_ok += r.rows.len();
+        let failed_here = r.failed.len();
+        for f in &r.failed {
+            report.failed_runs.push(FailedRun {
+                plan: accepted.plans[*plan as usize].hash.clone(),
+                combo: f.combo,
+                task: r.task,
+                params: f.params.clone(),
+                error: f.error.clone(),
+            });
         }
         report.combos_failed += failed_here;
         if failed_here > 0 {

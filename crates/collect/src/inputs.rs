@@ -3,8 +3,10 @@
 //! result files (`results/task-<k>.<host>.json`) and QSTrader's own `JSONStatistics` files.
 //! Only what the table needs is kept; daily returns only when PBO asks for them.
 
+use std::borrow::Cow;
 use std::fs;
 use std::io::IsTerminal;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -13,12 +15,13 @@ use rayon::prelude::*;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::Deserialize;
 
-use backtest::{Metrics, ParamValue, Params};
+use backtest::{Metrics, ParamValue};
+use sweep_core::planner::read_plan;
 use sweep_core::result::RESULT_SCHEMA;
 use sweep_core::sweep_dir::parse_result_file_name;
-use sweep_core::{Plan, RunStatus, SlurmIds, SweepDir};
+use sweep_core::{load_plan, Plan, PlanError, RunStatus, SlurmIds, Spec, SweepDir};
 
-use crate::table::{metric_index, metric_values, MetricValues, METRIC_COUNT};
+use crate::table::{metric_index, metric_values, MetricValues, Row, METRIC_COUNT};
 use crate::CollectError;
 
 /// A sweep directory given as input, with its plan and (when readable) its spec.
@@ -26,8 +29,9 @@ use crate::CollectError;
 pub struct SweepInput {
     pub dir: SweepDir,
     pub plan: Plan,
-    /// The planned spec as a TOML table; `None` when `spec.toml` is missing or unreadable.
-    pub spec: Option<toml::Table>,
+    /// The planned spec (`data.dir` resolved); `None` when `spec.toml` is missing or
+    /// unreadable.
+    pub spec: Option<Spec>,
     /// Why the spec could not be read.
     pub spec_problem: Option<String>,
 }
@@ -35,12 +39,7 @@ pub struct SweepInput {
 impl SweepInput {
     /// Whether the spec asks workers to keep daily returns (`[backtest] keep_returns`).
     pub fn keeps_returns(&self) -> bool {
-        self.spec
-            .as_ref()
-            .and_then(|s| s.get("backtest"))
-            .and_then(|b| b.get("keep_returns"))
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false)
+        self.spec.as_ref().is_some_and(|s| s.backtest.keep_returns)
     }
 }
 
@@ -85,33 +84,30 @@ pub fn discover(paths: &[PathBuf]) -> Result<Discovered, CollectError> {
     Ok(found)
 }
 
+/// Reads a sweep directory's plan and spec with [`sweep_core::load_plan`]. A plan that
+/// cannot be read is an error; a spec that cannot be read is only noted (the table does
+/// not need it, the equity curves of the report do).
 fn read_sweep(root: &Path) -> Result<SweepInput, CollectError> {
     let dir = SweepDir::new(root);
-    let plan_path = dir.plan();
-    let bytes = fs::read(&plan_path).map_err(|source| CollectError::Io {
-        path: plan_path.clone(),
-        source,
-    })?;
-    let plan: Plan = serde_json::from_slice(&bytes).map_err(|e| CollectError::Plan {
-        path: plan_path.clone(),
-        message: e.to_string(),
-    })?;
-    if plan.schema != sweep_core::plan::PLAN_SCHEMA {
-        return Err(CollectError::Plan {
-            path: plan_path,
-            message: format!(
-                "schema is `{}`, expected `{}`",
-                plan.schema,
-                sweep_core::plan::PLAN_SCHEMA
-            ),
-        });
-    }
-    let (spec, spec_problem) = match fs::read_to_string(dir.spec()) {
-        Ok(text) => match text.parse::<toml::Table>() {
-            Ok(t) => (Some(t), None),
-            Err(e) => (None, Some(format!("{}: {e}", dir.spec().display()))),
+    let plan_error = |e: PlanError| match e {
+        PlanError::Io { path, source } => CollectError::Io { path, source },
+        PlanError::BadPlan { message, .. } => CollectError::Plan {
+            path: dir.plan(),
+            message,
         },
-        Err(e) => (None, Some(format!("{}: {e}", dir.spec().display()))),
+        other => CollectError::Plan {
+            path: dir.plan(),
+            message: other.to_string(),
+        },
+    };
+    let (plan, spec, spec_problem) = match load_plan(root) {
+        Ok((plan, spec)) => (plan, Some(spec), None),
+        Err(PlanError::Spec(e)) => (
+            read_plan(&dir.plan()).map_err(plan_error)?,
+            None,
+            Some(e.to_string()),
+        ),
+        Err(e) => return Err(plan_error(e)),
     };
     Ok(SweepInput {
         dir,
@@ -160,20 +156,19 @@ fn collect_quarantine(dir: &Path, found: &mut Discovered) -> Result<(), CollectE
     Ok(())
 }
 
-/// One combination of a result file, as far as the table needs it.
+/// A combination of a result file that ran and failed, as the completeness account shows it.
 #[derive(Clone, Debug, PartialEq)]
-pub struct LeanRun {
-    pub i: u64,
-    pub params: Params,
-    pub status: RunStatus,
-    pub error: Option<String>,
-    pub metrics: Option<MetricValues>,
-    pub in_sample: Option<MetricValues>,
-    pub out_of_sample: Option<MetricValues>,
-    pub returns: Option<Vec<f64>>,
+pub struct FailedCombo {
+    pub combo: u64,
+    /// `name=value` pairs, space separated.
+    pub params: String,
+    pub error: String,
 }
 
-/// A worker's result file that passed the schema and completeness checks.
+/// A worker's result file that passed the schema and completeness checks, reduced while it
+/// was parsed to what `collect` keeps: the file's identity for the completeness checks, its
+/// failed combinations, and the table rows of its successful ones. The parsed file itself
+/// is dropped as soon as this is built.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TaskResult {
     pub path: PathBuf,
@@ -185,7 +180,75 @@ pub struct TaskResult {
     pub host: String,
     pub slurm: SlurmIds,
     pub finished: DateTime<Utc>,
-    pub runs: Vec<LeanRun>,
+    pub failed: Vec<FailedCombo>,
+    /// Where this file's rows (one per successful combination, in combination order) are
+    /// in [`RowStore::rows`].
+    pub rows: Range<usize>,
+}
+
+/// The table rows of one result file, before they join the [`RowStore`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FileRows {
+    /// Parameter names in the order of the rows' `params` (the file's own order).
+    pub param_names: Vec<String>,
+    pub rows: Vec<Row>,
+}
+
+/// The rows of every result file read, appended file by file as the files are parsed, with
+/// parameters in the order of one shared list of names. Each [`TaskResult`] says which
+/// range is its own; the table keeps the ranges of the files it accepts.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RowStore {
+    pub param_names: Vec<String>,
+    pub rows: Vec<Row>,
+}
+
+impl RowStore {
+    /// Appends one file's rows, mapping its parameters onto the shared names (rows of
+    /// earlier files are widened by [`RowStore::finish`] when a file brings a new name).
+    pub fn append(&mut self, file: FileRows) -> Range<usize> {
+        let columns: Vec<usize> = file
+            .param_names
+            .iter()
+            .map(
+                |name| match self.param_names.iter().position(|n| n == name) {
+                    Some(k) => k,
+                    None => {
+                        self.param_names.push(name.clone());
+                        self.param_names.len() - 1
+                    }
+                },
+            )
+            .collect();
+        let in_order = columns.iter().enumerate().all(|(j, &k)| j == k);
+        let width = self.param_names.len();
+        let start = self.rows.len();
+        for mut row in file.rows {
+            if in_order {
+                row.params.resize(width, None);
+            } else {
+                let mut params = vec![None; width];
+                for (j, value) in row.params.into_iter().enumerate() {
+                    if let Some(&k) = columns.get(j) {
+                        params[k] = value;
+                    }
+                }
+                row.params = params;
+            }
+            self.rows.push(row);
+        }
+        start..self.rows.len()
+    }
+
+    /// Gives every row the full width of [`RowStore::param_names`].
+    pub fn finish(&mut self) {
+        let width = self.param_names.len();
+        for row in &mut self.rows {
+            if row.params.len() != width {
+                row.params.resize(width, None);
+            }
+        }
+    }
 }
 
 /// One QSTrader `JSONStatistics` file: its strategy's statistics.
@@ -213,10 +276,19 @@ pub enum Parsed {
     Corrupt(CorruptFile),
 }
 
-/// Parses every file in parallel (rayon), in the order given. `keep_returns` keeps the
-/// daily returns of each run (for PBO); otherwise they are skipped without being stored.
-/// A progress bar is drawn on stderr when it is a terminal and there are many files.
-pub fn parse_all(files: &[PathBuf], keep_returns: bool) -> Vec<Parsed> {
+/// How many files are parsed in parallel before their rows are moved into the store: small
+/// enough that the per-file row buffers awaiting the move stay a sliver of the table (the
+/// next batch reuses their memory), large enough to keep every core busy.
+const FILES_PER_BATCH: usize = 64;
+
+/// Parses every file in parallel (rayon), batch by batch, each file straight into its table
+/// rows, which are then moved into one [`RowStore`] (the file's bytes and parsed form are
+/// freed as soon as its rows are built). Files are parsed in task order (from their names)
+/// so the store's rows come out in combination order; the returned list follows `files`.
+/// `keep_returns` keeps the daily returns of each run (for PBO); otherwise they are
+/// skipped without being stored. A progress bar is drawn on stderr when it is a terminal
+/// and there are many files.
+pub fn parse_all(files: &[PathBuf], keep_returns: bool) -> (Vec<Parsed>, RowStore) {
     let bar = if std::io::stderr().is_terminal() && files.len() >= 50 {
         let bar =
             ProgressBar::with_draw_target(Some(files.len() as u64), ProgressDrawTarget::stderr());
@@ -229,41 +301,57 @@ pub fn parse_all(files: &[PathBuf], keep_returns: bool) -> Vec<Parsed> {
     } else {
         ProgressBar::hidden()
     };
-    let parsed = files
-        .par_iter()
-        .map(|path| {
-            let out = parse_file(path, keep_returns);
-            bar.inc(1);
-            out
-        })
-        .collect();
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_by_key(|&k| (task_from_file_name(&files[k]), k));
+    let mut parsed: Vec<Option<Parsed>> = vec![None; files.len()];
+    let mut store = RowStore::default();
+    for batch in order.chunks(FILES_PER_BATCH) {
+        let outcomes: Vec<(Parsed, Option<FileRows>)> = batch
+            .par_iter()
+            .map(|&k| {
+                let out = parse_file(&files[k], keep_returns);
+                bar.inc(1);
+                out
+            })
+            .collect();
+        for (&k, (mut p, rows)) in batch.iter().zip(outcomes) {
+            if let (Parsed::Result(r), Some(rows)) = (&mut p, rows) {
+                r.rows = store.append(rows);
+            }
+            parsed[k] = Some(p);
+        }
+    }
+    store.finish();
     bar.finish_and_clear();
-    parsed
+    (parsed.into_iter().flatten().collect(), store)
 }
 
-/// Reads and classifies one file.
-pub fn parse_file(path: &Path, keep_returns: bool) -> Parsed {
+/// Reads and classifies one file (one `fs::read`, one `serde_json::from_slice`); a result
+/// file comes with its rows (its `TaskResult::rows` is empty until they join a store).
+pub fn parse_file(path: &Path, keep_returns: bool) -> (Parsed, Option<FileRows>) {
     let bytes = match fs::read(path) {
         Ok(b) => b,
         Err(e) => {
-            return Parsed::Corrupt(CorruptFile {
+            let c = CorruptFile {
                 path: path.to_path_buf(),
                 reason: format!("cannot read: {e}"),
-            })
+            };
+            return (Parsed::Corrupt(c), None);
         }
     };
     let corrupt = |reason: String| {
-        Parsed::Corrupt(CorruptFile {
+        let c = CorruptFile {
             path: path.to_path_buf(),
             reason,
-        })
+        };
+        (Parsed::Corrupt(c), None)
     };
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return corrupt("empty file".into());
     }
     if looks_like_qstrader(&bytes) {
         return match parse_qstrader(path, &bytes, keep_returns) {
-            Ok(run) => Parsed::Qstrader(run),
+            Ok(run) => (Parsed::Qstrader(run), None),
             Err(reason) => corrupt(format!("QSTrader statistics: {reason}")),
         };
     }
@@ -273,7 +361,7 @@ pub fn parse_file(path: &Path, keep_returns: bool) -> Parsed {
         parse_result::<IgnoredAny>(path, &bytes)
     };
     match parsed {
-        Ok(result) => Parsed::Result(result),
+        Ok((result, rows)) => (Parsed::Result(result), Some(rows)),
         Err(reason) => corrupt(reason),
     }
 }
@@ -305,25 +393,51 @@ impl ReturnsField for IgnoredAny {
     }
 }
 
-/// A run's parameters, read without the cost of `ParamValue`'s untagged enum (which tries
-/// each variant in turn and builds an error for every miss).
-struct LeanParams(Params);
+/// A string borrowed from the file's bytes when it has no escapes (parameter names are
+/// read once per run: this saves an allocation each time).
+struct LeanStr<'a>(Cow<'a, str>);
 
-impl<'de> Deserialize<'de> for LeanParams {
+impl<'de: 'a, 'a> Deserialize<'de> for LeanStr<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct StrVisitor;
+        impl<'de> serde::de::Visitor<'de> for StrVisitor {
+            type Value = LeanStr<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<LeanStr<'de>, E> {
+                Ok(LeanStr(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<LeanStr<'de>, E> {
+                Ok(LeanStr(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<LeanStr<'de>, E> {
+                Ok(LeanStr(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(StrVisitor)
+    }
+}
+
+/// A run's parameters in file order, read without the cost of `ParamValue`'s untagged enum
+/// (which tries each variant in turn and builds an error for every miss) and without a map.
+struct LeanParams<'a>(Vec<(Cow<'a, str>, ParamValue)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for LeanParams<'a> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct MapVisitor;
         impl<'de> serde::de::Visitor<'de> for MapVisitor {
-            type Value = LeanParams;
+            type Value = LeanParams<'de>;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a map of parameter values")
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(
                 self,
                 mut map: A,
-            ) -> Result<LeanParams, A::Error> {
-                let mut out = Params::new();
-                while let Some((k, v)) = map.next_entry::<String, LeanValue>()? {
-                    out.insert(k, v.0);
+            ) -> Result<LeanParams<'de>, A::Error> {
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(4));
+                while let Some((k, v)) = map.next_entry::<LeanStr<'de>, LeanValue>()? {
+                    out.push((k.0, v.0));
                 }
                 Ok(LeanParams(out))
             }
@@ -367,11 +481,13 @@ impl<'de> Deserialize<'de> for LeanValue {
     }
 }
 
+/// The fields of one run that `collect` reads (serde skips the others).
 #[derive(Deserialize)]
-#[serde(bound = "R: ReturnsField")]
-struct RawRun<R> {
+#[serde(bound(deserialize = "R: ReturnsField"))]
+struct RawRun<'a, R> {
     i: u64,
-    params: LeanParams,
+    #[serde(borrow)]
+    params: LeanParams<'a>,
     status: RunStatus,
     #[serde(default)]
     error: Option<String>,
@@ -389,10 +505,13 @@ fn none<R>() -> Option<R> {
     None
 }
 
+/// The fields of a result file that `collect` reads (worker version, arch, start time and
+/// anything unknown are skipped).
 #[derive(Deserialize)]
-#[serde(bound = "R: ReturnsField")]
-struct RawResult<R> {
-    schema: String,
+#[serde(bound(deserialize = "R: ReturnsField"))]
+struct RawResult<'a, R> {
+    #[serde(borrow)]
+    schema: LeanStr<'a>,
     sweep: String,
     plan_hash: String,
     task: u64,
@@ -402,7 +521,18 @@ struct RawResult<R> {
     slurm: SlurmIds,
     host: String,
     finished: DateTime<Utc>,
-    runs: Vec<RawRun<R>>,
+    #[serde(borrow)]
+    runs: Vec<RawRun<'a, R>>,
+}
+
+/// `name=value` pairs sorted by name, space separated.
+fn params_text(mut pairs: Vec<(Cow<'_, str>, ParamValue)>) -> String {
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[derive(Deserialize)]
@@ -410,7 +540,10 @@ struct SchemaProbe {
     schema: Option<String>,
 }
 
-fn parse_result<R: ReturnsField>(path: &Path, bytes: &[u8]) -> Result<TaskResult, String> {
+fn parse_result<R: ReturnsField>(
+    path: &Path,
+    bytes: &[u8],
+) -> Result<(TaskResult, FileRows), String> {
     let raw: RawResult<R> = match serde_json::from_slice(bytes) {
         Ok(raw) => raw,
         Err(e) => {
@@ -431,10 +564,10 @@ fn parse_result<R: ReturnsField>(path: &Path, bytes: &[u8]) -> Result<TaskResult
             return Err(format!("{kind}: {e}"));
         }
     };
-    if raw.schema != RESULT_SCHEMA {
+    if raw.schema.0 != RESULT_SCHEMA {
         return Err(format!(
             "schema is `{}`, expected `{RESULT_SCHEMA}`",
-            raw.schema
+            raw.schema.0
         ));
     }
     if raw.runs.len() as u64 != raw.count {
@@ -456,7 +589,52 @@ fn parse_result<R: ReturnsField>(path: &Path, bytes: &[u8]) -> Result<TaskResult
             return Err(format!("combination {} is `ok` but has no metrics", run.i));
         }
     }
-    Ok(TaskResult {
+    let mut param_names: Vec<String> = Vec::new();
+    let mut rows = Vec::with_capacity(raw.runs.len());
+    let mut failed = Vec::new();
+    for run in raw.runs {
+        let metrics = match (run.status, run.metrics) {
+            (RunStatus::Ok, Some(m)) => metric_values(&m),
+            _ => {
+                failed.push(FailedCombo {
+                    combo: run.i,
+                    params: params_text(run.params.0),
+                    error: run.error.unwrap_or_else(|| "(no message)".into()),
+                });
+                continue;
+            }
+        };
+        let mut params: Vec<Option<ParamValue>> = vec![None; param_names.len()];
+        for (j, (name, value)) in run.params.0.into_iter().enumerate() {
+            // Every run of a file names the same parameters in the same order: check the
+            // expected position first.
+            let k = if param_names.get(j).is_some_and(|n| *n == name) {
+                j
+            } else if let Some(k) = param_names.iter().position(|n| *n == name) {
+                k
+            } else {
+                param_names.push(name.into_owned());
+                params.resize(param_names.len(), None);
+                param_names.len() - 1
+            };
+            params[k] = Some(value);
+        }
+        rows.push(Row {
+            combo: run.i,
+            plan: 0,
+            task: Some(raw.task),
+            label: None,
+            params,
+            metrics,
+            in_sample: run.in_sample.as_ref().map(|m| Box::new(metric_values(m))),
+            out_of_sample: run
+                .out_of_sample
+                .as_ref()
+                .map(|m| Box::new(metric_values(m))),
+            returns: run.returns.and_then(ReturnsField::into_returns),
+        });
+    }
+    let result = TaskResult {
         path: path.to_path_buf(),
         sweep: raw.sweep,
         plan_hash: raw.plan_hash,
@@ -466,21 +644,10 @@ fn parse_result<R: ReturnsField>(path: &Path, bytes: &[u8]) -> Result<TaskResult
         host: raw.host,
         slurm: raw.slurm,
         finished: raw.finished,
-        runs: raw
-            .runs
-            .into_iter()
-            .map(|r| LeanRun {
-                i: r.i,
-                params: r.params.0,
-                status: r.status,
-                error: r.error,
-                metrics: r.metrics.as_ref().map(metric_values),
-                in_sample: r.in_sample.as_ref().map(metric_values),
-                out_of_sample: r.out_of_sample.as_ref().map(metric_values),
-                returns: r.returns.and_then(ReturnsField::into_returns),
-            })
-            .collect(),
-    })
+        failed,
+        rows: 0..0,
+    };
+    Ok((result, FileRows { param_names, rows }))
 }
 
 #[derive(Deserialize)]
@@ -646,7 +813,113 @@ mod lean_tests {
     fn lean_params_read_like_param_values() {
         let json = br#"{"a": 5, "b": 0.5, "c": true, "d": "sma", "e": -3}"#;
         let lean: LeanParams = serde_json::from_slice(json).expect("lean");
-        let full: Params = serde_json::from_slice(json).expect("full");
-        assert_eq!(lean.0, full);
+        let full: backtest::Params = serde_json::from_slice(json).expect("full");
+        let lean: backtest::Params = lean
+            .0
+            .into_iter()
+            .map(|(k, v)| (k.into_owned(), v))
+            .collect();
+        assert_eq!(lean, full);
+    }
+}
+
+#[cfg(test)]
+mod store_tests {
+    use super::*;
+
+    fn row(combo: u64, params: Vec<Option<ParamValue>>) -> Row {
+        Row {
+            combo,
+            plan: 0,
+            task: Some(0),
+            label: None,
+            params,
+            metrics: [0.0; METRIC_COUNT],
+            in_sample: None,
+            out_of_sample: None,
+            returns: None,
+        }
+    }
+
+    #[test]
+    fn files_with_other_parameter_orders_map_onto_one_list() {
+        let mut store = RowStore::default();
+        let first = store.append(FileRows {
+            param_names: vec!["a".into(), "b".into()],
+            rows: vec![row(
+                0,
+                vec![Some(ParamValue::Int(1)), Some(ParamValue::Int(2))],
+            )],
+        });
+        // Same names in another order, plus a new one: `c` becomes the third column.
+        let second = store.append(FileRows {
+            param_names: vec!["b".into(), "c".into(), "a".into()],
+            rows: vec![
+                row(
+                    1,
+                    vec![
+                        Some(ParamValue::Int(20)),
+                        Some(ParamValue::Str("x".into())),
+                        Some(ParamValue::Int(10)),
+                    ],
+                ),
+                row(2, vec![Some(ParamValue::Int(21))]),
+            ],
+        });
+        store.finish();
+        assert_eq!((first, second), (0..1, 1..3));
+        assert_eq!(store.param_names, vec!["a", "b", "c"]);
+        let params: Vec<&[Option<ParamValue>]> =
+            store.rows.iter().map(|r| r.params.as_slice()).collect();
+        assert_eq!(
+            params,
+            vec![
+                &[Some(ParamValue::Int(1)), Some(ParamValue::Int(2)), None][..],
+                &[
+                    Some(ParamValue::Int(10)),
+                    Some(ParamValue::Int(20)),
+                    Some(ParamValue::Str("x".into()))
+                ][..],
+                &[None, Some(ParamValue::Int(21)), None][..],
+            ]
+        );
+    }
+
+    #[test]
+    fn a_result_file_becomes_rows_and_failures() {
+        let json = br#"{"schema": "SCHEMA", "sweep": "s", "plan_hash": "h", "task": 3,
+            "first": 6, "count": 2, "host": "node02", "worker_version": "0.1.0",
+            "finished": "2026-01-02T03:04:05Z",
+            "runs": [
+              {"i": 6, "params": {"slow": 50, "fast": 5}, "status": "error", "error": "boom"},
+              {"i": 7, "params": {"fast": 6, "slow": 60}, "status": "ok",
+               "metrics": {"sharpe": 1.25, "sortino": 0, "cagr": 0, "annualised_vol": 0,
+                 "max_drawdown": 0, "max_drawdown_duration": 0, "total_return": 0,
+                 "calmar": 0, "trades": 4, "turnover": 0, "exposure": 0, "skew": 0,
+                 "kurtosis": 0, "n_obs": 10}}
+            ]}"#;
+        let text = String::from_utf8_lossy(json).replace("SCHEMA", RESULT_SCHEMA);
+        let (result, rows) =
+            parse_result::<IgnoredAny>(Path::new("task-3.node02.json"), text.as_bytes())
+                .expect("parse");
+        assert_eq!((result.task, result.first, result.count), (3, 6, 2));
+        assert_eq!(
+            result.failed,
+            vec![FailedCombo {
+                combo: 6,
+                params: "fast=5 slow=50".into(),
+                error: "boom".into()
+            }]
+        );
+        assert_eq!(rows.param_names, vec!["fast", "slow"]);
+        assert_eq!(rows.rows.len(), 1);
+        let r = &rows.rows[0];
+        assert_eq!((r.combo, r.task), (7, Some(3)));
+        assert_eq!(
+            r.params,
+            vec![Some(ParamValue::Int(6)), Some(ParamValue::Int(60))]
+        );
+        assert_eq!(r.metrics[metric_index("sharpe").expect("sharpe")], 1.25);
+        assert_eq!(r.metrics[metric_index("trades").expect("trades")], 4.0);
     }
 }

@@ -180,14 +180,14 @@ pub fn analyse(options: &Options) -> Result<Analysis, CollectError> {
         PboMode::Never => false,
         PboMode::Auto => found.sweeps.iter().any(|s| s.keeps_returns()),
     };
-    let parsed = inputs::parse_all(&found.files, keep_returns);
+    let (parsed, rows) = inputs::parse_all(&found.files, keep_returns);
     let (accepted, completeness) = completeness::assess(
         &found.sweeps,
         parsed,
         found.quarantined,
         options.allow_mixed,
     )?;
-    let table = Table::from_accepted(accepted);
+    let table = Table::from_accepted(accepted, rows);
     let filter = options
         .filter
         .as_deref()
@@ -263,15 +263,18 @@ pub fn run(options: &Options) -> Result<Verdict, CollectError> {
         Format::Table => Some(20),
         _ => None,
     });
-    let text = output::render(&analysis, options.format, shown)?;
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(text.as_bytes())
-        .and_then(|_| stdout.flush())
-        .map_err(|e| CollectError::Output {
-            what: "stdout".into(),
-            message: e.to_string(),
-        })?;
+    let stdout_error = |e: std::io::Error| CollectError::Output {
+        what: "stdout".into(),
+        message: e.to_string(),
+    };
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    if options.format == Format::Csv {
+        output::write_csv(&analysis, shown, &mut stdout)?;
+    } else {
+        let text = output::render(&analysis, options.format, shown)?;
+        stdout.write_all(text.as_bytes()).map_err(stdout_error)?;
+    }
+    stdout.flush().map_err(stdout_error)?;
     drop(stdout);
     if let Some(sweep) = analysis.sweeps.first() {
         let dir = sweep.dir.report();
@@ -279,8 +282,9 @@ pub fn run(options: &Options) -> Result<Verdict, CollectError> {
             path: dir.clone(),
             source,
         })?;
-        let csv = output::render(&analysis, Format::Csv, options.top)?;
-        write_file(&dir.join("ranking.csv"), csv.as_bytes())?;
+        write_file_with(&dir.join("ranking.csv"), |w| {
+            output::write_csv(&analysis, options.top, w)
+        })?;
         let md = output::render(
             &analysis,
             Format::Markdown,
@@ -308,6 +312,39 @@ pub fn run(options: &Options) -> Result<Verdict, CollectError> {
         }
     }
     Ok(verdict)
+}
+
+/// Streams into `path` atomically (a temporary file beside it, fsync, rename), as
+/// [`sweep_core::atomic::write_atomic`] does for bytes held in memory.
+fn write_file_with(
+    path: &std::path::Path,
+    write: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> Result<(), CollectError>,
+) -> Result<(), CollectError> {
+    let io_error = |source| CollectError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(io_error)?;
+    {
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, tmp.as_file());
+        write(&mut w)?;
+        w.flush().map_err(io_error)?;
+    }
+    tmp.as_file().sync_all().map_err(io_error)?;
+    tmp.persist(path).map_err(|e| io_error(e.error))?;
+    Ok(())
 }
 
 fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), CollectError> {

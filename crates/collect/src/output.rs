@@ -1,6 +1,9 @@
 //! Output formats of the ranked table: a terminal table (comfy-table), CSV, JSON and
 //! Markdown; and the plain-text overfitting summary.
 
+use std::fmt::Write as _;
+use std::io::Write;
+
 use comfy_table::{presets, ContentArrangement, Table as Comfy};
 use serde_json::{json, Map, Value};
 
@@ -169,33 +172,8 @@ pub fn render(a: &Analysis, format: Format, top: Option<usize>) -> Result<String
             Ok(out)
         }
         Format::Csv => {
-            let cols = columns(a, true);
-            let mut w = csv::Writer::from_writer(Vec::new());
-            let err = |e: csv::Error| CollectError::Output {
-                what: "CSV".into(),
-                message: e.to_string(),
-            };
-            w.write_record(cols.iter().map(|c| header(a, c)))
-                .map_err(err)?;
-            for (n, &i) in rows {
-                let row = &a.table.rows[i];
-                w.write_record(cols.iter().map(|c| match c {
-                    // Full precision in CSV.
-                    Column::Metric(k, part) => metric_of(row, *part).map_or(String::new(), |m| {
-                        if m[*k].is_nan() {
-                            String::new()
-                        } else {
-                            m[*k].to_string()
-                        }
-                    }),
-                    other => cell(a, other, n + 1, row),
-                }))
-                .map_err(err)?;
-            }
-            let bytes = w.into_inner().map_err(|e| CollectError::Output {
-                what: "CSV".into(),
-                message: e.to_string(),
-            })?;
+            let mut bytes = Vec::new();
+            write_csv(a, top, &mut bytes)?;
             String::from_utf8(bytes).map_err(|e| CollectError::Output {
                 what: "CSV".into(),
                 message: e.to_string(),
@@ -256,6 +234,61 @@ pub fn render(a: &Analysis, format: Format, top: Option<usize>) -> Result<String
                 })
         }
     }
+}
+
+/// Streams the ranked rows (at most `top`) as CSV into `out`, every metric at full
+/// precision: nothing proportional to the number of rows is held in memory.
+pub fn write_csv(a: &Analysis, top: Option<usize>, out: impl Write) -> Result<(), CollectError> {
+    let err = |e: csv::Error| CollectError::Output {
+        what: "CSV".into(),
+        message: e.to_string(),
+    };
+    let cols = columns(a, true);
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(cols.iter().map(|c| header(a, c)))
+        .map_err(err)?;
+    let mut field = String::new();
+    for (n, &i) in a
+        .ranking
+        .order
+        .iter()
+        .take(top.unwrap_or(usize::MAX))
+        .enumerate()
+    {
+        let row = &a.table.rows[i];
+        for c in &cols {
+            field.clear();
+            // Writing into a String cannot fail.
+            let _ = match c {
+                Column::Rank => write!(field, "{}", n + 1),
+                Column::Name => match &row.label {
+                    Some(l) => write!(field, "{l}"),
+                    None if a.table.plans.len() > 1 => {
+                        write!(field, "#{}@{}", row.combo, row.plan)
+                    }
+                    None => write!(field, "#{}", row.combo),
+                },
+                Column::Task => match row.task {
+                    Some(t) => write!(field, "{t}"),
+                    None => Ok(()),
+                },
+                Column::Param(k) => match row.param(*k) {
+                    Some(v) => write!(field, "{v}"),
+                    None => Ok(()),
+                },
+                Column::Metric(k, part) => match metric_of(row, *part).map(|m| m[*k]) {
+                    Some(v) if !v.is_nan() => write!(field, "{v}"),
+                    _ => Ok(()),
+                },
+            };
+            w.write_field(&field).map_err(err)?;
+        }
+        w.write_record(None::<&[u8]>).map_err(err)?;
+    }
+    w.flush().map_err(|e| CollectError::Output {
+        what: "CSV".into(),
+        message: e.to_string(),
+    })
 }
 
 fn finite(x: f64) -> Option<f64> {

@@ -64,18 +64,26 @@ pub fn rank(
 ) -> Result<Ranking, RankError> {
     let k = metric_index(metric).ok_or_else(|| RankError::UnknownMetric(metric.to_string()))?;
     let direction = direction.unwrap_or_else(|| Direction::default_for(metric));
-    let mut order: Vec<usize> = (0..table.rows.len())
-        .filter(|&i| match filter {
-            Some(f) => f.matches(&table.rows[i]),
+    // Sort compact keys (value, combination, plan, position) rather than indices into the
+    // rows: the comparisons then read contiguous memory. The position makes every key
+    // unique, so the unstable sort gives the order of a stable one.
+    let mut keyed: Vec<(f64, u64, u16, usize)> = table
+        .rows
+        .iter()
+        .enumerate()
+        .filter(|(_, row)| match filter {
+            Some(f) => f.matches(row),
             None => true,
         })
+        .map(|(i, row)| (row.ranking_metrics()[k], row.combo, row.plan, i))
         .collect();
-    order.sort_by(|&a, &b| {
-        let (ra, rb) = (&table.rows[a], &table.rows[b]);
-        compare_values(ra.ranking_metrics()[k], rb.ranking_metrics()[k], direction)
-            .then(ra.combo.cmp(&rb.combo))
-            .then(ra.plan.cmp(&rb.plan))
+    keyed.sort_unstable_by(|a, b| {
+        compare_values(a.0, b.0, direction)
+            .then(a.1.cmp(&b.1))
+            .then(a.2.cmp(&b.2))
+            .then(a.3.cmp(&b.3))
     });
+    let order = keyed.into_iter().map(|key| key.3).collect();
     Ok(Ranking {
         metric: metric.to_string(),
         metric_index: k,

@@ -1,13 +1,14 @@
 //! Equity curves of the best rows, regenerated for the report by re-running those
 //! combinations through the engine (`backtest::run_backtest` on data loaded once with
-//! `MarketData::load` from the plan's spec), so result files stay small. Any failure of the
+//! `MarketData::load` from the planned spec that `sweep_core::load_plan` read), so result
+//! files stay small. Any failure of the
 //! engine, including a panic, becomes a sentence in the report, never a crash.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use chrono::NaiveDate;
 
-use backtest::{BacktestConfig, DataConfig, MarketData, Params};
+use backtest::{MarketData, Params};
 
 use crate::Analysis;
 
@@ -15,6 +16,8 @@ use crate::Analysis;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Curve {
     pub rank: usize,
+    /// Index of the row in `Table::rows`.
+    pub row: usize,
     pub name: String,
     pub dates: Vec<NaiveDate>,
     pub equity: Vec<f64>,
@@ -66,44 +69,17 @@ pub fn equity_curves(a: &Analysis, top: usize) -> Curves {
         ));
         return out;
     };
-    let data: DataConfig = match spec.get("data").cloned().map(toml::Value::try_into) {
-        Some(Ok(d)) => d,
-        Some(Err(e)) => {
-            out.problems
-                .push(format!("the spec's [data] table is not understood: {e}"));
-            return out;
-        }
-        None => {
-            out.problems.push("the spec has no [data] table".into());
-            return out;
-        }
-    };
-    let mut data = data;
-    if data.dir.is_relative() && !data.dir.exists() {
-        let beside = sweep.dir.root().join(&data.dir);
-        if beside.exists() {
-            data.dir = beside;
-        }
-    }
-    let config: BacktestConfig = match spec.get("backtest").cloned().map(toml::Value::try_into) {
-        Some(Ok(c)) => c,
-        Some(Err(e)) => {
-            out.problems.push(format!(
-                "the spec's [backtest] table is not understood: {e}"
-            ));
-            return out;
-        }
-        None => BacktestConfig::default(),
-    };
-    let strategy = sweep.plan.strategy.clone();
-    let market = match guarded(|| MarketData::load(&data, &config).map_err(|e| e.to_string())) {
-        Ok(m) => m,
-        Err(e) => {
-            out.problems
-                .push(format!("the market data could not be loaded: {e}"));
-            return out;
-        }
-    };
+    // `Spec::load` (through `load_plan`) has already resolved `data.dir`.
+    let strategy = sweep.plan.strategy.as_str();
+    let market =
+        match guarded(|| MarketData::load(&spec.data, &spec.backtest).map_err(|e| e.to_string())) {
+            Ok(m) => m,
+            Err(e) => {
+                out.problems
+                    .push(format!("the market data could not be loaded: {e}"));
+                return out;
+            }
+        };
     let plan_index = a
         .table
         .plans
@@ -124,10 +100,12 @@ pub fn equity_curves(a: &Analysis, top: usize) -> Curves {
             .filter_map(|(k, p)| Some((p.clone(), row.param(k)?.clone())))
             .collect();
         match guarded(|| {
-            backtest::run_backtest(&market, &strategy, &params, &config).map_err(|e| e.to_string())
+            backtest::run_backtest(&market, strategy, &params, &spec.backtest)
+                .map_err(|e| e.to_string())
         }) {
             Ok(run) => out.curves.push(Curve {
                 rank: n + 1,
+                row: i,
                 name,
                 dates: run.dates,
                 equity: run.equity,

@@ -434,6 +434,12 @@ fn equity(h: &mut String, a: &Analysis, curves: &Curves) {
                 x_labels.push((i, d.year().to_string()));
             }
         }
+        // A first year with only a few days (a burn-in on 31 December) would print over
+        // the next year's label.
+        let min_gap = c.dates.len() / 40;
+        if x_labels.len() >= 2 && x_labels[1].0 - x_labels[0].0 < min_gap {
+            x_labels.remove(0);
+        }
         let every = (x_labels.len() / 10).max(1);
         x_labels = x_labels.into_iter().step_by(every).collect();
     }
@@ -471,6 +477,47 @@ fn equity(h: &mut String, a: &Analysis, curves: &Curves) {
     h.push_str(&svg::line_chart(
         "drawdown", &series, &x_labels, 1100.0, 220.0,
     ));
+    curve_table(h, a, curves);
+}
+
+/// The curves' parameters, and the re-run's total return and maximum drawdown beside the
+/// ones the result files hold: a re-run that disagrees (an engine or data changed since the
+/// sweep ran) shows here.
+fn curve_table(h: &mut String, a: &Analysis, curves: &Curves) {
+    let k_total = crate::table::metric_index("total_return");
+    let k_dd = crate::table::metric_index("max_drawdown");
+    h.push_str("<table><tr><th>rank</th><th class=\"l\">combo</th><th class=\"l\">parameters</th><th>total return (result file)</th><th>total return (re-run)</th><th>max drawdown (result file)</th><th>max drawdown (re-run)</th></tr>");
+    for c in &curves.curves {
+        let Some(row) = a.table.rows.get(c.row) else {
+            continue;
+        };
+        let params = a
+            .table
+            .param_names
+            .iter()
+            .enumerate()
+            .filter_map(|(k, n)| Some(format!("{n}={}", row.param(k)?)))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let recorded = |k: Option<usize>| k.map_or(f64::NAN, |k| row.metrics[k]);
+        let rerun_total = match (c.equity.first(), c.equity.last()) {
+            (Some(&first), Some(&last)) if first != 0.0 => last / first - 1.0,
+            _ => f64::NAN,
+        };
+        let rerun_dd = -drawdowns(&c.equity).into_iter().fold(0.0_f64, f64::min);
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            c.rank,
+            escape(&c.name),
+            escape(&params),
+            format_metric("", recorded(k_total)),
+            format_metric("", rerun_total),
+            format_metric("", recorded(k_dd)),
+            format_metric("", rerun_dd)
+        );
+    }
+    h.push_str("</table>");
 }
 
 fn distribution(h: &mut String, a: &Analysis) {

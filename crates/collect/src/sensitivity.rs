@@ -1,7 +1,8 @@
 //! Parameter sensitivity: for each parameter, the ranking metric by value (best, median,
 //! count), and for a pair of parameters a heatmap of the metric's best or median per cell.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use backtest::ParamValue;
 use serde::Serialize;
@@ -112,17 +113,90 @@ pub fn median(values: &mut [f64]) -> f64 {
     }
 }
 
+/// A parameter value as a hashable key that borrows (no string is built per row).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum ValueRef<'a> {
+    Bool(bool),
+    Int(i64),
+    Float(u64),
+    Str(&'a str),
+}
+
+/// A fast non-cryptographic hasher (the multiply-rotate scheme of rustc's FxHasher): the
+/// keys are parameter values of one's own sweep, not untrusted input.
+#[derive(Clone, Copy, Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// The distinct values of one parameter over the rows, numbered as they are met; the sort
+/// key and display text are made once per distinct value.
+#[derive(Default)]
+struct Distinct<'a> {
+    ids: FxMap<ValueRef<'a>, usize>,
+    keys: Vec<ValueKey>,
+}
+
+impl<'a> Distinct<'a> {
+    fn id(&mut self, v: &'a ParamValue) -> usize {
+        let r = match v {
+            ParamValue::Bool(b) => ValueRef::Bool(*b),
+            ParamValue::Int(i) => ValueRef::Int(*i),
+            ParamValue::Float(f) => ValueRef::Float(f.to_bits()),
+            ParamValue::Str(s) => ValueRef::Str(s),
+        };
+        let next = self.keys.len();
+        let id = *self.ids.entry(r).or_insert(next);
+        if id == next {
+            self.keys.push(key(v));
+        }
+        id
+    }
+}
+
 /// Metric statistics by value, for every parameter, over the ranked (filtered) rows.
 pub fn by_parameter(table: &Table, ranking: &Ranking) -> Vec<ParamSensitivity> {
     (0..table.param_names.len())
         .map(|k| {
-            let mut groups: BTreeMap<ValueKey, Vec<f64>> = BTreeMap::new();
+            let mut distinct = Distinct::default();
+            let mut by_id: Vec<Vec<f64>> = Vec::new();
             for &i in &ranking.order {
                 let row = &table.rows[i];
                 let v = ranking.value(row);
                 if let (Some(p), false) = (row.param(k), v.is_nan()) {
-                    groups.entry(key(p)).or_default().push(v);
+                    let id = distinct.id(p);
+                    if id == by_id.len() {
+                        by_id.push(Vec::new());
+                    }
+                    by_id[id].push(v);
                 }
+            }
+            // Values that print and sort alike (5 and 5.0) share a group, as before.
+            let mut groups: BTreeMap<ValueKey, Vec<f64>> = BTreeMap::new();
+            for (key, vs) in distinct.keys.into_iter().zip(by_id) {
+                groups.entry(key).or_default().extend(vs);
             }
             ParamSensitivity {
                 name: table.param_names[k].clone(),
@@ -159,17 +233,23 @@ pub fn parse_pair(text: &str, table: &Table) -> Result<(usize, usize), Sensitivi
 
 /// The heatmap of parameters `x` and `y` (indices into the table's parameter names).
 pub fn heatmap(table: &Table, ranking: &Ranking, x: usize, y: usize, stat: CellStat) -> Heatmap {
-    let mut cells: BTreeMap<(ValueKey, ValueKey), Vec<f64>> = BTreeMap::new();
-    let mut xs = BTreeMap::new();
-    let mut ys = BTreeMap::new();
+    let (mut dx, mut dy) = (Distinct::default(), Distinct::default());
+    let mut by_ids: FxMap<(usize, usize), Vec<f64>> = FxMap::default();
     for &i in &ranking.order {
         let row = &table.rows[i];
         let v = ranking.value(row);
         if let (Some(px), Some(py), false) = (row.param(x), row.param(y), v.is_nan()) {
-            xs.insert(key(px), ());
-            ys.insert(key(py), ());
-            cells.entry((key(px), key(py))).or_default().push(v);
+            by_ids.entry((dx.id(px), dy.id(py))).or_default().push(v);
         }
+    }
+    let mut cells: BTreeMap<(ValueKey, ValueKey), Vec<f64>> = BTreeMap::new();
+    let mut xs = BTreeMap::new();
+    let mut ys = BTreeMap::new();
+    for ((ix, iy), vs) in by_ids {
+        let (kx, ky) = (dx.keys[ix].clone(), dy.keys[iy].clone());
+        xs.insert(kx.clone(), ());
+        ys.insert(ky.clone(), ());
+        cells.entry((kx, ky)).or_default().extend(vs);
     }
     let x_keys: Vec<_> = xs.into_keys().collect();
     let y_keys: Vec<_> = ys.into_keys().collect();

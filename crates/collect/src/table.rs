@@ -3,6 +3,8 @@
 
 use backtest::{Metrics, ParamValue};
 
+use crate::inputs::RowStore;
+
 /// Number of metrics in [`Metrics::NAMES`].
 pub const METRIC_COUNT: usize = Metrics::NAMES.len();
 
@@ -120,67 +122,65 @@ impl Table {
 }
 
 impl Table {
-    /// Builds the table from the accepted results: ok runs only, in plan then combination
-    /// order; QSTrader files after, numbered in path order. Moves the data (no copies of
-    /// returns).
-    pub fn from_accepted(accepted: crate::completeness::Accepted) -> Table {
-        let mut table = Table {
-            plans: accepted.plans,
-            ..Table::default()
-        };
-        let mut results = accepted.results;
-        results.sort_by_key(|(plan, r)| (*plan, r.first));
-        let total: usize = results.iter().map(|(_, r)| r.runs.len()).sum();
-        table.rows.reserve(total + accepted.qstrader.len());
-        for (plan, result) in results {
-            for run in result.runs {
-                if run.status != sweep_core::RunStatus::Ok {
-                    continue;
+    /// Builds the table from the rows of the accepted results (ok runs only, built while
+    /// each file was parsed), in plan then combination order; QSTrader files after,
+    /// numbered in path order. Works in place on the store's rows: the rows of files that
+    /// were not accepted (duplicates, files that contradict their plan) are removed and
+    /// nothing is copied.
+    pub fn from_accepted(accepted: crate::completeness::Accepted, store: RowStore) -> Table {
+        let RowStore {
+            param_names,
+            mut rows,
+        } = store;
+        let mut keep = vec![false; rows.len()];
+        for (plan, result) in &accepted.results {
+            for i in result.rows.clone() {
+                if let Some(row) = rows.get_mut(i) {
+                    row.plan = *plan;
+                    keep[i] = true;
                 }
-                let Some(metrics) = run.metrics else { continue };
-                let mut params = vec![None; table.param_names.len()];
-                for (name, value) in run.params {
-                    let k = table.intern_param(&name);
-                    if k >= params.len() {
-                        params.resize(k + 1, None);
-                    }
-                    params[k] = Some(value);
-                }
-                table.rows.push(Row {
-                    combo: run.i,
-                    plan,
-                    task: Some(result.task),
-                    label: None,
-                    params,
-                    metrics,
-                    in_sample: run.in_sample.map(Box::new),
-                    out_of_sample: run.out_of_sample.map(Box::new),
-                    returns: run.returns,
-                });
             }
         }
+        if keep.iter().any(|k| !k) {
+            let mut i = 0;
+            rows.retain(|_| {
+                i += 1;
+                keep[i - 1]
+            });
+        }
+        drop(keep);
+        let key = |r: &Row| (r.plan, r.combo, r.task);
+        if !rows.windows(2).all(|w| key(&w[0]) <= key(&w[1])) {
+            // Unique keys (one row per combination and plan), so an unstable sort is
+            // deterministic; it sorts in place.
+            rows.sort_unstable_by_key(key);
+        }
+        let mut table = Table {
+            plans: accepted.plans,
+            param_names,
+            rows,
+        };
+        let width = table.param_names.len();
         let qs_plan = table
             .plans
             .iter()
             .position(|p| p.hash == crate::completeness::QSTRADER_PLAN)
             .unwrap_or(0) as u16;
+        table.rows.reserve_exact(accepted.qstrader.len());
         for (n, q) in accepted.qstrader.into_iter().enumerate() {
             table.rows.push(Row {
                 combo: n as u64,
                 plan: qs_plan,
                 task: None,
                 label: Some(q.name),
-                params: Vec::new(),
+                params: vec![None; width],
                 metrics: q.metrics,
                 in_sample: None,
                 out_of_sample: None,
                 returns: q.returns,
             });
         }
-        let width = table.param_names.len();
-        for row in &mut table.rows {
-            row.params.resize(width, None);
-        }
+        table.rows.shrink_to_fit();
         table
     }
 }
