@@ -2,9 +2,12 @@
 //! reader (or a node dying mid-write) never sees a half-written file.
 
 use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-/// Writes `bytes` to `path` atomically. The directory must exist.
+/// Writes `bytes` to `path` atomically. The directory must exist. The file is readable by
+/// everyone (0644), as results on a shared filesystem must be, whatever the umask of the
+/// temporary file would have been.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -17,6 +20,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".tmp")
+        .permissions(std::fs::Permissions::from_mode(0o644))
         .tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
@@ -25,22 +29,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
-    Ok(())
-}
-
-/// Like [`write_atomic`] but refuses to replace an existing file.
-pub fn write_atomic_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".new.")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist_noclobber(path).map_err(|e| e.error)?;
     Ok(())
 }
 
@@ -63,11 +51,11 @@ mod tests {
     }
 
     #[test]
-    fn new_refuses_to_clobber() {
+    fn written_files_are_world_readable() {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = dir.path().join("x");
-        write_atomic_new(&p, b"a").expect("first");
-        assert!(write_atomic_new(&p, b"b").is_err());
-        assert_eq!(std::fs::read(&p).expect("read"), b"a");
+        write_atomic(&p, b"a").expect("write");
+        let mode = std::fs::metadata(&p).expect("stat").permissions().mode();
+        assert_eq!(mode & 0o777, 0o644);
     }
 }
