@@ -79,7 +79,7 @@ fn good_files_are_imported_read_only_and_identical() {
     assert!(fs.join("bin").is_dir() && fs.join("sweeps").is_dir());
     let out = stdout(&o);
     assert_eq!(out.matches("imported").count(), 2, "{out}");
-    assert!(out.contains("symbols = [\"SPY\", \"AGG\"]"), "{out}");
+    assert!(out.contains("symbols = [\"AGG\", \"SPY\"]"), "{out}");
     // SPY.csv: a header and 8042 daily rows (`wc -l` counts 8042 newlines and the last
     // line has none), all kept as bars.
     assert!(out.contains("8042"), "{out}");

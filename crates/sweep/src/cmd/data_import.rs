@@ -261,14 +261,13 @@ pub fn import(
             )),
             _ if dry_run => ImportAction::WouldImport,
             old => {
-                install_file(&source, &line.dest, DATA_FILE_MODE, Some(&line.sha256))
-                    .with_context(|| {
-                        format!(
-                            "cannot copy {} to {}",
-                            source.display(),
-                            line.dest.display()
-                        )
-                    })?;
+                install_file(&source, &line.dest, DATA_FILE_MODE).with_context(|| {
+                    format!(
+                        "cannot copy {} to {}",
+                        source.display(),
+                        line.dest.display()
+                    )
+                })?;
                 match old {
                     Some(old_sha256) => ImportAction::Replaced { old_sha256 },
                     None => ImportAction::Imported,
@@ -370,12 +369,18 @@ pub fn run_import(args: &ImportArgs) -> anyhow::Result<Outcome> {
              them again to be consistent)"
         );
     }
-    let symbols: Vec<String> = report
-        .lines
-        .iter()
-        .filter(|l| !l.action.is_refused())
-        .filter_map(|l| l.dest.file_stem().map(|s| s.to_string_lossy().into_owned()))
-        .collect();
+    // Every symbol of the dataset now, not only those of this import.
+    let mut symbols: Vec<String> = fs::read_dir(&report.dataset_dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "csv"))
+                .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    symbols.sort();
     if !symbols.is_empty() && !args.dry_run {
         println!(
             "use it in a spec:\n  [data]\n  dir = \"{}\"\n  symbols = [{}]",

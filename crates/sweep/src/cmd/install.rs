@@ -260,7 +260,10 @@ pub fn check_version(bin: &Path, name: &str, arch: &str) -> VersionCheck {
         Ok(o) => o,
         Err(e) => {
             let reason = if e.raw_os_error() == Some(8) {
-                format!("not runnable here ({arch}; no qemu-{arch}-static)")
+                format!(
+                    "not runnable here ({arch}; no qemu-{}-static)",
+                    qemu_cpu_of_arch(arch).unwrap_or(arch)
+                )
             } else {
                 format!("not runnable here ({arch}): {e}")
             };
@@ -315,16 +318,42 @@ fn output_with_timeout(
     }
 }
 
+/// True when the two files have the same bytes (sizes first, then 64 KiB at a time).
+pub fn same_content(a: &Path, b: &Path) -> io::Result<bool> {
+    let (mut fa, mut fb) = (File::open(a)?, File::open(b)?);
+    if fa.metadata()?.len() != fb.metadata()?.len() {
+        return Ok(false);
+    }
+    let (mut ba, mut bb) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
+    loop {
+        let n = read_full(&mut fa, &mut ba)?;
+        let m = read_full(&mut fb, &mut bb)?;
+        if n != m || ba[..n] != bb[..m] {
+            return Ok(false);
+        }
+        if n == 0 {
+            return Ok(true);
+        }
+    }
+}
+
+/// Reads until `buf` is full or the end of the file; returns the bytes read.
+fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
 /// Copies `source` to `dest` atomically with permissions `mode`: a temporary file in
-/// `dest`'s directory gets the content, the mode and an fsync, its sha256 is checked
-/// against `expected_sha256` (when given), and only then is it renamed over `dest`. A
-/// process that has `dest` open or is executing it keeps the old file.
-pub fn install_file(
-    source: &Path,
-    dest: &Path,
-    mode: u32,
-    expected_sha256: Option<&str>,
-) -> io::Result<()> {
+/// `dest`'s directory gets the content, the mode and an fsync, is compared with `source`
+/// byte for byte, and only then is renamed over `dest`. A process that has `dest` open or
+/// is executing it keeps the old file.
+pub fn install_file(source: &Path, dest: &Path, mode: u32) -> io::Result<()> {
     let dir = match dest.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -343,17 +372,14 @@ pub fn install_file(
     tmp.as_file()
         .set_permissions(fs::Permissions::from_mode(mode))?;
     tmp.as_file().sync_all()?;
-    if let Some(expected) = expected_sha256 {
-        let (written, _) = sha256_file(tmp.path())?;
-        if written != expected {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "the copy of {} has sha256 {written}, expected {expected}; not installed",
-                    source.display()
-                ),
-            ));
-        }
+    if !same_content(source, tmp.path())? {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "the copy of {} differs from it (did it change meanwhile?); not installed",
+                source.display()
+            ),
+        ));
     }
     tmp.persist(dest).map_err(|e| e.error)?;
     if let Ok(d) = File::open(dir) {
@@ -558,6 +584,17 @@ pub fn install_one(sharedfs: &Path, candidate: &Candidate, dry_run: bool) -> Ins
                 version
             };
         }
+        VersionCheck::NotRunnable { reason } if candidate.arch == host_arch() => {
+            return refuse(
+                line,
+                format!(
+                    "{} does not run on this {} machine, so not on the {} nodes either: {reason}",
+                    candidate.source.display(),
+                    candidate.arch,
+                    candidate.arch
+                ),
+            );
+        }
         VersionCheck::NotRunnable { reason } => line.version = reason,
         VersionCheck::WrongName { printed } => {
             return refuse(
@@ -582,12 +619,8 @@ pub fn install_one(sharedfs: &Path, candidate: &Candidate, dry_run: bool) -> Ins
     };
     line.sha256 = sha;
     line.bytes = bytes;
-    let existing = if dest.is_file() {
-        sha256_file(&dest).ok().map(|(s, _)| s)
-    } else {
-        None
-    };
-    if existing.as_deref() == Some(line.sha256.as_str()) {
+    let existing = dest.is_file();
+    if existing && same_content(&candidate.source, &dest).unwrap_or(false) {
         // Same content: keep the file, only repair its mode.
         let mode_ok = fs::metadata(&dest)
             .map(|m| m.permissions().mode() & 0o7777 == BINARY_MODE)
@@ -607,9 +640,9 @@ pub fn install_one(sharedfs: &Path, candidate: &Candidate, dry_run: bool) -> Ins
     let result = dest
         .parent()
         .map_or(Ok(false), |d| ensure_dir(d, DIR_MODE))
-        .and_then(|_| install_file(&candidate.source, &dest, BINARY_MODE, Some(&line.sha256)));
+        .and_then(|_| install_file(&candidate.source, &dest, BINARY_MODE));
     line.action = match result {
-        Ok(()) if existing.is_some() => Action::Updated,
+        Ok(()) if existing => Action::Updated,
         Ok(()) => Action::Installed,
         Err(e) => Action::Refused(format!("cannot install {}: {e}", dest.display())),
     };
@@ -727,12 +760,12 @@ pub fn run(args: &InstallArgs) -> anyhow::Result<Outcome> {
         println!("created {}", dir.display());
     }
     println!("{}", table(&report));
-    for c in &report.superseded {
+    if let Some(first) = report.superseded.first() {
+        let dir = first.source.parent().unwrap_or(Path::new(""));
         println!(
-            "note: the running {} ({}) was not installed: --from has {} binaries",
-            c.name,
-            c.source.display(),
-            c.arch
+            "note: the running binaries ({}) were not installed: --from has {} binaries",
+            dir.display(),
+            first.arch
         );
     }
     for l in &report.lines {
@@ -868,14 +901,39 @@ mod tests {
     }
 
     #[test]
+    fn refuses_a_binary_of_this_architecture_that_does_not_run() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sharedfs = dir.path().join("fs");
+        let machine = elf_machine_of_arch(host_arch()).expect("known host");
+        // A header-only ELF of this machine: the kernel cannot execute it.
+        let fake = write(dir.path(), "collect", &elf64(machine, &[1]));
+        fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).expect("chmod");
+        let c = Candidate {
+            arch: host_arch().to_string(),
+            name: "collect",
+            source: fake,
+            origin: "dist",
+        };
+        let line = install_one(&sharedfs, &c, false);
+        match &line.action {
+            Action::Refused(why) => assert!(why.contains("does not run on this"), "{why}"),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        assert!(!sharedfs
+            .join("bin")
+            .join(host_arch())
+            .join("collect")
+            .exists());
+    }
+
+    #[test]
     fn install_file_sets_mode_and_replaces_by_rename() {
         let dir = tempfile::tempdir().expect("tempdir");
         let src = write(dir.path(), "new", b"new content");
         let dest = write(dir.path(), "dest", b"old content");
         // A reader holding the old file keeps reading the old content after the install.
         let mut held = File::open(&dest).expect("open");
-        let (sha, _) = sha256_file(&src).expect("sha");
-        install_file(&src, &dest, 0o755, Some(&sha)).expect("install");
+        install_file(&src, &dest, 0o755).expect("install");
         let mut old = String::new();
         held.read_to_string(&mut old).expect("read");
         assert_eq!(old, "old content");
@@ -891,13 +949,18 @@ mod tests {
     }
 
     #[test]
-    fn install_file_refuses_a_copy_with_another_hash() {
+    fn same_content_compares_bytes() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let src = write(dir.path(), "new", b"new content");
-        let dest = write(dir.path(), "dest", b"old content");
-        let wrong = "0".repeat(64);
-        assert!(install_file(&src, &dest, 0o755, Some(&wrong)).is_err());
-        assert_eq!(fs::read(&dest).expect("read"), b"old content");
+        let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let mut other = big.clone();
+        other[150_000] ^= 1;
+        let a = write(dir.path(), "a", &big);
+        let b = write(dir.path(), "b", &big);
+        let c = write(dir.path(), "c", &other);
+        let d = write(dir.path(), "d", &big[..199_999]);
+        assert!(same_content(&a, &b).expect("cmp"));
+        assert!(!same_content(&a, &c).expect("cmp"));
+        assert!(!same_content(&a, &d).expect("cmp"));
     }
 
     #[test]
