@@ -37,7 +37,7 @@ for arch in "${archs[@]}"; do
   mkdir -p "dist/bin/$arch"
   for bin in "${bins[@]}"; do
     # Beside, then rename: a process running the old dist binary keeps it.
-    cp "target/$target/release/$bin" "dist/bin/$arch/.$bin.tmp"
+    cp "${CARGO_TARGET_DIR:-target}/$target/release/$bin" "dist/bin/$arch/.$bin.tmp"
     mv "dist/bin/$arch/.$bin.tmp" "dist/bin/$arch/$bin"
   done
   if command -v file >/dev/null; then
