@@ -4,7 +4,10 @@
 # dir, builds bt-worker (release), runs the same two backtests with
 # `bt-worker run ... --json`, and compares each pair with compare.py
 # (equity curve within 0.1% on every date, Sharpe/CAGR/max drawdown within
-# 0.005, strategy and benchmark).
+# 0.005, strategy and benchmark). Then runs the statistics reproduction test
+# (crates/backtest/tests/stats_qstrader_ref.rs) on QSTrader's files:
+# QSTrader's own equity curves fed to our statistics must give its
+# JSONStatistics to 1e-9 relative.
 #
 #   scripts/parity/check.sh [--keep]     (--keep: leave the temp dir for inspection)
 #
@@ -64,8 +67,26 @@ for name in sixty_forty momentum_taa; do
         status=1
     fi
 done
+
+echo "== statistics reproduction test (stats_qstrader_ref, QSTRADER_REF_DIR=$WORK/ref)"
+STATS_LOG="$WORK/stats_qstrader_ref.log"
+(cd "$REPO" && QSTRADER_REF_DIR="$WORK/ref" \
+    cargo test -q -p backtest --test stats_qstrader_ref -- --nocapture) 2>&1 | tee "$STATS_LOG"
+rc=${PIPESTATUS[0]}
+if [[ $rc -ne 0 ]]; then
+    echo "statistics reproduction test FAILED (cargo test exit status $rc)" >&2
+    status=1
+elif grep -q "SKIPPED" "$STATS_LOG"; then
+    # QSTRADER_REF_DIR is set above, so a skip means the test did not see it.
+    echo "statistics reproduction test was SKIPPED although QSTRADER_REF_DIR is set" >&2
+    status=1
+elif ! grep -Eq "test result: ok\. [1-9][0-9]* passed" "$STATS_LOG"; then
+    echo "statistics reproduction test ran no test" >&2
+    status=1
+fi
+
 if [[ $status == 0 ]]; then
-    echo "PARITY OK: both backtests within tolerance"
+    echo "PARITY OK: both backtests within tolerance, QSTrader statistics reproduced"
 else
     echo "PARITY MISMATCH" >&2
 fi

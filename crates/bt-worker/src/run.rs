@@ -127,7 +127,12 @@ pub fn request(args: &RunArgs) -> anyhow::Result<RunRequest> {
                 .expand()
                 .map_err(|m| anyhow::anyhow!("spec parameter `{}`: {m}", p.name))?;
             if let Some(first) = values.first() {
-                if values.len() > 1 {
+                // A parameter given with -p is overridden below: no note for it.
+                let overridden = args
+                    .params
+                    .iter()
+                    .any(|t| parse_override(t).is_ok_and(|o| o.name == p.name));
+                if values.len() > 1 && !overridden {
                     eprintln!(
                         "note: the spec gives {} values for `{}`; running with the first, {} \
                          (choose with -p {}=VALUE)",

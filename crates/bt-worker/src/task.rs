@@ -9,6 +9,10 @@
 //!   run.
 //! * **Data that cannot be loaded** is not a crash: every run of the task is recorded as an
 //!   error carrying the loading error (so `collect` can name it), and the exit code is 1.
+//! * **Data that changed since planning** is treated the same way: before loading, each
+//!   data file is hashed and compared with the sha256 recorded in `plan.json`; on a
+//!   mismatch (e.g. after `sweep data import --replace`) every run is an error naming the
+//!   file and both hash prefixes, so no result is computed on data the plan did not see.
 //! * **Skip rule.** A complete result file of the same plan hash and task (from any host)
 //!   means the task is done: it is skipped unless `--force`. Result files of the task that
 //!   cannot be trusted (unparsable, wrong schema or plan hash, incomplete) are never used
@@ -31,6 +35,7 @@ use backtest::{run_backtest, BacktestConfig, MarketData, RunOutput};
 use sweep_core::atomic::write_atomic;
 use sweep_core::manifest::{read_range, ManifestEntry};
 use sweep_core::plan::load_plan;
+use sweep_core::planner::sha256_file;
 use sweep_core::result::{ResultFile, Run, RunStatus, SlurmIds, RESULT_SCHEMA};
 use sweep_core::sweep_dir::{parse_result_file_name, SweepDir};
 use sweep_core::Plan;
@@ -226,6 +231,59 @@ fn quarantine(dir: &SweepDir, path: &Path, reason: &str) -> anyhow::Result<PathB
     Ok(target)
 }
 
+/// How many hex digits of a sha256 an error message shows.
+const HASH_PREFIX: usize = 12;
+
+/// Why the data files differ from those the plan was made with.
+#[derive(Debug, thiserror::Error)]
+pub enum DataCheckError {
+    #[error(
+        "data file {} ({symbol}) changed since planning: planned sha256 {planned}..., now \
+         {current}...; plan the sweep again to use the new data",
+        .file.display()
+    )]
+    Changed {
+        symbol: String,
+        file: PathBuf,
+        /// The first hex digits of the sha256 in plan.json.
+        planned: String,
+        /// The first hex digits of the file's sha256 now.
+        current: String,
+    },
+    #[error("data file {} ({symbol}) cannot be read to check it against the plan: {source}", .file.display())]
+    Unreadable {
+        symbol: String,
+        file: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Checks each data file of `plan` (at the path the spec's `[data]` gives its symbol, the
+/// file the backtest reads) against the sha256 recorded when the sweep was planned.
+pub fn check_data_unchanged(
+    plan: &Plan,
+    data: &backtest::DataConfig,
+) -> Result<(), DataCheckError> {
+    for planned in &plan.data {
+        let file = data.file_of(&planned.symbol);
+        let (current, _) = sha256_file(&file).map_err(|source| DataCheckError::Unreadable {
+            symbol: planned.symbol.clone(),
+            file: file.clone(),
+            source,
+        })?;
+        if !current.eq_ignore_ascii_case(&planned.sha256) {
+            let prefix = |h: &str| h.chars().take(HASH_PREFIX).collect::<String>();
+            return Err(DataCheckError::Changed {
+                symbol: planned.symbol.clone(),
+                planned: prefix(&planned.sha256),
+                current: prefix(&current),
+                file,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Daily simple returns of an equity curve.
 fn daily_returns(equity: &[f64]) -> Vec<f64> {
     equity.windows(2).map(|w| w[1] / w[0] - 1.0).collect()
@@ -323,7 +381,13 @@ pub fn run_task(
     let range = plan.task_range(task);
     let entries = read_range(&dir.manifest(), range.clone())
         .with_context(|| format!("task {task}: cannot read its combinations"))?;
-    let runs: Vec<Run> = match MarketData::load(&spec.data, &spec.backtest) {
+    let data = check_data_unchanged(&plan, &spec.data)
+        .map_err(|e| e.to_string())
+        .and_then(|()| {
+            MarketData::load(&spec.data, &spec.backtest)
+                .map_err(|e| format!("data could not be loaded: {e}"))
+        });
+    let runs: Vec<Run> = match data {
         Ok(data) => {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads.max(1))
@@ -338,8 +402,7 @@ pub fn run_task(
                     .collect()
             })
         }
-        Err(e) => {
-            let message = format!("data could not be loaded: {e}");
+        Err(message) => {
             eprintln!("bt-worker: task {task}: {message}");
             entries
                 .into_iter()

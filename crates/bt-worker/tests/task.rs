@@ -1,7 +1,8 @@
 //! `bt-worker task` as a real binary: plans small sweeps over the real SPY prices (from
 //! `$SLURM_SWEEP_DATA`, default `<workspace>/../shared/data`) into temporary directories and
 //! checks the result files, the skip/force rules, quarantine of untrusted files, failing
-//! combinations, unreadable data, and the task number from SLURM's environment.
+//! combinations, unreadable data, data changed since planning, and the task number from
+//! SLURM's environment.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -245,17 +246,14 @@ fn unreadable_data_fails_every_combination_with_the_reason() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let data = tmp.path().join("data");
     std::fs::create_dir(&data).expect("mkdir");
-    std::fs::copy(
-        data_root().join("qstrader_examples/SPY.csv"),
-        data.join("SPY.csv"),
-    )
-    .expect("copy");
-    let dir = plan(tmp.path(), &data);
+    // Corrupt before planning (planned without checking the data), so the plan's hash
+    // matches and the failure is the loading itself.
     std::fs::write(
         data.join("SPY.csv"),
         "Date,Open,High,Low,Close,Adj Close,Volume\n2015-01-02,x,1,1,1,1,1\n",
     )
     .expect("corrupt");
+    let dir = plan(tmp.path(), &data);
     let out = worker(&dir, &["--task", "1"], &[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let r = read_result(&results_of(&dir, 1)[0]);
@@ -268,6 +266,65 @@ fn unreadable_data_fails_every_combination_with_the_reason() {
             "{msg}"
         );
     }
+}
+
+/// sha256 (hex) of a file, by the system's `sha256sum` (independent of the code under test).
+fn sha256sum(path: &Path) -> String {
+    let out = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("run sha256sum");
+    assert!(out.status.success(), "sha256sum failed");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .expect("a hash")
+        .to_string()
+}
+
+#[test]
+fn data_changed_since_planning_fails_every_combination_naming_the_file() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).expect("mkdir");
+    let spy = data.join("SPY.csv");
+    std::fs::copy(data_root().join("qstrader_examples/SPY.csv"), &spy).expect("copy");
+    let planned_hash = sha256sum(&spy);
+    let dir = plan(tmp.path(), &data);
+
+    // Still valid data, but not the data the plan saw: the last close nudged by a cent.
+    let text = std::fs::read_to_string(&spy).expect("read");
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let last = lines.last_mut().expect("a row");
+    let mut cells: Vec<String> = last.split(',').map(String::from).collect();
+    let close: f64 = cells[4].parse().expect("close");
+    cells[4] = format!("{:.6}", close + 0.01);
+    *last = cells.join(",");
+    std::fs::write(&spy, lines.join("\n") + "\n").expect("rewrite");
+    let current_hash = sha256sum(&spy);
+    assert_ne!(planned_hash, current_hash);
+
+    let out = worker(&dir, &["--task", "0"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("changed since planning"), "{err}");
+    let files = results_of(&dir, 0);
+    assert_eq!(files.len(), 1, "{files:?}");
+    let r = read_result(&files[0]);
+    assert_eq!(r.runs.len(), 4);
+    for run in &r.runs {
+        assert_eq!(run.status, RunStatus::Error);
+        assert!(run.metrics.is_none());
+        let msg = run.error.as_deref().unwrap_or_default();
+        assert!(msg.contains(&spy.display().to_string()), "{msg}");
+        assert!(msg.contains(&planned_hash[..12]), "{msg}");
+        assert!(msg.contains(&current_hash[..12]), "{msg}");
+    }
+
+    // Restoring the planned content makes the task run normally again.
+    std::fs::copy(data_root().join("qstrader_examples/SPY.csv"), &spy).expect("restore");
+    let out = worker(&dir, &["--task", "0", "--force"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
 #[test]

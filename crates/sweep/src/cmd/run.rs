@@ -1,5 +1,6 @@
 //! `sweep run DIR|SPEC --local [-j N]`: runs every array task that is not done as a local
-//! `bt-worker task` process, with the environment SLURM would give it
+//! `bt-worker task` process (the worker chosen as the array script chooses it:
+//! `[slurm] worker`, `<sharedfs>/bin/<arch>/bt-worker`, beside `sweep`, PATH), with the environment SLURM would give it
 //! (`SLURM_ARRAY_TASK_ID`, `SWEEP_TASK_OFFSET`, `SLURM_ARRAY_JOB_ID=local-<pid>`, ...), at
 //! most N at once, stdout/stderr to `logs/local_<task>.out|.err`. The sweep directory ends
 //! up exactly as after a SLURM run. Then runs `collect DIR` when that binary exists.
@@ -16,8 +17,8 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use sweep_core::plan::format_index_list;
 
-use crate::binaries;
-use crate::target::{resolve, Loaded, PlanFlags};
+use crate::binaries::{self, Worker};
+use crate::target::{resolve, sharedfs_of, Loaded, PlanFlags};
 use crate::tasks::{scan_results, ResultState};
 use crate::Outcome;
 
@@ -57,6 +58,31 @@ pub fn find_worker() -> anyhow::Result<PathBuf> {
         "bt-worker not found beside the sweep executable nor on PATH; build it with \
          `cargo build --release` (builds every binary of the workspace) or put it on PATH"
     })
+}
+
+/// The worker of a local run of `loaded`, chosen in the array script's order:
+/// `[slurm] worker`, then `<sharedfs>/bin/<arch>/bt-worker` (arch as `uname -m` names it),
+/// then beside this executable, then on PATH. Prints which one on stderr.
+pub fn choose_local_worker(loaded: &Loaded) -> anyhow::Result<Worker> {
+    let root = loaded.dir.root();
+    let sweep_dir = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    let sharedfs = sharedfs_of(&sweep_dir);
+    let arch = crate::cmd::install::host_arch();
+    let slurm = &loaded.spec.slurm;
+    // With [slurm.container], an explicit worker is a path inside the image, which a
+    // local run does not use: when it is not on this machine, look further.
+    let worker = binaries::choose_worker(
+        slurm.worker.as_deref(),
+        slurm.container.is_some(),
+        &sharedfs,
+        arch,
+    )?;
+    eprintln!(
+        "sweep run: using bt-worker {} ({}; {arch})",
+        worker.path.display(),
+        worker.source
+    );
+    Ok(worker)
 }
 
 fn run_task(
@@ -223,12 +249,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
             "`sweep run` needs --local (runs the tasks on this machine); use `sweep submit` to run them on SLURM"
         );
     }
-    let worker = find_worker()?;
     let loaded = resolve(&args.target, &args.flags)?;
+    let worker = choose_local_worker(&loaded)?;
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let outcome = run_local(&loaded, &worker, jobs)?;
+    let outcome = run_local(&loaded, &worker.path, jobs)?;
     let complete = report(&loaded, &outcome)?;
     let collect_ok = if args.no_collect {
         true

@@ -419,6 +419,11 @@ fn run_local_writes_every_result_and_skips_done_tasks() {
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains("(beside the sweep executable"),
+        "{}",
+        show(&out)
+    );
     let stdout = text(&out.stdout);
     assert!(stdout.contains("ran 6 tasks locally"), "{stdout}");
     assert!(
@@ -476,6 +481,134 @@ fn run_local_writes_every_result_and_skips_done_tasks() {
 
     let status = sweep().arg("status").arg(&sweep_dir).output().expect("run");
     assert_eq!(status.status.code(), Some(0), "{}", show(&status));
+}
+
+/// `uname -m`: the name of this machine's `bin/<arch>/` directory, as the array script
+/// computes it.
+fn uname_m() -> String {
+    let out = Command::new("uname").arg("-m").output().expect("run uname");
+    assert!(out.status.success());
+    text(&out.stdout).trim().to_string()
+}
+
+/// A fake bt-worker at `path` that appends its arguments to `calls` and runs the real one.
+fn recording_worker(path: &Path, calls: &Path) {
+    let real = Path::new(env!("CARGO_BIN_EXE_sweep"))
+        .parent()
+        .expect("bin dir")
+        .join("bt-worker");
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    write_executable(
+        path,
+        &format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+            calls.display(),
+            real.display()
+        ),
+    );
+}
+
+fn call_lines(calls: &Path) -> Vec<String> {
+    std::fs::read_to_string(calls)
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn run_local_uses_the_shared_filesystem_worker_of_this_arch() {
+    ensure_worker();
+    let (dir, spec) = small_sweep();
+    let shared = dir.path().join("bin").join(uname_m()).join("bt-worker");
+    let calls = dir.path().join("shared-calls.txt");
+    recording_worker(&shared, &calls);
+    let out = sweep()
+        .arg("run")
+        .arg(&spec)
+        .args(["--local", "-j", "2", "--no-collect", "--sharedfs"])
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(
+        text(&out.stdout).contains("6 of 6 tasks done"),
+        "{}",
+        show(&out)
+    );
+    let lines = call_lines(&calls);
+    assert_eq!(lines.len(), 6, "{lines:?}");
+    assert!(
+        lines.iter().all(|l| l.starts_with("task --sweep-dir ")),
+        "{lines:?}"
+    );
+    let stderr = text(&out.stderr);
+    let shared = std::fs::canonicalize(&shared).expect("canonical");
+    let using: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("using bt-worker"))
+        .collect();
+    assert_eq!(using.len(), 1, "{stderr}");
+    assert!(
+        using[0].contains(&format!("{} (shared filesystem", shared.display())),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn run_local_prefers_the_explicit_worker_and_fails_when_it_is_missing() {
+    ensure_worker();
+    let (dir, spec) = small_sweep();
+    let shared_calls = dir.path().join("shared-calls.txt");
+    recording_worker(
+        &dir.path().join("bin").join(uname_m()).join("bt-worker"),
+        &shared_calls,
+    );
+    let explicit = dir.path().join("tools/my-worker");
+    let explicit_calls = dir.path().join("explicit-calls.txt");
+    recording_worker(&explicit, &explicit_calls);
+    let text_of_spec = std::fs::read_to_string(&spec).expect("spec");
+    std::fs::write(
+        &spec,
+        format!("{text_of_spec}worker = \"{}\"\n", explicit.display()),
+    )
+    .expect("spec");
+    let out = sweep()
+        .arg("run")
+        .arg(&spec)
+        .args(["--local", "--no-collect", "--sharedfs"])
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(call_lines(&explicit_calls).len(), 6);
+    assert!(call_lines(&shared_calls).is_empty());
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "using bt-worker {} ([slurm] worker",
+            explicit.display()
+        )),
+        "{}",
+        show(&out)
+    );
+
+    // The explicit worker gone: an error naming it, nothing run (the array script exits
+    // 127 in that case rather than falling back).
+    std::fs::remove_file(&explicit).expect("remove");
+    let out = sweep()
+        .arg("run")
+        .arg(&spec)
+        .args(["--local", "--no-collect", "--sharedfs"])
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    assert_ne!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains(&explicit.display().to_string()),
+        "{}",
+        show(&out)
+    );
+    assert!(call_lines(&shared_calls).is_empty());
 }
 
 #[test]
