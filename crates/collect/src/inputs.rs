@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use backtest::{Metrics, ParamValue};
 use sweep_core::planner::read_plan;
-use sweep_core::result::RESULT_SCHEMA;
+use sweep_core::result::{check_run_sequence, RESULT_SCHEMA};
 use sweep_core::sweep_dir::parse_result_file_name;
 use sweep_core::{load_plan, Plan, PlanError, RunStatus, SlurmIds, Spec, SweepDir};
 
@@ -570,21 +570,9 @@ fn parse_result<R: ReturnsField>(
             raw.schema.0
         ));
     }
-    if raw.runs.len() as u64 != raw.count {
-        return Err(format!(
-            "incomplete: {} runs for {} combinations",
-            raw.runs.len(),
-            raw.count
-        ));
-    }
-    for (k, run) in raw.runs.iter().enumerate() {
-        let want = raw.first + k as u64;
-        if run.i != want {
-            return Err(format!(
-                "incomplete: run {k} has combination {} where {want} was expected",
-                run.i
-            ));
-        }
+    check_run_sequence(raw.first, raw.count, raw.runs.iter().map(|run| run.i))
+        .map_err(|message| format!("incomplete: {message}"))?;
+    for run in &raw.runs {
         if run.status == RunStatus::Ok && run.metrics.is_none() {
             return Err(format!("combination {} is `ok` but has no metrics", run.i));
         }

@@ -1,6 +1,8 @@
-//! Constraints between parameters (`constraints = ["fast < slow", "a > 2 * b or c != 3"]`):
-//! a tiny expression language, parsed once and evaluated for every combination to filter
-//! the grid.
+//! Expressions over named values, parsed once and evaluated many times: spec constraints
+//! between parameters (`constraints = ["fast < slow", "a > 2 * b or c != 3"]`, which filter
+//! the grid) and `collect --where` filters over metrics and parameters
+//! (`"max_drawdown < 0.3 and trades >= 10"`), which use the same grammar in a more lenient
+//! [`Dialect`] and evaluate with [`Expr::matches`].
 //!
 //! Grammar (lowest precedence first):
 //!
@@ -19,6 +21,7 @@
 //! default). Numbers compare as floats (integers widen); strings compare with strings,
 //! booleans with `==`/`!=`. A constraint must evaluate to a boolean.
 
+use std::cmp::Ordering;
 use std::fmt;
 
 use backtest::ParamValue;
@@ -89,6 +92,37 @@ pub enum Expr {
     Bin(BinOp, Box<Expr>, Box<Expr>),
 }
 
+/// What the parser accepts beyond the strict constraint syntax.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dialect {
+    /// `=` is a comparison, the same as `==` (otherwise it is an error saying to use `==`).
+    pub single_equals: bool,
+    /// `AND`, `Or`, `NOT`... are the keywords (otherwise only lower case is).
+    pub keywords_any_case: bool,
+}
+
+impl Dialect {
+    /// Spec constraints: `==` only, lower-case keywords.
+    pub const STRICT: Dialect = Dialect {
+        single_equals: false,
+        keywords_any_case: false,
+    };
+    /// Command-line filters (`collect --where`): also `=` and keywords in any case.
+    pub const LENIENT: Dialect = Dialect {
+        single_equals: true,
+        keywords_any_case: true,
+    };
+}
+
+/// Why an expression does not parse, and where.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ParseError {
+    pub message: String,
+    /// Position in the text, in characters (the text's length when it ends too early).
+    pub position: usize,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 enum Tok {
     Num(f64),
@@ -99,18 +133,20 @@ enum Tok {
     RParen,
 }
 
-fn tokenize(src: &str) -> Result<Vec<Tok>, String> {
+/// The tokens of `src`, each with its position in characters.
+fn tokenize(src: &str, dialect: Dialect) -> Result<Vec<(Tok, usize)>, ParseError> {
     let chars: Vec<char> = src.chars().collect();
+    let error = |message: String, position: usize| ParseError { message, position };
     let mut out = Vec::new();
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
+        let start = i;
         if c.is_whitespace() {
             i += 1;
         } else if c.is_ascii_digit()
             || (c == '.' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit()))
         {
-            let start = i;
             while i < chars.len()
                 && (chars[i].is_ascii_digit()
                     || chars[i] == '.'
@@ -126,30 +162,36 @@ fn tokenize(src: &str) -> Result<Vec<Tok>, String> {
             let text: String = chars[start..i].iter().filter(|c| **c != '_').collect();
             let x = text
                 .parse::<f64>()
-                .map_err(|_| format!("`{text}` is not a number"))?;
-            out.push(Tok::Num(x));
+                .map_err(|_| error(format!("`{text}` is not a number"), start))?;
+            out.push((Tok::Num(x), start));
         } else if c.is_alphabetic() || c == '_' {
-            let start = i;
             while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
                 i += 1;
             }
-            out.push(Tok::Ident(chars[start..i].iter().collect()));
+            let word: String = chars[start..i].iter().collect();
+            let lower = word.to_ascii_lowercase();
+            let word =
+                if dialect.keywords_any_case && matches!(lower.as_str(), "and" | "or" | "not") {
+                    lower
+                } else {
+                    word
+                };
+            out.push((Tok::Ident(word), start));
         } else if c == '\'' || c == '"' {
-            let start = i + 1;
             i += 1;
             while i < chars.len() && chars[i] != c {
                 i += 1;
             }
             if i >= chars.len() {
-                return Err("unterminated string".into());
+                return Err(error("unterminated string".into(), start));
             }
-            out.push(Tok::Str(chars[start..i].iter().collect()));
+            out.push((Tok::Str(chars[start + 1..i].iter().collect()), start));
             i += 1;
         } else if c == '(' {
-            out.push(Tok::LParen);
+            out.push((Tok::LParen, start));
             i += 1;
         } else if c == ')' {
-            out.push(Tok::RParen);
+            out.push((Tok::RParen, start));
             i += 1;
         } else {
             let two: String = chars[i..(i + 2).min(chars.len())].iter().collect();
@@ -161,25 +203,37 @@ fn tokenize(src: &str) -> Result<Vec<Tok>, String> {
                         .into_iter()
                         .find(|o| o.starts_with(c))
                 })
-                .ok_or_else(|| format!("unexpected character `{c}`"))?;
-            if op == "=" {
-                return Err("`=` is not a comparison; use `==`".into());
-            }
+                .ok_or_else(|| error(format!("unexpected character `{c}`"), start))?;
             i += op.len();
-            out.push(Tok::Op(op));
+            let op = match op {
+                "=" if dialect.single_equals => "==",
+                "=" => return Err(error("`=` is not a comparison; use `==`".into(), start)),
+                op => op,
+            };
+            out.push((Tok::Op(op), start));
         }
     }
     Ok(out)
 }
 
 struct Parser {
-    toks: Vec<Tok>,
+    toks: Vec<(Tok, usize)>,
     pos: usize,
+    /// The text's length in characters: the position of an error at its end.
+    end: usize,
 }
 
 impl Parser {
     fn peek(&self) -> Option<&Tok> {
-        self.toks.get(self.pos)
+        self.toks.get(self.pos).map(|t| &t.0)
+    }
+
+    /// An error at the current token (or at the end of the text).
+    fn error(&self, message: String) -> ParseError {
+        ParseError {
+            message,
+            position: self.toks.get(self.pos).map_or(self.end, |t| t.1),
+        }
     }
 
     fn eat_op(&mut self, ops: &[&str]) -> Option<&'static str> {
@@ -196,7 +250,7 @@ impl Parser {
         found
     }
 
-    fn or(&mut self) -> Result<Expr, String> {
+    fn or(&mut self) -> Result<Expr, ParseError> {
         let mut left = self.and()?;
         while self.eat_op(&["or", "||"]).is_some() {
             left = Expr::Bin(BinOp::Or, Box::new(left), Box::new(self.and()?));
@@ -204,7 +258,7 @@ impl Parser {
         Ok(left)
     }
 
-    fn and(&mut self) -> Result<Expr, String> {
+    fn and(&mut self) -> Result<Expr, ParseError> {
         let mut left = self.not()?;
         while self.eat_op(&["and", "&&"]).is_some() {
             left = Expr::Bin(BinOp::And, Box::new(left), Box::new(self.not()?));
@@ -212,14 +266,14 @@ impl Parser {
         Ok(left)
     }
 
-    fn not(&mut self) -> Result<Expr, String> {
+    fn not(&mut self) -> Result<Expr, ParseError> {
         if self.eat_op(&["not", "!"]).is_some() {
             return Ok(Expr::Not(Box::new(self.not()?)));
         }
         self.compare()
     }
 
-    fn compare(&mut self) -> Result<Expr, String> {
+    fn compare(&mut self) -> Result<Expr, ParseError> {
         let left = self.sum()?;
         let op = match self.eat_op(&["<", "<=", ">", ">=", "==", "!="]) {
             Some("<") => BinOp::Lt,
@@ -233,7 +287,7 @@ impl Parser {
         Ok(Expr::Bin(op, Box::new(left), Box::new(self.sum()?)))
     }
 
-    fn sum(&mut self) -> Result<Expr, String> {
+    fn sum(&mut self) -> Result<Expr, ParseError> {
         let mut left = self.product()?;
         while let Some(op) = self.eat_op(&["+", "-"]) {
             let op = if op == "+" { BinOp::Add } else { BinOp::Sub };
@@ -242,7 +296,7 @@ impl Parser {
         Ok(left)
     }
 
-    fn product(&mut self) -> Result<Expr, String> {
+    fn product(&mut self) -> Result<Expr, ParseError> {
         let mut left = self.unary()?;
         while let Some(op) = self.eat_op(&["*", "/", "%"]) {
             let op = match op {
@@ -255,56 +309,68 @@ impl Parser {
         Ok(left)
     }
 
-    fn unary(&mut self) -> Result<Expr, String> {
+    fn unary(&mut self) -> Result<Expr, ParseError> {
         if self.eat_op(&["-"]).is_some() {
             return Ok(Expr::Neg(Box::new(self.unary()?)));
         }
         self.atom()
     }
 
-    fn atom(&mut self) -> Result<Expr, String> {
-        let tok = self.peek().cloned();
-        self.pos += 1;
-        match tok {
-            Some(Tok::Num(x)) => Ok(Expr::Lit(Value::Num(x))),
-            Some(Tok::Str(s)) => Ok(Expr::Lit(Value::Str(s))),
-            Some(Tok::Ident(w)) => Ok(match w.as_str() {
+    fn atom(&mut self) -> Result<Expr, ParseError> {
+        let Some(tok) = self.peek().cloned() else {
+            return Err(self.error("expression ends too early".into()));
+        };
+        let expr = match tok {
+            Tok::Num(x) => Expr::Lit(Value::Num(x)),
+            Tok::Str(s) => Expr::Lit(Value::Str(s)),
+            Tok::Ident(w) => match w.as_str() {
                 "true" => Expr::Lit(Value::Bool(true)),
                 "false" => Expr::Lit(Value::Bool(false)),
-                "and" | "or" | "not" => return Err(format!("expected a value, found `{w}`")),
-                _ => Expr::Var(w),
-            }),
-            Some(Tok::LParen) => {
-                let e = self.or()?;
-                match self.peek() {
-                    Some(Tok::RParen) => {
-                        self.pos += 1;
-                        Ok(e)
-                    }
-                    _ => Err("missing `)`".into()),
+                "and" | "or" | "not" => {
+                    return Err(self.error(format!("expected a value, found `{w}`")))
                 }
+                _ => Expr::Var(w),
+            },
+            Tok::LParen => {
+                self.pos += 1;
+                let e = self.or()?;
+                if self.peek() != Some(&Tok::RParen) {
+                    return Err(self.error("expected `)`".into()));
+                }
+                e
             }
-            Some(Tok::RParen) => Err("unexpected `)`".into()),
-            Some(Tok::Op(o)) => Err(format!("expected a value, found `{o}`")),
-            None => Err("expression ends too early".into()),
-        }
+            Tok::RParen => return Err(self.error("unexpected `)`".into())),
+            Tok::Op(o) => return Err(self.error(format!("expected a value, found `{o}`"))),
+        };
+        self.pos += 1;
+        Ok(expr)
     }
 }
 
 impl Expr {
-    /// Parses a constraint expression.
+    /// Parses a constraint expression ([`Dialect::STRICT`]); the error is the message.
     pub fn parse(src: &str) -> Result<Expr, String> {
-        let toks = tokenize(src)?;
-        if toks.is_empty() {
-            return Err("empty expression".into());
+        Expr::parse_in(src, Dialect::STRICT).map_err(|e| e.message)
+    }
+
+    /// Parses an expression in `dialect`; the error says where the problem is.
+    pub fn parse_in(src: &str, dialect: Dialect) -> Result<Expr, ParseError> {
+        let toks = tokenize(src, dialect)?;
+        let mut p = Parser {
+            toks,
+            pos: 0,
+            end: src.chars().count(),
+        };
+        if p.toks.is_empty() {
+            return Err(p.error("empty expression".into()));
         }
-        let mut p = Parser { toks, pos: 0 };
         let e = p.or()?;
         if let Some(t) = p.peek() {
-            return Err(format!(
-                "unexpected {} after a complete expression",
+            let message = format!(
+                "unexpected token {} after a complete expression",
                 describe(t)
-            ));
+            );
+            return Err(p.error(message));
         }
         Ok(e)
     }
@@ -380,6 +446,48 @@ impl Expr {
             )),
         }
     }
+
+    /// Evaluates as a filter, never failing: `slot(n)` gives the value of slot `n`, or
+    /// `None` when it is missing. A comparison involving a missing value, or between values
+    /// of different kinds, is false (so `not` of it is true); booleans also order
+    /// (`false < true`); arithmetic on a missing or non-number value is missing. Where a
+    /// condition is expected, a number is true when non-zero, a string when non-empty, a
+    /// missing value never.
+    pub fn matches(&self, slot: &impl Fn(usize) -> Option<Value>) -> bool {
+        match self.eval_lenient(slot) {
+            Some(Value::Bool(b)) => b,
+            Some(Value::Num(x)) => x != 0.0 && !x.is_nan(),
+            Some(Value::Str(s)) => !s.is_empty(),
+            None => false,
+        }
+    }
+
+    /// The value for [`Expr::matches`]: `None` when missing.
+    fn eval_lenient(&self, slot: &impl Fn(usize) -> Option<Value>) -> Option<Value> {
+        match self {
+            Expr::Lit(v) => Some(v.clone()),
+            Expr::Slot(n) => slot(*n),
+            Expr::Var(_) => None,
+            Expr::Not(e) => Some(Value::Bool(!e.matches(slot))),
+            Expr::Neg(e) => match e.eval_lenient(slot)? {
+                Value::Num(x) => Some(Value::Num(-x)),
+                _ => None,
+            },
+            Expr::Bin(BinOp::And, a, b) => Some(Value::Bool(a.matches(slot) && b.matches(slot))),
+            Expr::Bin(BinOp::Or, a, b) => Some(Value::Bool(a.matches(slot) || b.matches(slot))),
+            Expr::Bin(op, a, b) => {
+                let (a, b) = (a.eval_lenient(slot), b.eval_lenient(slot));
+                match comparison(*op) {
+                    Some(holds) => Some(Value::Bool(
+                        a.zip(b)
+                            .and_then(|(a, b)| ordering(&a, &b, true))
+                            .is_some_and(holds),
+                    )),
+                    None => arithmetic(*op, a?, b?).ok(),
+                }
+            }
+        }
+    }
 }
 
 fn describe(t: &Tok) -> String {
@@ -400,44 +508,58 @@ fn want_bool(v: Value, op: &str) -> Result<Value, String> {
     }
 }
 
-fn binary(op: BinOp, a: Value, b: Value) -> Result<Value, String> {
-    use std::cmp::Ordering;
-    let ord = match (&a, &b) {
+/// How `a` and `b` order: numbers with numbers, strings with strings, booleans with
+/// booleans when `bools_ordered`; `None` for other pairs (and for NaN).
+fn ordering(a: &Value, b: &Value, bools_ordered: bool) -> Option<Ordering> {
+    match (a, b) {
         (Value::Num(x), Value::Num(y)) => x.partial_cmp(y),
         (Value::Str(x), Value::Str(y)) => Some(x.cmp(y)),
-        (Value::Bool(x), Value::Bool(y)) if matches!(op, BinOp::Eq | BinOp::Ne) => Some(x.cmp(y)),
+        (Value::Bool(x), Value::Bool(y)) if bools_ordered => Some(x.cmp(y)),
         _ => None,
+    }
+}
+
+/// For a comparison operator, whether an ordering satisfies it; `None` for other operators.
+fn comparison(op: BinOp) -> Option<fn(Ordering) -> bool> {
+    Some(match op {
+        BinOp::Lt => |o| o == Ordering::Less,
+        BinOp::Le => |o| o != Ordering::Greater,
+        BinOp::Gt => |o| o == Ordering::Greater,
+        BinOp::Ge => |o| o != Ordering::Less,
+        BinOp::Eq => |o| o == Ordering::Equal,
+        BinOp::Ne => |o| o != Ordering::Equal,
+        _ => return None,
+    })
+}
+
+fn arithmetic(op: BinOp, a: Value, b: Value) -> Result<Value, String> {
+    match (&a, &b) {
+        (Value::Num(x), Value::Num(y)) => Ok(Value::Num(match op {
+            BinOp::Add => x + y,
+            BinOp::Sub => x - y,
+            BinOp::Mul => x * y,
+            BinOp::Div => x / y,
+            _ => x % y,
+        })),
+        _ => Err(format!(
+            "arithmetic needs numbers, got {} {a} and {} {b}",
+            a.type_name(),
+            b.type_name()
+        )),
+    }
+}
+
+fn binary(op: BinOp, a: Value, b: Value) -> Result<Value, String> {
+    let Some(holds) = comparison(op) else {
+        return arithmetic(op, a, b);
     };
-    let cmp = |f: fn(Ordering) -> bool| match ord {
-        Some(o) => Ok(Value::Bool(f(o))),
+    match ordering(&a, &b, matches!(op, BinOp::Eq | BinOp::Ne)) {
+        Some(o) => Ok(Value::Bool(holds(o))),
         None => Err(format!(
             "cannot compare {} {a} with {} {b}",
             a.type_name(),
             b.type_name()
         )),
-    };
-    match op {
-        BinOp::Lt => cmp(|o| o == Ordering::Less),
-        BinOp::Le => cmp(|o| o != Ordering::Greater),
-        BinOp::Gt => cmp(|o| o == Ordering::Greater),
-        BinOp::Ge => cmp(|o| o != Ordering::Less),
-        BinOp::Eq => cmp(|o| o == Ordering::Equal),
-        BinOp::Ne => cmp(|o| o != Ordering::Equal),
-        BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Rem => match (&a, &b) {
-            (Value::Num(x), Value::Num(y)) => Ok(Value::Num(match op {
-                BinOp::Add => x + y,
-                BinOp::Sub => x - y,
-                BinOp::Mul => x * y,
-                BinOp::Div => x / y,
-                _ => x % y,
-            })),
-            _ => Err(format!(
-                "arithmetic needs numbers, got {} {a} and {} {b}",
-                a.type_name(),
-                b.type_name()
-            )),
-        },
-        BinOp::And | BinOp::Or => unreachable!("handled with short-circuit in eval"),
     }
 }
 
@@ -504,5 +626,63 @@ mod tests {
     fn variables_are_listed_once() {
         let e = Expr::parse("a < b and b < 2 * a or c").expect("parse");
         assert_eq!(e.variables(), vec!["a", "b", "c"]);
+    }
+
+    #[test]
+    fn parse_errors_give_the_position_in_characters() {
+        let e = Expr::parse_in("a < b c", Dialect::STRICT).expect_err("trailing");
+        assert_eq!(e.position, 6);
+        assert!(e.message.contains("unexpected token `c`"), "{e}");
+        let e = Expr::parse_in("(é < 1", Dialect::STRICT).expect_err("paren");
+        assert_eq!((e.message.as_str(), e.position), ("expected `)`", 6));
+        let e = Expr::parse_in("a <", Dialect::STRICT).expect_err("end");
+        assert_eq!(
+            (e.message.as_str(), e.position),
+            ("expression ends too early", 3)
+        );
+        let e = Expr::parse_in("a == 'x", Dialect::STRICT).expect_err("string");
+        assert_eq!(e.position, 5);
+    }
+
+    #[test]
+    fn lenient_dialect_takes_single_equals_and_upper_case_keywords() {
+        let strict = Expr::parse_in("a = 1 AND b == 2", Dialect::STRICT).expect_err("=");
+        assert_eq!(strict.position, 2);
+        let lenient = Expr::parse_in("a = 1 AND NOT b == 2", Dialect::LENIENT).expect("parse");
+        let spelled = Expr::parse("a == 1 and not b == 2").expect("parse");
+        assert_eq!(lenient, spelled);
+        // Upper-case keywords are names in the strict dialect.
+        assert!(Expr::parse("a AND b").is_err());
+    }
+
+    fn matches(src: &str, vars: &[(&str, Option<Value>)]) -> bool {
+        let names: Vec<&str> = vars.iter().map(|(n, _)| *n).collect();
+        Expr::parse_in(src, Dialect::LENIENT)
+            .expect("parse")
+            .bind(&|n| names.iter().position(|x| *x == n))
+            .expect("bind")
+            .matches(&|k| vars[k].1.clone())
+    }
+
+    #[test]
+    fn filters_treat_missing_and_mismatched_values_as_false() {
+        let v = [
+            ("dd", Some(n(0.2))),
+            ("trades", None),
+            ("kind", Some(Value::Str("sma".into()))),
+            ("long", Some(Value::Bool(true))),
+        ];
+        assert!(matches("dd < 0.3", &v));
+        assert!(!matches("trades >= 0", &v));
+        assert!(!matches("trades < 0", &v));
+        assert!(matches("not (trades >= 0)", &v));
+        assert!(!matches("kind > 3", &v));
+        assert!(!matches("trades + 1 > 0", &v));
+        assert!(matches("2 * dd = 0.4", &v));
+        // Bare values as conditions: true, non-zero, non-empty; missing is false.
+        assert!(matches("long and dd and kind", &v));
+        assert!(!matches("trades", &v));
+        assert!(!matches("dd - 0.2", &v));
+        assert!(matches("false < long", &v));
     }
 }

@@ -105,23 +105,8 @@ impl ResultFile {
 
     /// Checks that every combination of the task has exactly one run, in order.
     pub fn check_complete(&self) -> Result<(), ResultError> {
-        if self.runs.len() as u64 != self.count {
-            return Err(ResultError::Incomplete(format!(
-                "{} runs for {} combinations",
-                self.runs.len(),
-                self.count
-            )));
-        }
-        for (k, run) in self.runs.iter().enumerate() {
-            let want = self.first + k as u64;
-            if run.i != want {
-                return Err(ResultError::Incomplete(format!(
-                    "run {k} has combination {} where {want} was expected",
-                    run.i
-                )));
-            }
-        }
-        Ok(())
+        check_run_sequence(self.first, self.count, self.runs.iter().map(|run| run.i))
+            .map_err(ResultError::Incomplete)
     }
 
     /// Number of runs that failed.
@@ -131,6 +116,29 @@ impl ResultFile {
             .filter(|r| r.status == RunStatus::Error)
             .count()
     }
+}
+
+/// Checks that the combinations of a task's runs, `combos` in file order, are exactly
+/// `first`, `first + 1`, ... for `count` runs, as a complete result file's must be (also
+/// for readers that parse result files into their own types). The error says what is
+/// wrong, as in [`ResultError::Incomplete`].
+pub fn check_run_sequence(
+    first: u64,
+    count: u64,
+    combos: impl ExactSizeIterator<Item = u64>,
+) -> Result<(), String> {
+    if combos.len() as u64 != count {
+        return Err(format!("{} runs for {count} combinations", combos.len()));
+    }
+    for (k, combo) in combos.enumerate() {
+        let want = first + k as u64;
+        if combo != want {
+            return Err(format!(
+                "run {k} has combination {combo} where {want} was expected"
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -501,6 +501,64 @@ fn shown(raw: &[u8]) -> String {
     String::from_utf8_lossy(cut).into_owned()
 }
 
+/// The row loop every format shares: reads records until the end of the file, the
+/// problem limit, or a CSV error that stops the read; counts each row and hands it, with its
+/// line number, to `row`, which returns false to stop reading. True when the whole file was
+/// read.
+fn for_each_row<'a>(
+    reader: &mut csv::Reader<File>,
+    record: &mut csv::ByteRecord,
+    series: &mut PriceSeries,
+    ctx: &mut Context<'a>,
+    mut row: impl FnMut(&csv::ByteRecord, u64, &mut PriceSeries, &mut Context<'a>) -> bool,
+) -> bool {
+    loop {
+        if ctx.problems.is_done() {
+            return false;
+        }
+        match reader.read_byte_record(record) {
+            Ok(true) => {}
+            Ok(false) => return true,
+            Err(error) => {
+                if ctx.csv_error(error) {
+                    continue;
+                }
+                return false;
+            }
+        }
+        series.stats.rows += 1;
+        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        if !row(record, line, series, ctx) {
+            return false;
+        }
+    }
+}
+
+/// The row's date or timestamp (`raw`, in column `field`) when it parses and comes after
+/// the previous row's ([`check_order`], comparing `key`); `None`, with the problem
+/// reported, when the row must be skipped.
+fn row_stamp(
+    ctx: &mut Context<'_>,
+    previous: &mut Option<Previous>,
+    raw: &[u8],
+    line: u64,
+    field: &str,
+    key: fn(&Stamp) -> (NaiveDate, u32),
+) -> Option<Stamp> {
+    let stamp = match fields::parse_stamp(raw) {
+        Ok(stamp) => stamp,
+        Err(reason) => {
+            ctx.field(line, field, format!("{reason}: `{}`", shown(raw)));
+            return None;
+        }
+    };
+    check_order(ctx, previous, stamp, raw, line, field, key).then_some(stamp)
+}
+
+fn not_a_number(raw: &[u8]) -> String {
+    format!("not a number: `{}`", shown(raw))
+}
+
 fn read_bars(
     reader: &mut csv::Reader<File>,
     record: &mut csv::ByteRecord,
@@ -513,38 +571,16 @@ fn read_bars(
     let mut previous: Option<Previous> = None;
     let mut values = [0.0f64; 5];
     let mut problems_on_row: [Option<PriceProblem>; 5] = [None; 5];
-    loop {
-        if ctx.problems.is_done() {
-            return;
-        }
-        match reader.read_byte_record(record) {
-            Ok(true) => {}
-            Ok(false) => return,
-            Err(error) => {
-                if ctx.csv_error(error) {
-                    continue;
-                }
-                return;
-            }
-        }
-        series.stats.rows += 1;
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
+    for_each_row(reader, record, series, ctx, |record, line, series, ctx| {
         if !ctx.row_length(line, record.len(), &names) {
-            continue;
+            return true;
         }
         let raw_date = &record[columns.date];
-        let stamp = match fields::parse_stamp(raw_date) {
-            Ok(stamp) => stamp,
-            Err(reason) => {
-                ctx.field(line, date_name, format!("{reason}: `{}`", shown(raw_date)));
-                continue;
-            }
-        };
-        if !check_order(ctx, &mut previous, stamp, raw_date, line, date_name, |s| {
+        let Some(stamp) = row_stamp(ctx, &mut previous, raw_date, line, date_name, |s| {
             (s.date, 0)
-        }) {
-            continue;
-        }
+        }) else {
+            return true;
+        };
         let count = columns.prices.len();
         let mut nulls = 0;
         for (slot, &column) in columns.prices.iter().enumerate() {
@@ -563,7 +599,7 @@ fn read_bars(
         }
         if nulls == count {
             series.stats.null_rows += 1;
-            continue;
+            return true;
         }
         let mut row_ok = true;
         for (slot, &column) in columns.prices.iter().enumerate() {
@@ -572,9 +608,7 @@ fn read_bars(
                     "null value while other prices on the row are present".to_string()
                 }
                 Some(PriceProblem::Blank) => "empty value; a price is required".to_string(),
-                Some(PriceProblem::NotANumber) => {
-                    format!("not a number: `{}`", shown(&record[column]))
-                }
+                Some(PriceProblem::NotANumber) => not_a_number(&record[column]),
                 None if values[slot] <= 0.0 => {
                     format!("price must be positive, found {}", values[slot])
                 }
@@ -582,7 +616,7 @@ fn read_bars(
             };
             row_ok = false;
             if !ctx.field(line, names[column], message) {
-                return;
+                return false;
             }
         }
         let volume = match columns.volume {
@@ -601,17 +635,13 @@ fn read_bars(
                 Err(PriceProblem::Blank | PriceProblem::Null) => f64::NAN,
                 Err(PriceProblem::NotANumber) => {
                     row_ok = false;
-                    ctx.field(
-                        line,
-                        names[column],
-                        format!("not a number: `{}`", shown(&record[column])),
-                    );
+                    ctx.field(line, names[column], not_a_number(&record[column]));
                     f64::NAN
                 }
             },
         };
         if !row_ok {
-            continue;
+            return true;
         }
         let [open, high, low, close, adj] = values;
         let (ratio, adjusted_close) = match columns.adj_close {
@@ -626,7 +656,8 @@ fn read_bars(
             adjusted_close,
             volume,
         );
-    }
+        true
+    });
 }
 
 /// The rows of one calendar date of a pysystemtrade file.
@@ -676,22 +707,7 @@ fn read_pysystemtrade(
 ) {
     let mut previous: Option<Previous> = None;
     let mut group = DateGroup::default();
-    loop {
-        if ctx.problems.is_done() {
-            return;
-        }
-        match reader.read_byte_record(record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(error) => {
-                if ctx.csv_error(error) {
-                    continue;
-                }
-                return;
-            }
-        }
-        series.stats.rows += 1;
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
+    let read_all = for_each_row(reader, record, series, ctx, |record, line, series, ctx| {
         if record.len() != columns.count {
             let field = if record.len() <= columns.price {
                 columns.price_name
@@ -707,31 +723,19 @@ fn read_pysystemtrade(
                     columns.count
                 ),
             );
-            continue;
+            return true;
         }
         let raw = &record[columns.datetime];
-        let stamp = match fields::parse_stamp(raw) {
-            Ok(stamp) => stamp,
-            Err(reason) => {
-                ctx.field(
-                    line,
-                    columns.datetime_name,
-                    format!("{reason}: `{}`", shown(raw)),
-                );
-                continue;
-            }
-        };
-        if !check_order(
+        let Some(stamp) = row_stamp(
             ctx,
             &mut previous,
-            stamp,
             raw,
             line,
             columns.datetime_name,
             Stamp::key,
-        ) {
-            continue;
-        }
+        ) else {
+            return true;
+        };
         if group.date != Some(stamp.date) {
             group.finish(series);
             group.date = Some(stamp.date);
@@ -741,12 +745,12 @@ fn read_pysystemtrade(
             Ok(price) => price,
             Err(PriceProblem::Blank) => {
                 series.stats.blank_prices += 1;
-                continue;
+                return true;
             }
             Err(_) => {
-                let message = format!("not a number: `{}`", shown(&record[columns.price]));
+                let message = not_a_number(&record[columns.price]);
                 ctx.field(line, columns.price_name, message);
-                continue;
+                return true;
             }
         };
         group.priced += 1;
@@ -762,8 +766,11 @@ fn read_pysystemtrade(
             Some(0) => group.midnight = Some(price),
             Some(_) => {}
         }
+        true
+    });
+    if read_all {
+        group.finish(series);
     }
-    group.finish(series);
 }
 
 #[cfg(test)]

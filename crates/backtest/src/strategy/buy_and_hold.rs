@@ -4,18 +4,17 @@
 //! As QSTrader's `buy_and_hold` rebalance with a 14:30 start time: the orders are sized
 //! with the first day's open and filled at that same open.
 
-use super::{check_weight_sum, weight_params, weights_of, Setup, Strategy, StrategyInfo};
+use super::fixed_weights::weights_strategy;
+use super::{weights_of, Setup, Strategy, StrategyInfo};
 use crate::config::Rebalance;
 use crate::params::Params;
 use crate::simulator::BacktestError;
 
-pub const INFO: StrategyInfo = StrategyInfo {
-    name: "buy_and_hold",
-    summary: "buys the weights w_<SYMBOL> (equal by default) on the first day and holds",
-    declare_fn: weight_params,
-    check_fn: check_weight_sum,
-    build_fn: build,
-};
+pub const INFO: StrategyInfo = weights_strategy(
+    "buy_and_hold",
+    "buys the weights w_<SYMBOL> (equal by default) on the first day and holds",
+    build,
+);
 
 fn build<'a>(
     setup: &Setup<'a>,

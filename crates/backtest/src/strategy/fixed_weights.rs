@@ -5,17 +5,32 @@
 //! most 1, and whatever they leave is held in cash (weights summing to 1 behave exactly as
 //! in QSTrader).
 
-use super::{check_weight_sum, weight_params, weights_of, Setup, Strategy, StrategyInfo};
+use super::{check_weight_sum, weight_params, weights_of, BuildFn, Setup, Strategy, StrategyInfo};
 use crate::params::Params;
 use crate::simulator::BacktestError;
 
-pub const INFO: StrategyInfo = StrategyInfo {
-    name: "fixed_weights",
-    summary: "constant target weights per symbol (w_<SYMBOL>), rebalanced on schedule",
-    declare_fn: weight_params,
-    check_fn: check_weight_sum,
-    build_fn: build,
-};
+pub const INFO: StrategyInfo = weights_strategy(
+    "fixed_weights",
+    "constant target weights per symbol (w_<SYMBOL>), rebalanced on schedule",
+    build,
+);
+
+/// The description of a strategy whose parameters are target weights `w_<SYMBOL>`
+/// ([`weight_params`], summing to at most 1: [`check_weight_sum`]); `fixed_weights` and
+/// `buy_and_hold` differ only in name, summary and how `build_fn` trades them.
+pub(super) const fn weights_strategy(
+    name: &'static str,
+    summary: &'static str,
+    build_fn: BuildFn,
+) -> StrategyInfo {
+    StrategyInfo {
+        name,
+        summary,
+        declare_fn: weight_params,
+        check_fn: check_weight_sum,
+        build_fn,
+    }
+}
 
 fn build<'a>(
     setup: &Setup<'a>,

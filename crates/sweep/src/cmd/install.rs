@@ -349,43 +349,26 @@ fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
     Ok(filled)
 }
 
-/// Copies `source` to `dest` atomically with permissions `mode`: a temporary file in
-/// `dest`'s directory gets the content, the mode and an fsync, is compared with `source`
-/// byte for byte, and only then is renamed over `dest`. A process that has `dest` open or
-/// is executing it keeps the old file.
+/// Copies `source` to `dest` atomically with permissions `mode`
+/// ([`sweep_core::atomic::write_atomic_with`]): a temporary file in `dest`'s directory
+/// gets the mode and the content, is compared with `source` byte for byte, and only then
+/// is fsynced and renamed over `dest`. A process that has `dest` open or is executing it
+/// keeps the old file.
 pub fn install_file(source: &Path, dest: &Path, mode: u32) -> io::Result<()> {
-    let dir = match dest.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    let mut input = File::open(source)?;
-    io::copy(&mut input, tmp.as_file_mut())?;
-    tmp.as_file_mut().flush()?;
-    tmp.as_file()
-        .set_permissions(fs::Permissions::from_mode(mode))?;
-    tmp.as_file().sync_all()?;
-    if !same_content(source, tmp.path())? {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!(
-                "the copy of {} differs from it (did it change meanwhile?); not installed",
-                source.display()
-            ),
-        ));
-    }
-    tmp.persist(dest).map_err(|e| e.error)?;
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    sweep_core::atomic::write_atomic_with(dest, mode, |file, tmp_path| {
+        io::copy(&mut File::open(source)?, file)?;
+        file.flush()?;
+        if !same_content(source, tmp_path)? {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "the copy of {} differs from it (did it change meanwhile?); not installed",
+                    source.display()
+                ),
+            ));
+        }
+        Ok(())
+    })
 }
 
 /// Creates `dir` (and its parents) when missing; a directory it creates gets `mode`.
