@@ -314,37 +314,28 @@ pub fn run(options: &Options) -> Result<Verdict, CollectError> {
     Ok(verdict)
 }
 
-/// Streams into `path` atomically (a temporary file beside it, fsync, rename), as
-/// [`sweep_core::atomic::write_atomic`] does for bytes held in memory.
+/// Streams into `path` atomically and world-readable, through
+/// [`sweep_core::atomic::write_atomic_with`] (temporary file beside it, fsync, rename).
 fn write_file_with(
     path: &std::path::Path,
     write: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> Result<(), CollectError>,
 ) -> Result<(), CollectError> {
-    let io_error = |source| CollectError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => std::path::Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(io_error)?;
-    {
-        let mut w = std::io::BufWriter::with_capacity(1 << 16, tmp.as_file());
-        write(&mut w)?;
-        w.flush().map_err(io_error)?;
+    let mut failure = None;
+    let written = sweep_core::atomic::write_atomic_with(path, 0o644, |file, _| {
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, &*file);
+        if let Err(e) = write(&mut w) {
+            failure = Some(e);
+            return Err(std::io::Error::other("the content could not be written"));
+        }
+        w.flush()
+    });
+    match failure {
+        Some(e) => Err(e),
+        None => written.map_err(|source| CollectError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
     }
-    tmp.as_file().sync_all().map_err(io_error)?;
-    tmp.persist(path).map_err(|e| io_error(e.error))?;
-    Ok(())
 }
 
 fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), CollectError> {
