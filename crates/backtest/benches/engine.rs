@@ -113,6 +113,12 @@ fn engine(c: &mut Criterion) {
     c.bench_function("part: sma_signal 50/200 on SPY", |b| {
         b.iter(|| backtest::strategy::ma_cross::sma_signal(black_box(&closes), 50, 200, true))
     });
+    let sums = spy.close_sums(0).expect("one symbol");
+    c.bench_function("part: sma_steps 50/200 on SPY (running sums cached)", |b| {
+        b.iter(|| {
+            backtest::strategy::ma_cross::sma_steps(sums, 0, black_box(&closes), 50, 200, true)
+        })
+    });
     let curve = run_backtest(
         &spy,
         "ma_cross",

@@ -24,6 +24,7 @@ mod parse;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use chrono::{Datelike, NaiveDate, Weekday};
 use serde::Serialize;
@@ -70,9 +71,79 @@ pub struct MarketData {
     /// Per symbol, in symbol order: what loading and aligning it did. Empty for data built
     /// by hand.
     pub stats: Vec<SymbolStats>,
+    /// Values derived from the prices on first use and shared by every run over this data
+    /// (see [`MarketData::close_sums`]). Reset it (`DerivedCache::default()`) after changing
+    /// `close` in place.
+    pub derived: DerivedCache,
+}
+
+/// Values derived from a [`MarketData`]'s prices, computed once on first use (so a sweep's
+/// runs over one loaded data set share them) and cloned with the data.
+#[derive(Clone, Debug, Default)]
+pub struct DerivedCache {
+    close_sums: OnceLock<Vec<CloseSums>>,
+}
+
+/// Running sums of one symbol's closes: a window's sum is the difference of two of them, in
+/// O(1) per day and without a loop-carried dependency.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CloseSums {
+    /// `prefix[k]` = the closes of days `0..k` added in day order (`prefix[0] = 0`), with
+    /// non-finite closes taken as 0; one longer than the closes.
+    pub prefix: Vec<f64>,
+    /// An upper bound of |`prefix[k]` − the exact sum| for every `k` (the rounding errors of
+    /// the additions: at most half an ulp of each partial sum).
+    pub error_bound: f64,
+    /// The largest |close| among the finite closes (0 when there are none).
+    pub max_abs: f64,
+    /// One past the last day whose close is not finite (0 when every close is finite): sums
+    /// over windows that start at or after it are plain sums of the closes.
+    pub nonfinite_end: usize,
+}
+
+impl CloseSums {
+    /// The sums of `closes`.
+    pub fn new(closes: &[f64]) -> CloseSums {
+        let mut prefix = Vec::with_capacity(closes.len() + 1);
+        prefix.push(0.0);
+        let (mut sum, mut abs_partials, mut max_abs) = (0.0f64, 0.0f64, 0.0f64);
+        let mut nonfinite_end = 0;
+        for (day, &c) in closes.iter().enumerate() {
+            if c.is_finite() {
+                sum += c;
+                max_abs = max_abs.max(c.abs());
+            } else {
+                nonfinite_end = day + 1;
+            }
+            abs_partials += sum.abs();
+            prefix.push(sum);
+        }
+        // Each addition errs by at most u·|its result| (u = 2^-53); the bound's own
+        // additions err by far less than the 1% margin.
+        let error_bound = abs_partials * (f64::EPSILON / 2.0) * 1.01;
+        CloseSums {
+            prefix,
+            error_bound,
+            max_abs,
+            nonfinite_end,
+        }
+    }
 }
 
 impl MarketData {
+    /// The [`CloseSums`] of `symbol` (an index into `symbols`), computed for every symbol on
+    /// the first call. `None` when `symbol` is out of range or the cache no longer matches
+    /// the close columns' lengths.
+    pub fn close_sums(&self, symbol: usize) -> Option<&CloseSums> {
+        let all = self
+            .derived
+            .close_sums
+            .get_or_init(|| self.close.iter().map(|c| CloseSums::new(c)).collect());
+        let sums = all.get(symbol)?;
+        let closes = self.close.get(symbol)?;
+        (sums.prefix.len() == closes.len() + 1).then_some(sums)
+    }
+
     /// Loads `data.symbols` from `data.dir` and aligns them on `config.calendar` between
     /// `config.start` and `config.end`.
     ///
@@ -301,6 +372,26 @@ fn align(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn close_sums_by_hand() {
+        // 1, 2, NaN, 4: prefix 0, 1, 3, 3, 7; partial sums 1 + 3 + 3 + 7 = 14.
+        let sums = CloseSums::new(&[1.0, 2.0, f64::NAN, 4.0]);
+        assert_eq!(sums.prefix, [0.0, 1.0, 3.0, 3.0, 7.0]);
+        assert_eq!(sums.max_abs, 4.0);
+        assert_eq!(sums.nonfinite_end, 3);
+        let u = f64::EPSILON / 2.0;
+        assert!(sums.error_bound >= 14.0 * u && sums.error_bound < 15.0 * u);
+        let market = MarketData {
+            close: vec![vec![1.0, 2.0], vec![3.0]],
+            ..MarketData::default()
+        };
+        assert_eq!(
+            market.close_sums(1).map(|s| s.prefix.clone()),
+            Some(vec![0.0, 3.0])
+        );
+        assert!(market.close_sums(2).is_none());
+    }
+
     use super::*;
 
     fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {

@@ -93,6 +93,9 @@ pub fn summary(equity: &[f64]) -> Metrics {
 /// lanes let consecutive days overlap and fill one SSE2 register (more lanes spill).
 const LANES: usize = 2;
 
+/// Days per block of [`OnePass::run`] (even, so a block's first return keeps its lane).
+const BLOCK: usize = 16;
+
 /// The accumulators of [`summary`]'s single pass: power sums of the returns, count, sum and
 /// sum of squares of the negative returns (branch-free: the sign of a daily return is a coin
 /// flip for the branch predictor), and the drawdown.
@@ -135,12 +138,32 @@ impl OnePass {
         self.neg_s2[lane] += negative_part * negative_part;
     }
 
-    /// (By value, so the accumulators live in registers.)
+    /// (By value, so the accumulators live in registers.) Blocks of [`BLOCK`] days over
+    /// which the equity does not move (a strategy out of the market) are skipped in O(1):
+    /// their returns are exactly 0 and add nothing (the lanes of the other days stay the
+    /// same, so the sums are bit for bit those of the plain loop).
     fn run(mut self, equity: &[f64]) -> OnePass {
         // Days t and t + 1 share the load of day t; a plain index loop (the bounds checks
         // fold away) vectorises where a zip of two chunk iterators did not.
         let n = equity.len();
         let mut t = 1;
+        while t + BLOCK <= n {
+            // Returns t .. t + BLOCK, from days t - 1 .. t + BLOCK.
+            let days = &equity[t - 1..t + BLOCK];
+            let e = days[0];
+            if days[BLOCK] == e && e != 0.0 && e.is_finite() && days.iter().all(|d| *d == e) {
+                self.drawdown.flat(e, BLOCK as u64);
+            } else {
+                for pair in days.windows(3).step_by(2) {
+                    let (a, b, c) = (pair[0], pair[1], pair[2]);
+                    self.add(0, b / a - 1.0);
+                    self.add(1, c / b - 1.0);
+                    self.drawdown.step(b);
+                    self.drawdown.step(c);
+                }
+            }
+            t += BLOCK;
+        }
         while t + 1 < n {
             let (a, b, c) = (equity[t - 1], equity[t], equity[t + 1]);
             self.add(0, b / a - 1.0);
@@ -193,22 +216,42 @@ impl DrawdownTracker {
         }
     }
 
-    /// Day t ≥ 1.
+    /// Day t ≥ 1. Branch-free but for the rare new maximum drawdown: whether a day is
+    /// below the mark is a coin flip for the branch predictor in a choppy market.
     #[inline(always)]
     fn step(&mut self, e: f64) {
+        if e < self.floor && e < self.hwm {
+            self.deepen(e);
+        }
+        // A run only grows until it ends, so the maximum taken every day is the maximum
+        // over the ended runs.
+        self.longest = self.longest.max(self.run);
+        self.run = if e < self.hwm { self.run + 1 } else { 0 };
+        let new_high = e > self.hwm;
+        let new_floor = e - e * self.max_drawdown;
+        self.floor = if new_high { new_floor } else { self.floor };
+        // (Not `f64::max`: a NaN mark must stay NaN, and a NaN day must not move it.)
+        self.hwm = if new_high { e } else { self.hwm };
+    }
+
+    /// A new maximum drawdown at `e`. Out of line so that the branch above stays a
+    /// branch: as a select, the division would run (and lengthen the chain) every day.
+    #[cold]
+    #[inline(never)]
+    fn deepen(&mut self, e: f64) {
+        self.max_drawdown = (self.hwm - e) / self.hwm;
+        self.floor = e;
+    }
+
+    /// `days` more days at `e`, the equity of the day just stepped: the mark and the
+    /// maximum drawdown stay (that day left `hwm >= e` and `floor <= e`, or a NaN mark);
+    /// only the run grows, or stays ended.
+    fn flat(&mut self, e: f64, days: u64) {
         if e < self.hwm {
-            self.run += 1;
-            if e < self.floor {
-                self.max_drawdown = (self.hwm - e) / self.hwm;
-                self.floor = e;
-            }
+            self.run += days;
         } else {
             self.longest = self.longest.max(self.run);
             self.run = 0;
-            if e > self.hwm {
-                self.hwm = e;
-                self.floor = e - e * self.max_drawdown;
-            }
         }
     }
 

@@ -13,6 +13,7 @@
 
 use super::{bool_param, int_param, str_param, Setup, Strategy, StrategyInfo};
 use crate::config::Rebalance;
+use crate::data::CloseSums;
 use crate::params::{ParamError, ParamSpec, Params};
 use crate::simulator::BacktestError;
 
@@ -63,15 +64,144 @@ fn build<'a>(
     let kind = str_param(resolved, "kind")?;
     let long_only = bool_param(resolved, "long_only")?;
     let closes = &setup.data.close[0][setup.start..setup.end];
-    let signal = match kind {
-        "ema" => ema_signal(closes, fast, slow, long_only),
-        _ => sma_signal(closes, fast, slow, long_only),
+    let steps = match kind {
+        "ema" => steps_of(&ema_signal(closes, fast, slow, long_only)),
+        _ => setup
+            .data
+            .close_sums(0)
+            .and_then(|sums| sma_steps(sums, setup.start, closes, fast, slow, long_only))
+            .unwrap_or_else(|| steps_of(&sma_signal(closes, fast, slow, long_only))),
     };
     Ok(Box::new(MaCross {
-        signal,
         start: setup.start,
+        steps,
+        current: 0,
         last: None,
     }))
+}
+
+/// The signal as steps: `(offset, position)` for its first day (offset 0) and for every
+/// day on which it differs from the day before, offsets counted from the first day.
+pub fn steps_of(signal: &[i8]) -> Vec<(usize, i8)> {
+    let mut steps = Vec::new();
+    let mut previous = None;
+    for (offset, &s) in signal.iter().enumerate() {
+        if previous != Some(s) {
+            steps.push((offset, s));
+            previous = Some(s);
+        }
+    }
+    steps
+}
+
+/// [`sma_signal`]'s steps (see [`steps_of`]) from window sums taken as differences of the
+/// data's running sums, without a loop-carried dependency. `closes` are
+/// `sums`' closes from day `start` on.
+///
+/// The decisions are [`sma_signal`]'s, bit for bit: a day is decided here only when the
+/// sign of `slow · sum_fast − fast · sum_slow` is certain both here and there (its
+/// magnitude exceeds the rounding-error bounds of both computations). Returns `None` (use
+/// [`sma_signal`]) on any day too close to call (a tie of the two averages), or when a
+/// non-finite close falls inside the windows.
+pub fn sma_steps(
+    sums: &CloseSums,
+    start: usize,
+    closes: &[f64],
+    fast: usize,
+    slow: usize,
+    long_only: bool,
+) -> Option<Vec<(usize, i8)>> {
+    let mut steps = vec![(0, 0i8)];
+    let Some(first) = closes.iter().position(|c| c.is_finite()) else {
+        return Some(steps);
+    };
+    let warm = fast.max(slow);
+    let len = closes.len() - first;
+    if fast == 0 || slow == 0 {
+        return None;
+    }
+    if len < warm {
+        return Some(steps);
+    }
+    // Absolute day of the first finite close: every window starts there or later.
+    let origin = start + first;
+    if sums.nonfinite_end > origin || sums.prefix.len() < start + closes.len() + 1 {
+        return None;
+    }
+    let tolerance = sma_tolerance(sums, fast, slow, len - warm);
+    let (wf, ws) = (fast as f64, slow as f64);
+    let below = if long_only { 0 } else { -1 };
+    // Day i >= warm - 1 (counted from `origin`) averages the closes of days i + 1 - w ..= i.
+    let tops = &sums.prefix[origin + warm..=origin + len];
+    let fast_backs = &sums.prefix[origin + warm - fast..];
+    let slow_backs = &sums.prefix[origin + warm - slow..];
+    // Blocks of days: how many have fast > slow and whether every one is clear of the
+    // tolerance, branch-free (so it vectorises); a block is looked at day by day only
+    // when the position changes inside it (rare: a crossover).
+    const BLOCK: usize = 32;
+    let mut current = 0i8;
+    let days = tops.len();
+    let mut from = 0;
+    while from < days {
+        let to = (from + BLOCK).min(days);
+        let difference = |k: usize| ws * (tops[k] - fast_backs[k]) - wf * (tops[k] - slow_backs[k]);
+        let (mut longs, mut clear) = (0u64, true);
+        for ((&top, &fast_back), &slow_back) in tops[from..to]
+            .iter()
+            .zip(&fast_backs[from..to])
+            .zip(&slow_backs[from..to])
+        {
+            let d = ws * (top - fast_back) - wf * (top - slow_back);
+            // (Also false for NaN.)
+            clear &= d.abs() > tolerance;
+            longs += u64::from(d > 0.0);
+        }
+        if !clear {
+            return None;
+        }
+        let unchanged = match current {
+            1 => longs == (to - from) as u64,
+            _ => longs == 0,
+        };
+        // (The first block always: the signal is 0 before its first day, not `below`.)
+        if !unchanged || from == 0 {
+            for k in from..to {
+                let s = if difference(k) > 0.0 { 1 } else { below };
+                if s != current {
+                    current = s;
+                    let offset = first + warm - 1 + k;
+                    match steps.last_mut() {
+                        Some(last) if last.0 == offset => last.1 = s,
+                        _ => steps.push((offset, s)),
+                    }
+                }
+            }
+        }
+        from = to;
+    }
+    Some(steps)
+}
+
+/// A bound on |d − exact| plus the margin within which [`sma_signal`]'s decision may differ
+/// from the exact one, for `d = slow · sum_fast − fast · sum_slow` from running sums
+/// (`rolls` days after the warm-up). Beyond it both agree with the exact sign.
+fn sma_tolerance(sums: &CloseSums, fast: usize, slow: usize, rolls: usize) -> f64 {
+    let u = f64::EPSILON / 2.0;
+    let m = sums.max_abs;
+    let (wf, ws) = (fast as f64, slow as f64);
+    // sma_signal: a warm-up sum of w closes errs by at most (w - 1)·u·w·M; each rolling
+    // day adds at most u·(2M) (the difference) + u·(w·M) (the sum). Its average (times a
+    // rounded 1/w) errs by that / w plus 2u·M.
+    let average_error = |w: f64| {
+        let sum_error = u * m * ((w - 1.0) * w + rolls as f64 * (w + 2.0));
+        sum_error / w + 2.0 * u * m
+    };
+    let theirs = wf * ws * (average_error(wf) + average_error(ws));
+    // Here: each window sum errs by 2·error_bound + u·|sum|, the two products and the
+    // difference by u each.
+    let ours = 2.0 * sums.error_bound * (wf + ws) + 6.0 * u * wf * ws * m;
+    // Twice the sum, for the (tiny) errors of these bounds themselves.
+    2.0 * (theirs + ours)
 }
 
 fn position(fast: f64, slow: f64, long_only: bool) -> i8 {
@@ -139,17 +269,36 @@ pub fn ema_signal(closes: &[f64], fast: usize, slow: usize, long_only: bool) -> 
     signal
 }
 
-/// Looks up the precomputed signal; trades on changes.
+/// Follows the precomputed signal steps; trades on changes.
 #[derive(Debug)]
 pub struct MaCross {
-    signal: Vec<i8>,
+    /// First simulated day: step offsets count from here.
     start: usize,
+    /// The signal's steps (see [`steps_of`]), never empty.
+    steps: Vec<(usize, i8)>,
+    /// Index of the step in force on the last day asked.
+    current: usize,
     last: Option<i8>,
+}
+
+impl MaCross {
+    /// The signal on `day` (days are asked in increasing order).
+    fn signal(&mut self, day: usize) -> i8 {
+        let offset = day - self.start;
+        while self
+            .steps
+            .get(self.current + 1)
+            .is_some_and(|s| s.0 <= offset)
+        {
+            self.current += 1;
+        }
+        self.steps.get(self.current).map_or(0, |s| s.1)
+    }
 }
 
 impl Strategy for MaCross {
     fn decide(&mut self, day: usize, weights: &mut [f64]) -> bool {
-        let s = self.signal[day - self.start];
+        let s = self.signal(day);
         if self.last == Some(s) {
             return false;
         }
@@ -166,9 +315,16 @@ impl Strategy for MaCross {
         let Some(last) = self.last else {
             return day;
         };
-        let from = day.saturating_sub(self.start).min(self.signal.len());
-        let rest = &self.signal[from..];
-        self.start + from + rest.iter().position(|s| *s != last).unwrap_or(rest.len())
+        let offset = day.saturating_sub(self.start);
+        // The step in force on `day`, and the first one after it (consecutive steps differ).
+        let after = self.steps.partition_point(|s| s.0 <= offset);
+        let in_force = after.checked_sub(1).map_or(0, |k| self.steps[k].1);
+        if in_force != last {
+            return day;
+        }
+        self.steps
+            .get(after)
+            .map_or(usize::MAX, |s| self.start + s.0)
     }
 }
 
