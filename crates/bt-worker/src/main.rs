@@ -27,6 +27,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    sweep_core::process::restore_default_sigpipe();
     let cli = Cli::parse();
     let outcome = match &cli.command {
         Command::Task(args) => bt_worker::task::run(args),

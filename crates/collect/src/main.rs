@@ -128,6 +128,7 @@ impl Args {
 }
 
 fn main() -> ExitCode {
+    sweep_core::process::restore_default_sigpipe();
     let args = match Args::try_parse() {
         Ok(a) => a,
         Err(e) => {

@@ -9,6 +9,7 @@ pub mod manifest;
 pub mod overrides;
 pub mod plan;
 pub mod planner;
+pub mod process;
 pub mod result;
 pub mod spec;
 pub mod sweep_dir;

@@ -16,6 +16,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    sweep_core::process::restore_default_sigpipe();
     let cli = Cli::parse();
     match sweep_cli::run(cli.command) {
         Ok(outcome) => outcome.into(),
