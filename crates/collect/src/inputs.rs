@@ -90,7 +90,10 @@ pub fn discover(paths: &[PathBuf]) -> Result<Discovered, CollectError> {
 fn read_sweep(root: &Path) -> Result<SweepInput, CollectError> {
     let dir = SweepDir::new(root);
     let plan_error = |e: PlanError| match e {
-        PlanError::Io { path, source } => CollectError::Io { path, source },
+        PlanError::Io { path, error } => CollectError::Io {
+            path,
+            source: error,
+        },
         PlanError::BadPlan { message, .. } => CollectError::Plan {
             path: dir.plan(),
             message,

@@ -71,6 +71,8 @@ impl fmt::Display for At {
 }
 
 /// Why a sweep cannot be planned. Every spec problem names the file, line and field.
+/// The underlying errors are part of each message (fields named `error`, not `source`, so
+/// that an error chain does not print them twice).
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     #[error(transparent)]
@@ -84,11 +86,11 @@ pub enum PlanError {
         suggestion: String,
         valid: String,
     },
-    #[error("{at}: `params.{param}`: {source}")]
+    #[error("{at}: `params.{param}`: {error}")]
     Param {
         at: At,
         param: String,
-        source: Box<ParamError>,
+        error: Box<ParamError>,
     },
     #[error("{at}: `params.{param}` has no values, so the grid is empty")]
     EmptyGrid { at: At, param: String },
@@ -102,13 +104,13 @@ pub enum PlanError {
     },
     #[error("{at}: `constraints` remove every one of the {grid} combinations: {detail}")]
     NothingLeft { at: At, grid: u64, detail: String },
-    #[error("{at}: combination {index} ({params}) is rejected by strategy `{strategy}`: {source}; exclude it with a constraint")]
+    #[error("{at}: combination {index} ({params}) is rejected by strategy `{strategy}`: {error}; exclude it with a constraint")]
     Combo {
         at: At,
         index: u64,
         params: String,
         strategy: String,
-        source: Box<ParamError>,
+        error: Box<ParamError>,
     },
     #[error("{at}: `data.symbols`: no data for `{symbol}`: {} does not exist", .file.display())]
     MissingData {
@@ -116,23 +118,23 @@ pub enum PlanError {
         symbol: String,
         file: PathBuf,
     },
-    #[error("{at}: `data`: {source}")]
-    Data { at: At, source: Box<DataError> },
+    #[error("{at}: `data`: {error}")]
+    Data { at: At, error: Box<DataError> },
     #[error("{at}: `params`: the grid has more than 2^64 combinations")]
     TooLarge { at: At },
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path}: {message}")]
     BadPlan { path: PathBuf, message: String },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PlanError + '_ {
-    move |source| PlanError::Io {
+    move |error| PlanError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 
@@ -300,7 +302,7 @@ impl SweepGrid {
             let param_err = |source| PlanError::Param {
                 at: at(p.line),
                 param: p.name.clone(),
-                source: Box::new(source),
+                error: Box::new(source),
             };
             let Some(decl) = declared.iter().find(|d| d.name == p.name) else {
                 return Err(param_err(backtest::params::unknown(
@@ -522,7 +524,7 @@ impl SweepGrid {
                 .collect::<Vec<_>>()
                 .join(", "),
             strategy: self.strategy.name.to_string(),
-            source: Box::new(source),
+            error: Box::new(source),
         })?;
         Ok(p)
     }
@@ -715,7 +717,7 @@ pub fn plan_sweep(spec_path: &Path, options: &PlanOptions) -> Result<PlannedSwee
                 path: spec.path.clone(),
                 line: spec.lines.data,
             },
-            source: Box::new(source),
+            error: Box::new(source),
         })?;
     }
     let spec_text = spec

@@ -105,6 +105,27 @@ fn bad_spec_exits_2_naming_file_and_field() {
 }
 
 #[test]
+fn an_out_of_range_value_is_reported_once_naming_the_field() {
+    let (dir, spec) = small_sweep();
+    let out = sweep()
+        .arg("plan")
+        .arg(&spec)
+        .arg("--sharedfs")
+        .arg(dir.path())
+        .args(["-p", "fast=0"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("`params.fast`"), "{stderr}");
+    assert_eq!(
+        stderr.matches("out of range").count(),
+        1,
+        "the cause is printed once: {stderr}"
+    );
+}
+
+#[test]
 fn planning_twice_gives_the_same_directory_and_scripts() {
     let (dir, spec) = small_sweep();
     let first = plan(&spec, dir.path(), &[]);
