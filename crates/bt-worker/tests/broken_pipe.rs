@@ -29,5 +29,9 @@ fn closed_stdout_ends_quietly() {
         .expect("read stderr");
     let status = child.wait().expect("wait");
     assert!(!stderr.contains("panicked"), "stderr: {stderr}");
-    assert_eq!(status.signal(), Some(SIGPIPE), "status {status:?}, stderr: {stderr}");
+    assert_eq!(
+        status.signal(),
+        Some(SIGPIPE),
+        "status {status:?}, stderr: {stderr}"
+    );
 }
