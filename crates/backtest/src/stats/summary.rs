@@ -40,20 +40,21 @@ pub fn summary(equity: &[f64]) -> Metrics {
     let nf = n as f64;
 
     let mut pass = OnePass::new(equity).run(equity);
-    if pass.s1.iter().any(|s| s.is_nan()) {
+    if pass.sums.s1.iter().any(|s| s.is_nan()) {
         // A 0/0 or NaN return: redo it with pandas' fillna(0.0) on every return.
         pass = OnePass::new(equity).run_filling_nan(equity);
     }
+    let (sums, drawdown) = (pass.sums, pass.drawdown);
     let total = |x: [f64; LANES]| x[0] + x[1];
     let (s1, s2, s3, s4) = (
-        total(pass.s1),
-        total(pass.s2),
-        total(pass.s3),
-        total(pass.s4),
+        total(sums.s1),
+        total(sums.s2),
+        total(sums.s3),
+        total(sums.s4),
     );
-    let neg_n = (pass.neg_n[0] + pass.neg_n[1]) as f64;
-    let (neg_s1, neg_s2) = (total(pass.neg_s1), total(pass.neg_s2));
-    let (max_dd, max_run) = pass.drawdown.finish();
+    let neg_n = (sums.neg_n[0] + sums.neg_n[1]) as f64;
+    let (neg_s1, neg_s2) = (total(sums.neg_s1), total(sums.neg_s2));
+    let (max_dd, max_run) = drawdown.finish();
 
     // Population central moments from the power sums (day 0's return of 0 adds nothing but
     // counts in n).
@@ -96,10 +97,17 @@ const LANES: usize = 2;
 /// Days per block of [`OnePass::run`] (even, so a block's first return keeps its lane).
 const BLOCK: usize = 16;
 
-/// The accumulators of [`summary`]'s single pass: power sums of the returns, count, sum and
-/// sum of squares of the negative returns (branch-free: the sign of a daily return is a coin
-/// flip for the branch predictor), and the drawdown.
+/// The accumulators of [`summary`]'s single pass: the power sums and the drawdown.
 struct OnePass {
+    sums: PowerSums,
+    drawdown: DrawdownTracker,
+}
+
+/// Power sums of the returns, count, sum and sum of squares of the negative returns
+/// (branch-free: the sign of a daily return is a coin flip for the branch predictor), in
+/// [`LANES`] lanes.
+#[derive(Clone, Copy)]
+struct PowerSums {
     s1: [f64; LANES],
     s2: [f64; LANES],
     s3: [f64; LANES],
@@ -107,22 +115,18 @@ struct OnePass {
     neg_n: [u64; LANES],
     neg_s1: [f64; LANES],
     neg_s2: [f64; LANES],
-    drawdown: DrawdownTracker,
 }
 
-impl OnePass {
-    fn new(equity: &[f64]) -> OnePass {
-        OnePass {
-            s1: [0.0; LANES],
-            s2: [0.0; LANES],
-            s3: [0.0; LANES],
-            s4: [0.0; LANES],
-            neg_n: [0; LANES],
-            neg_s1: [0.0; LANES],
-            neg_s2: [0.0; LANES],
-            drawdown: DrawdownTracker::new(equity.get(1).copied().unwrap_or(f64::NAN)),
-        }
-    }
+impl PowerSums {
+    const ZERO: PowerSums = PowerSums {
+        s1: [0.0; LANES],
+        s2: [0.0; LANES],
+        s3: [0.0; LANES],
+        s4: [0.0; LANES],
+        neg_n: [0; LANES],
+        neg_s1: [0.0; LANES],
+        neg_s2: [0.0; LANES],
+    };
 
     #[inline(always)]
     fn add(&mut self, lane: usize, r: f64) {
@@ -131,20 +135,65 @@ impl OnePass {
         self.s2[lane] += r2;
         self.s3[lane] += r2 * r;
         self.s4[lane] += r2 * r2;
-        // min/compare rather than `if`: no branch for the compiler to keep.
-        let negative_part = r.min(0.0);
+        // `r.min(0.0)` as a select (the same value for every `r`, NaN included: a return
+        // `x - 1.0` is never -0.0), without min's NaN fix-up; no branch either.
+        let negative_part = if r < 0.0 { r } else { 0.0 };
         self.neg_n[lane] += u64::from(r < 0.0);
         self.neg_s1[lane] += negative_part;
         self.neg_s2[lane] += negative_part * negative_part;
+    }
+
+    /// Two consecutive days' returns, one per lane: the same operations as two
+    /// [`add`](PowerSums::add)s, written lane-wise so that they fill one SSE2 register.
+    #[inline(always)]
+    fn add_pair(&mut self, r: [f64; LANES]) {
+        for (lane, return_) in r.into_iter().enumerate() {
+            self.add(lane, return_);
+        }
+    }
+}
+
+impl OnePass {
+    fn new(equity: &[f64]) -> OnePass {
+        OnePass {
+            sums: PowerSums::ZERO,
+            drawdown: DrawdownTracker::new(equity.get(1).copied().unwrap_or(f64::NAN)),
+        }
     }
 
     /// (By value, so the accumulators live in registers.) Blocks of [`BLOCK`] days over
     /// which the equity does not move (a strategy out of the market) are skipped in O(1):
     /// their returns are exactly 0 and add nothing (the lanes of the other days stay the
     /// same, so the sums are bit for bit those of the plain loop).
-    fn run(mut self, equity: &[f64]) -> OnePass {
-        // Days t and t + 1 share the load of day t; a plain index loop (the bounds checks
-        // fold away) vectorises where a zip of two chunk iterators did not.
+    ///
+    /// Compiled twice: with AVX where the CPU has it (four divisions per instruction), and
+    /// for the baseline target. Both round every division and add the same way (IEEE
+    /// arithmetic, no reassociation), so they give the same bits.
+    fn run(self, equity: &[f64]) -> OnePass {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx") {
+            // SAFETY: `run_avx` only requires the CPU to support AVX, checked just above.
+            return unsafe { self.run_avx(equity) };
+        }
+        self.run_portable(equity)
+    }
+
+    /// [`run`](OnePass::run) compiled with AVX enabled (the loops are the same code).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx")]
+    unsafe fn run_avx(self, equity: &[f64]) -> OnePass {
+        self.run_body(equity)
+    }
+
+    fn run_portable(self, equity: &[f64]) -> OnePass {
+        self.run_body(equity)
+    }
+
+    /// The loops of [`run`](OnePass::run). The accumulators are locals (not fields of
+    /// `self`, which lives in memory), so they stay in registers.
+    #[inline(always)]
+    fn run_body(self, equity: &[f64]) -> OnePass {
+        let (mut sums, mut drawdown) = (self.sums, self.drawdown);
         let n = equity.len();
         let mut t = 1;
         while t + BLOCK <= n {
@@ -152,38 +201,45 @@ impl OnePass {
             let days = &equity[t - 1..t + BLOCK];
             let e = days[0];
             if days[BLOCK] == e && e != 0.0 && e.is_finite() && days.iter().all(|d| *d == e) {
-                self.drawdown.flat(e, BLOCK as u64);
+                drawdown.flat(e, BLOCK as u64);
             } else {
-                for pair in days.windows(3).step_by(2) {
-                    let (a, b, c) = (pair[0], pair[1], pair[2]);
-                    self.add(0, b / a - 1.0);
-                    self.add(1, c / b - 1.0);
-                    self.drawdown.step(b);
-                    self.drawdown.step(c);
+                // The divisions first, independent of each other (so they vectorise), then
+                // the sums in day order, alternating lanes as the plain loop does.
+                let mut returns = [0.0f64; BLOCK];
+                let (before, after) = (&days[..BLOCK], &days[1..]);
+                for k in 0..BLOCK {
+                    returns[k] = after[k] / before[k] - 1.0;
+                }
+                for r in returns.chunks_exact(2) {
+                    sums.add_pair([r[0], r[1]]);
+                }
+                if !drawdown.below_mark(&days[1..]) {
+                    for &d in &days[1..] {
+                        drawdown.step(d);
+                    }
                 }
             }
             t += BLOCK;
         }
         while t + 1 < n {
             let (a, b, c) = (equity[t - 1], equity[t], equity[t + 1]);
-            self.add(0, b / a - 1.0);
-            self.add(1, c / b - 1.0);
-            self.drawdown.step(b);
-            self.drawdown.step(c);
+            sums.add_pair([b / a - 1.0, c / b - 1.0]);
+            drawdown.step(b);
+            drawdown.step(c);
             t += 2;
         }
         if t < n {
-            self.add(0, equity[t] / equity[t - 1] - 1.0);
-            self.drawdown.step(equity[t]);
+            sums.add(0, equity[t] / equity[t - 1] - 1.0);
+            drawdown.step(equity[t]);
         }
-        self
+        OnePass { sums, drawdown }
     }
 
     /// The same, with NaN returns (0/0, NaN equity) taken as 0 like `fillna(0.0)`.
     fn run_filling_nan(mut self, equity: &[f64]) -> OnePass {
         for w in equity.windows(2) {
             let r = w[1] / w[0] - 1.0;
-            self.add(0, if r.is_nan() { 0.0 } else { r });
+            self.sums.add(0, if r.is_nan() { 0.0 } else { r });
             self.drawdown.step(w[1]);
         }
         self
@@ -221,7 +277,8 @@ impl DrawdownTracker {
     #[inline(always)]
     fn step(&mut self, e: f64) {
         if e < self.floor && e < self.hwm {
-            self.deepen(e);
+            self.max_drawdown = drawdown_from(self.hwm, e);
+            self.floor = e;
         }
         // A run only grows until it ends, so the maximum taken every day is the maximum
         // over the ended runs.
@@ -232,15 +289,6 @@ impl DrawdownTracker {
         self.floor = if new_high { new_floor } else { self.floor };
         // (Not `f64::max`: a NaN mark must stay NaN, and a NaN day must not move it.)
         self.hwm = if new_high { e } else { self.hwm };
-    }
-
-    /// A new maximum drawdown at `e`. Out of line so that the branch above stays a
-    /// branch: as a select, the division would run (and lengthen the chain) every day.
-    #[cold]
-    #[inline(never)]
-    fn deepen(&mut self, e: f64) {
-        self.max_drawdown = (self.hwm - e) / self.hwm;
-        self.floor = e;
     }
 
     /// `days` more days at `e`, the equity of the day just stepped: the mark and the
@@ -255,10 +303,48 @@ impl DrawdownTracker {
         }
     }
 
+    /// Steps through `days` at once when every one of them is below the mark (a block inside
+    /// a drawdown: no new high, so the mark stays, the run grows by one a day, and the
+    /// maximum drawdown can only deepen, last to the block's lowest day); returns false,
+    /// changing nothing, otherwise (a new high, a day at the mark, NaN). The state is then
+    /// exactly that of [`step`](DrawdownTracker::step) day by day.
+    #[inline(always)]
+    fn below_mark(&mut self, days: &[f64]) -> bool {
+        let hwm = self.hwm;
+        let (mut below, mut low) = (true, f64::INFINITY);
+        for &d in days {
+            below &= d < hwm;
+            low = low.min(d);
+        }
+        if !below || days.is_empty() {
+            return false;
+        }
+        if low < self.floor {
+            // The last day to deepen is the first at the block's low (the floor is then
+            // that low, so no later day passes it).
+            self.max_drawdown = drawdown_from(hwm, low);
+            self.floor = low;
+        }
+        let count = days.len() as u64;
+        self.longest = self.longest.max(self.run + count - 1);
+        self.run += count;
+        true
+    }
+
     /// The maximum drawdown and the longest run of days in drawdown.
     fn finish(&self) -> (f64, u64) {
         (self.max_drawdown, self.longest.max(self.run))
     }
+}
+
+/// The drawdown of `e` below the mark `hwm`, on a day that sets a new maximum drawdown. Out
+/// of line so that the branch in [`DrawdownTracker::step`] stays a branch (as a select, the
+/// division would run, and lengthen the chain, every day); by value, so the tracker's
+/// fields need no address and stay in registers.
+#[cold]
+#[inline(never)]
+fn drawdown_from(hwm: f64, e: f64) -> f64 {
+    (hwm - e) / hwm
 }
 
 /// The summaries of the in-sample part `equity[..split]` and the out-of-sample part
@@ -329,6 +415,81 @@ mod tests {
         let (a, b) = summary_split(&e, 99);
         assert_eq!(a.n_obs, 6);
         assert_eq!(b, Metrics::default());
+    }
+
+    /// A deterministic random walk (xorshift) with long drawdowns, flat stretches and a
+    /// NaN-free tail that is not a multiple of the block.
+    fn walk(n: usize, seed: u64) -> Vec<f64> {
+        let mut state = seed;
+        let mut e = 100.0;
+        (0..n)
+            .map(|day| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let u = (state >> 11) as f64 / (1u64 << 53) as f64;
+                // Out of the market for a stretch every so often; otherwise drifting down
+                // for the first half (a long drawdown), up after.
+                if (day / 40) % 3 != 2 {
+                    let drift = if day < n / 2 { -0.0004 } else { 0.0006 };
+                    e *= 1.0 + drift + 0.02 * (u - 0.5);
+                }
+                e
+            })
+            .collect()
+    }
+
+    fn bits(p: &OnePass) -> Vec<u64> {
+        let s = &p.sums;
+        let d = &p.drawdown;
+        [s.s1, s.s2, s.s3, s.s4, s.neg_s1, s.neg_s2]
+            .iter()
+            .flatten()
+            .map(|x| x.to_bits())
+            .chain(s.neg_n)
+            .chain([d.hwm.to_bits(), d.max_drawdown.to_bits(), d.floor.to_bits()])
+            .chain([d.run, d.longest])
+            .collect()
+    }
+
+    #[test]
+    fn dispatched_pass_matches_portable_and_day_by_day_passes_bit_for_bit() {
+        for (n, seed) in [(8041, 1), (1000, 7), (17, 3), (33, 11), (2, 5)] {
+            let e = walk(n, seed);
+            let fast = OnePass::new(&e).run(&e);
+            let portable = OnePass::new(&e).run_portable(&e);
+            assert_eq!(bits(&fast), bits(&portable), "n = {n}");
+            // Day by day, lanes alternating, as the original loop.
+            let mut plain = OnePass::new(&e);
+            for (t, w) in e.windows(2).enumerate() {
+                plain.sums.add(t % 2, w[1] / w[0] - 1.0);
+                plain.drawdown.step(w[1]);
+            }
+            assert_eq!(bits(&fast), bits(&plain), "n = {n}");
+        }
+    }
+
+    #[test]
+    fn below_mark_block_steps_like_day_by_day() {
+        // Mark 100 at day 1, then a block below it that deepens twice (lowest 80 twice).
+        let days = [95.0, 90.0, 97.0, 80.0, 85.0, 80.0, 99.0, 99.9];
+        let mut block = DrawdownTracker::new(100.0);
+        block.step(100.0);
+        let mut daily = DrawdownTracker::new(100.0);
+        daily.step(100.0);
+        assert!(block.below_mark(&days));
+        for d in days {
+            daily.step(d);
+        }
+        assert_eq!(block.max_drawdown, 0.2);
+        assert_eq!(block.max_drawdown.to_bits(), daily.max_drawdown.to_bits());
+        assert_eq!(block.floor, daily.floor);
+        assert_eq!((block.run, block.longest), (8, 7));
+        assert_eq!((block.run, block.longest), (daily.run, daily.longest));
+        // A day at the mark (not below it) or a NaN day: not taken.
+        assert!(!block.below_mark(&[90.0, 100.0]));
+        assert!(!block.below_mark(&[90.0, f64::NAN]));
+        assert_eq!(block.run, 8);
     }
 
     #[test]

@@ -103,7 +103,42 @@ pub fn steps_of(signal: &[i8]) -> Vec<(usize, i8)> {
 /// magnitude exceeds the rounding-error bounds of both computations). Returns `None` (use
 /// [`sma_signal`]) on any day too close to call (a tie of the two averages), or when a
 /// non-finite close falls inside the windows.
+///
+/// Where the CPU has AVX, the day loop runs compiled for it (four days per instruction);
+/// the arithmetic is the same IEEE operations in the same order, so the steps are the same.
 pub fn sma_steps(
+    sums: &CloseSums,
+    start: usize,
+    closes: &[f64],
+    fast: usize,
+    slow: usize,
+    long_only: bool,
+) -> Option<Vec<(usize, i8)>> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx") {
+        // SAFETY: `sma_steps_avx` only requires the CPU to support AVX, checked just above.
+        return unsafe { sma_steps_avx(sums, start, closes, fast, slow, long_only) };
+    }
+    sma_steps_body(sums, start, closes, fast, slow, long_only)
+}
+
+/// [`sma_steps`] compiled with AVX enabled (the same code).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn sma_steps_avx(
+    sums: &CloseSums,
+    start: usize,
+    closes: &[f64],
+    fast: usize,
+    slow: usize,
+    long_only: bool,
+) -> Option<Vec<(usize, i8)>> {
+    sma_steps_body(sums, start, closes, fast, slow, long_only)
+}
+
+/// The body of [`sma_steps`], inlined into each of its compilations.
+#[inline(always)]
+fn sma_steps_body(
     sums: &CloseSums,
     start: usize,
     closes: &[f64],
@@ -135,8 +170,8 @@ pub fn sma_steps(
     let tops = &sums.prefix[origin + warm..=origin + len];
     let fast_backs = &sums.prefix[origin + warm - fast..];
     let slow_backs = &sums.prefix[origin + warm - slow..];
-    // Blocks of days: how many have fast > slow and whether every one is clear of the
-    // tolerance, branch-free (so it vectorises); a block is looked at day by day only
+    // Blocks of days: whether all / any have fast > slow and whether every one is clear of
+    // the tolerance, branch-free (so it vectorises); a block is looked at day by day only
     // when the position changes inside it (rare: a crossover).
     const BLOCK: usize = 32;
     let mut current = 0i8;
@@ -145,7 +180,7 @@ pub fn sma_steps(
     while from < days {
         let to = (from + BLOCK).min(days);
         let difference = |k: usize| ws * (tops[k] - fast_backs[k]) - wf * (tops[k] - slow_backs[k]);
-        let (mut longs, mut clear) = (0u64, true);
+        let (mut all_long, mut any_long, mut clear) = (true, false, true);
         for ((&top, &fast_back), &slow_back) in tops[from..to]
             .iter()
             .zip(&fast_backs[from..to])
@@ -154,14 +189,15 @@ pub fn sma_steps(
             let d = ws * (top - fast_back) - wf * (top - slow_back);
             // (Also false for NaN.)
             clear &= d.abs() > tolerance;
-            longs += u64::from(d > 0.0);
+            all_long &= d > 0.0;
+            any_long |= d > 0.0;
         }
         if !clear {
             return None;
         }
         let unchanged = match current {
-            1 => longs == (to - from) as u64,
-            _ => longs == 0,
+            1 => all_long,
+            _ => !any_long,
         };
         // (The first block always: the signal is 0 before its first day, not `below`.)
         if !unchanged || from == 0 {
