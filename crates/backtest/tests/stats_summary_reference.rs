@@ -1,7 +1,8 @@
-//! `stats::summary` against its previous implementation (one fused pass over every day, kept
-//! here verbatim as the reference): the metrics must be bit for bit the same on curves with
-//! and without flat stretches (which the library now skips in blocks), at every offset and
-//! length, with zero, NaN and negative equity, and on real `ma_cross` curves over SPY.
+//! `stats::summary` against its definition written out plainly here (day by day, four lanes
+//! of sums, the drawdown as QSTrader's series defines it): the metrics must be bit for bit
+//! the same on curves with and without flat stretches (which the library skips in blocks),
+//! at every offset and length, with zero, NaN and negative equity, and on real `ma_cross`
+//! curves over SPY.
 
 use backtest::stats::summary;
 use backtest::{
@@ -10,38 +11,34 @@ use backtest::{
 };
 use std::path::PathBuf;
 
-#[allow(clippy::all)]
+/// The definition, day by day and without blocks, written out plainly.
 mod reference {
     use backtest::Metrics;
+
+    const LANES: usize = 4;
 
     pub fn reference_summary(equity: &[f64]) -> Metrics {
         let n = equity.len();
         if n == 0 {
             return Metrics::default();
         }
-        let first = equity[0];
-        let last = equity[n - 1];
-        let growth = last / first;
-        let nf = n as f64;
-
-        let mut pass = OnePass::new(equity).run(equity);
-        if pass.s1.iter().any(|s| s.is_nan()) {
-            // A 0/0 or NaN return: redo it with pandas' fillna(0.0) on every return.
-            pass = OnePass::new(equity).run_filling_nan(equity);
+        let returns: Vec<f64> = equity.windows(2).map(|w| w[1] / w[0] - 1.0).collect();
+        let mut sums = power_sums(&returns);
+        if sums[0].iter().any(|s| s.is_nan()) {
+            // pandas' fillna(0.0).
+            let filled: Vec<f64> = returns
+                .iter()
+                .map(|r| if r.is_nan() { 0.0 } else { *r })
+                .collect();
+            sums = power_sums(&filled);
         }
-        let total = |x: [f64; LANES]| x[0] + x[1];
-        let (s1, s2, s3, s4) = (
-            total(pass.s1),
-            total(pass.s2),
-            total(pass.s3),
-            total(pass.s4),
-        );
-        let neg_n = (pass.neg_n[0] + pass.neg_n[1]) as f64;
-        let (neg_s1, neg_s2) = (total(pass.neg_s1), total(pass.neg_s2));
-        let (max_dd, max_run) = pass.drawdown.finish();
+        // Day t >= 1 in lane (t - 1) mod 4; the lanes added pairwise.
+        let total = |x: [f64; LANES]| (x[0] + x[1]) + (x[2] + x[3]);
+        let [s1, s2, s3, s4, neg_n, neg_s1, neg_s2] = sums.map(total);
+        let (max_dd, max_run) = drawdown(equity);
 
-        // Population central moments from the power sums (day 0's return of 0 adds nothing but
-        // counts in n).
+        let nf = n as f64;
+        let growth = equity[n - 1] / equity[0];
         let mean = s1 / nf;
         let var = (s2 / nf - mean * mean).max(0.0);
         let m3 = s3 / nf - 3.0 * mean * (s2 / nf) + 2.0 * mean * mean * mean;
@@ -49,15 +46,13 @@ mod reference {
             - 3.0 * mean * mean * mean * mean;
         let std = var.sqrt();
         let neg_std = if neg_n == 0.0 {
-            f64::NAN // np.std of an empty array
+            f64::NAN
         } else {
             let neg_mean = neg_s1 / neg_n;
             (neg_s2 / neg_n - neg_mean * neg_mean).max(0.0).sqrt()
         };
-
         let ann = 252.0f64.sqrt();
-        let years = nf / 252.0f64;
-        let cagr = growth.powf(1.0 / years) - 1.0;
+        let cagr = growth.powf(1.0 / (nf / 252.0)) - 1.0;
         Metrics {
             sharpe: ann * mean / std,
             sortino: ann * mean / neg_std,
@@ -74,133 +69,50 @@ mod reference {
         }
     }
 
-    /// Lanes of independent accumulators: each sum is a loop-carried dependency chain, so two
-    /// lanes let consecutive days overlap and fill one SSE2 register (more lanes spill).
-    const LANES: usize = 2;
-
-    /// The accumulators of [`summary`]'s single pass: power sums of the returns, count, sum and
-    /// sum of squares of the negative returns (branch-free: the sign of a daily return is a coin
-    /// flip for the branch predictor), and the drawdown.
-    struct OnePass {
-        s1: [f64; LANES],
-        s2: [f64; LANES],
-        s3: [f64; LANES],
-        s4: [f64; LANES],
-        neg_n: [u64; LANES],
-        neg_s1: [f64; LANES],
-        neg_s2: [f64; LANES],
-        drawdown: DrawdownTracker,
+    /// s1..s4, count, sum and sum of squares of the negative returns, per lane.
+    fn power_sums(returns: &[f64]) -> [[f64; LANES]; 7] {
+        let mut sums = [[0.0; LANES]; 7];
+        for (i, &r) in returns.iter().enumerate() {
+            let lane = i % LANES;
+            sums[0][lane] += r;
+            sums[1][lane] += r * r;
+            sums[2][lane] += r * r * r;
+            sums[3][lane] += (r * r) * (r * r);
+            if r < 0.0 {
+                sums[4][lane] += 1.0;
+                sums[5][lane] += r;
+                sums[6][lane] += r * r;
+            } else {
+                sums[5][lane] += 0.0;
+                sums[6][lane] += 0.0;
+            }
+        }
+        sums
     }
 
-    impl OnePass {
-        fn new(equity: &[f64]) -> OnePass {
-            OnePass {
-                s1: [0.0; LANES],
-                s2: [0.0; LANES],
-                s3: [0.0; LANES],
-                s4: [0.0; LANES],
-                neg_n: [0; LANES],
-                neg_s1: [0.0; LANES],
-                neg_s2: [0.0; LANES],
-                drawdown: DrawdownTracker::new(equity.get(1).copied().unwrap_or(f64::NAN)),
-            }
-        }
-
-        #[inline(always)]
-        fn add(&mut self, lane: usize, r: f64) {
-            let r2 = r * r;
-            self.s1[lane] += r;
-            self.s2[lane] += r2;
-            self.s3[lane] += r2 * r;
-            self.s4[lane] += r2 * r2;
-            // min/compare rather than `if`: no branch for the compiler to keep.
-            let negative_part = r.min(0.0);
-            self.neg_n[lane] += u64::from(r < 0.0);
-            self.neg_s1[lane] += negative_part;
-            self.neg_s2[lane] += negative_part * negative_part;
-        }
-
-        /// (By value, so the accumulators live in registers.)
-        fn run(mut self, equity: &[f64]) -> OnePass {
-            // Days t and t + 1 share the load of day t; a plain index loop (the bounds checks
-            // fold away) vectorises where a zip of two chunk iterators did not.
-            let n = equity.len();
-            let mut t = 1;
-            while t + 1 < n {
-                let (a, b, c) = (equity[t - 1], equity[t], equity[t + 1]);
-                self.add(0, b / a - 1.0);
-                self.add(1, c / b - 1.0);
-                self.drawdown.step(b);
-                self.drawdown.step(c);
-                t += 2;
-            }
-            if t < n {
-                self.add(0, equity[t] / equity[t - 1] - 1.0);
-                self.drawdown.step(equity[t]);
-            }
-            self
-        }
-
-        /// The same, with NaN returns (0/0, NaN equity) taken as 0 like `fillna(0.0)`.
-        fn run_filling_nan(mut self, equity: &[f64]) -> OnePass {
-            for w in equity.windows(2) {
-                let r = w[1] / w[0] - 1.0;
-                self.add(0, if r.is_nan() { 0.0 } else { r });
-                self.drawdown.step(w[1]);
-            }
-            self
-        }
-    }
-
-    /// QSTrader's maximum drawdown and its duration (see [`drawdowns`](super::drawdowns)) on the
-    /// equity itself, day by day from day 1 (day 0 never sets the high-water mark), without the
-    /// series. A day is in drawdown when its equity is below the mark; NaN equity counts as
-    /// "not in drawdown".
-    struct DrawdownTracker {
-        hwm: f64,
-        max_drawdown: f64,
-        /// Equity below this is a new maximum drawdown: `hwm · (1 − max_drawdown)`, so the
-        /// division runs only on the days that set it.
-        floor: f64,
-        run: u64,
-        longest: u64,
-    }
-
-    impl DrawdownTracker {
-        /// Starts at day 1's equity (`NaN` for a curve of fewer than two days).
-        fn new(day1: f64) -> DrawdownTracker {
-            DrawdownTracker {
-                hwm: day1,
-                max_drawdown: 0.0,
-                floor: day1,
-                run: 0,
-                longest: 0,
-            }
-        }
-
-        /// Day t ≥ 1.
-        #[inline(always)]
-        fn step(&mut self, e: f64) {
-            if e < self.hwm {
-                self.run += 1;
-                if e < self.floor {
-                    self.max_drawdown = (self.hwm - e) / self.hwm;
-                    self.floor = e;
+    /// QSTrader's drawdown from day 1 (its mark), the largest `(hwm - e) / hwm`, and the
+    /// longest run of days below the mark (a NaN day is not below).
+    fn drawdown(equity: &[f64]) -> (f64, u64) {
+        let Some(&day1) = equity.get(1) else {
+            return (0.0, 0);
+        };
+        let (mut hwm, mut max, mut run, mut longest) = (day1, 0.0f64, 0u64, 0u64);
+        for &e in &equity[1..] {
+            if e < hwm {
+                run += 1;
+                let dd = (hwm - e) / hwm;
+                if dd > max {
+                    max = dd;
                 }
             } else {
-                self.longest = self.longest.max(self.run);
-                self.run = 0;
-                if e > self.hwm {
-                    self.hwm = e;
-                    self.floor = e - e * self.max_drawdown;
+                run = 0;
+                if e > hwm {
+                    hwm = e;
                 }
             }
+            longest = longest.max(run);
         }
-
-        /// The maximum drawdown and the longest run of days in drawdown.
-        fn finish(&self) -> (f64, u64) {
-            (self.max_drawdown, self.longest.max(self.run))
-        }
+        (max, longest)
     }
 }
 

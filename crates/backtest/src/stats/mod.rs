@@ -30,4 +30,6 @@ pub use json::{
     curve_statistics, epoch_millis, json_statistics, CurveStatistics, DatedSeries, EquityCurve,
     JsonStatistics, NamedSeries, ReturnsQuantiles, StatsError, StrategyNames, TargetAllocations,
 };
-pub use summary::{split_index, summary, summary_split, PERIODS_PER_YEAR};
+pub use summary::{
+    curve_summary, split_index, summary, summary_split, CurveSummary, PERIODS_PER_YEAR,
+};

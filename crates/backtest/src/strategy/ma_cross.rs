@@ -104,8 +104,9 @@ pub fn steps_of(signal: &[i8]) -> Vec<(usize, i8)> {
 /// [`sma_signal`]) on any day too close to call (a tie of the two averages), or when a
 /// non-finite close falls inside the windows.
 ///
-/// Where the CPU has AVX, the day loop runs compiled for it (four days per instruction);
-/// the arithmetic is the same IEEE operations in the same order, so the steps are the same.
+/// Where the CPU has AVX2, the blocks of days are scanned with it (four days per
+/// instruction); the arithmetic is the same IEEE operations in the same order, so the steps
+/// are the same.
 pub fn sma_steps(
     sums: &CloseSums,
     start: usize,
@@ -115,29 +116,15 @@ pub fn sma_steps(
     long_only: bool,
 ) -> Option<Vec<(usize, i8)>> {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx") {
-        // SAFETY: `sma_steps_avx` only requires the CPU to support AVX, checked just above.
-        return unsafe { sma_steps_avx(sums, start, closes, fast, slow, long_only) };
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: `scan_avx2` only requires the CPU to support AVX2, checked just above.
+        let scan = |w: &SmaWindows<'_>| unsafe { scan_avx2(w) };
+        return sma_steps_body(sums, start, closes, fast, slow, long_only, scan);
     }
-    sma_steps_body(sums, start, closes, fast, slow, long_only)
+    sma_steps_body(sums, start, closes, fast, slow, long_only, scan_portable)
 }
 
-/// [`sma_steps`] compiled with AVX enabled (the same code).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx")]
-unsafe fn sma_steps_avx(
-    sums: &CloseSums,
-    start: usize,
-    closes: &[f64],
-    fast: usize,
-    slow: usize,
-    long_only: bool,
-) -> Option<Vec<(usize, i8)>> {
-    sma_steps_body(sums, start, closes, fast, slow, long_only)
-}
-
-/// The body of [`sma_steps`], inlined into each of its compilations.
-#[inline(always)]
+/// The body of [`sma_steps`], with `scan` for the blocks of days.
 fn sma_steps_body(
     sums: &CloseSums,
     start: usize,
@@ -145,6 +132,7 @@ fn sma_steps_body(
     fast: usize,
     slow: usize,
     long_only: bool,
+    scan: impl Fn(&SmaWindows<'_>) -> Option<u32>,
 ) -> Option<Vec<(usize, i8)>> {
     let mut steps = vec![(0, 0i8)];
     let Some(first) = closes.iter().position(|c| c.is_finite()) else {
@@ -170,42 +158,35 @@ fn sma_steps_body(
     let tops = &sums.prefix[origin + warm..=origin + len];
     let fast_backs = &sums.prefix[origin + warm - fast..];
     let slow_backs = &sums.prefix[origin + warm - slow..];
-    // Blocks of days: whether all / any have fast > slow and whether every one is clear of
-    // the tolerance, branch-free (so it vectorises); a block is looked at day by day only
-    // when the position changes inside it (rare: a crossover).
-    const BLOCK: usize = 32;
+    // Blocks of days: which have fast > slow, and whether every one is clear of the
+    // tolerance (branch-free, so it vectorises); a block is looked at day by day only when
+    // the position changes inside it (rare: a crossover).
     let mut current = 0i8;
     let days = tops.len();
     let mut from = 0;
     while from < days {
-        let to = (from + BLOCK).min(days);
-        let difference = |k: usize| ws * (tops[k] - fast_backs[k]) - wf * (tops[k] - slow_backs[k]);
-        let (mut all_long, mut any_long, mut clear) = (true, false, true);
-        for ((&top, &fast_back), &slow_back) in tops[from..to]
-            .iter()
-            .zip(&fast_backs[from..to])
-            .zip(&slow_backs[from..to])
-        {
-            let d = ws * (top - fast_back) - wf * (top - slow_back);
-            // (Also false for NaN.)
-            clear &= d.abs() > tolerance;
-            all_long &= d > 0.0;
-            any_long |= d > 0.0;
-        }
-        if !clear {
-            return None;
-        }
+        let to = (from + SMA_BLOCK).min(days);
+        let windows = SmaWindows {
+            tops: &tops[from..to],
+            fast_backs: &fast_backs[from..to],
+            slow_backs: &slow_backs[from..to],
+            wf,
+            ws,
+            tolerance,
+        };
+        let long = scan(&windows)?;
+        let all = u32::MAX >> (32 - (to - from));
         let unchanged = match current {
-            1 => all_long,
-            _ => !any_long,
+            1 => long == all,
+            _ => long == 0,
         };
         // (The first block always: the signal is 0 before its first day, not `below`.)
         if !unchanged || from == 0 {
-            for k in from..to {
-                let s = if difference(k) > 0.0 { 1 } else { below };
+            for k in 0..to - from {
+                let s = if long >> k & 1 == 1 { 1 } else { below };
                 if s != current {
                     current = s;
-                    let offset = first + warm - 1 + k;
+                    let offset = first + warm - 1 + from + k;
                     match steps.last_mut() {
                         Some(last) if last.0 == offset => last.1 = s,
                         _ => steps.push((offset, s)),
@@ -216,6 +197,80 @@ fn sma_steps_body(
         from = to;
     }
     Some(steps)
+}
+
+/// Days per block of [`sma_steps`] (at most 32: a block's days are the bits of a `u32`).
+const SMA_BLOCK: usize = 32;
+
+/// The running-sum windows of up to [`SMA_BLOCK`] days, and the weights and tolerance of
+/// `d = slow · (top − fast_back) − fast · (top − slow_back)` (the two window sums).
+struct SmaWindows<'a> {
+    tops: &'a [f64],
+    fast_backs: &'a [f64],
+    slow_backs: &'a [f64],
+    wf: f64,
+    ws: f64,
+    tolerance: f64,
+}
+
+/// Bit k set when day k of the block has `d > 0`; `None` when a day's |d| is not above the
+/// tolerance (or d is NaN).
+#[inline(always)]
+fn scan_portable(w: &SmaWindows<'_>) -> Option<u32> {
+    let (mut long, mut clear) = (0u32, true);
+    for (k, ((&top, &fast_back), &slow_back)) in w
+        .tops
+        .iter()
+        .zip(w.fast_backs)
+        .zip(w.slow_backs)
+        .enumerate()
+    {
+        let d = w.ws * (top - fast_back) - w.wf * (top - slow_back);
+        long |= u32::from(d > 0.0) << k;
+        // (Also false for NaN.)
+        clear &= d.abs() > w.tolerance;
+    }
+    clear.then_some(long)
+}
+
+/// [`scan_portable`]'s result in AVX2 instructions, four days to a register, the same
+/// operations in the same order (so the same bits); a partial block goes portable.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn scan_avx2(w: &SmaWindows<'_>) -> Option<u32> {
+    use std::arch::x86_64::*;
+    let len = w.tops.len();
+    if len != SMA_BLOCK || w.fast_backs.len() < len || w.slow_backs.len() < len {
+        return scan_portable(w);
+    }
+    let (ws, wf) = (_mm256_set1_pd(w.ws), _mm256_set1_pd(w.wf));
+    let tolerance = _mm256_set1_pd(w.tolerance);
+    let zero = _mm256_setzero_pd();
+    let sign = _mm256_set1_pd(-0.0);
+    let (mut long, mut unclear) = (0u32, 0i32);
+    for g in 0..SMA_BLOCK / 4 {
+        // SAFETY: the three slices hold SMA_BLOCK values (checked above); group g reads
+        // values 4g .. 4g + 4.
+        let (top, fast_back, slow_back) = unsafe {
+            (
+                _mm256_loadu_pd(w.tops.as_ptr().add(4 * g)),
+                _mm256_loadu_pd(w.fast_backs.as_ptr().add(4 * g)),
+                _mm256_loadu_pd(w.slow_backs.as_ptr().add(4 * g)),
+            )
+        };
+        let d = _mm256_sub_pd(
+            _mm256_mul_pd(ws, _mm256_sub_pd(top, fast_back)),
+            _mm256_mul_pd(wf, _mm256_sub_pd(top, slow_back)),
+        );
+        long |= (_mm256_movemask_pd(_mm256_cmp_pd::<_CMP_GT_OQ>(d, zero)) as u32) << (4 * g);
+        // Not greater (unordered included: NaN) than the tolerance.
+        let abs = _mm256_andnot_pd(sign, d);
+        unclear |= _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_NGT_UQ>(abs, tolerance));
+    }
+    (unclear == 0).then_some(long)
 }
 
 /// A bound on |d − exact| plus the margin within which [`sma_signal`]'s decision may differ
@@ -394,5 +449,74 @@ mod tests {
         // day 3: close 6, slow 4 -> long.
         let closes = [4.0, 2.0, 1.0, 6.0];
         assert_eq!(ema_signal(&closes, 1, 3, false), [0, 0, -1, 1]);
+    }
+
+    /// A deterministic random walk of closes (xorshift).
+    fn walk(n: usize, seed: u64) -> Vec<f64> {
+        let mut x = seed | 1;
+        let mut c = 100.0;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                c *= 1.0 + ((x >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 0.03;
+                c
+            })
+            .collect()
+    }
+
+    #[test]
+    fn dispatched_and_portable_scans_give_the_same_steps() {
+        for (n, seed, fast, slow, long_only) in [
+            (8041, 1, 50, 200, true),
+            (3000, 2, 5, 20, false),
+            (1000, 3, 10, 10, true),
+            (777, 4, 30, 7, false),
+        ] {
+            let closes = walk(n, seed);
+            let sums = CloseSums::new(&closes);
+            for start in [0, 13] {
+                let part = &closes[start..];
+                let dispatched = sma_steps(&sums, start, part, fast, slow, long_only);
+                let portable =
+                    sma_steps_body(&sums, start, part, fast, slow, long_only, scan_portable);
+                assert_eq!(dispatched, portable, "{n} {fast}/{slow} from {start}");
+                if fast != slow {
+                    let plain = steps_of(&sma_signal(part, fast, slow, long_only));
+                    assert_eq!(dispatched.as_ref(), Some(&plain), "{n} {fast}/{slow}");
+                }
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_scan_equals_the_portable_scan() {
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            return;
+        }
+        let values = walk(3 * SMA_BLOCK, 9);
+        let (tops, rest) = values.split_at(SMA_BLOCK);
+        let (fast_backs, slow_backs) = rest.split_at(SMA_BLOCK);
+        let mut tops = tops.to_vec();
+        for tolerance in [0.0, 1.0, 50.0, 1e9] {
+            for poison in [None, Some(f64::NAN), Some(f64::INFINITY)] {
+                if let Some(p) = poison {
+                    tops[17] = p;
+                }
+                let w = SmaWindows {
+                    tops: &tops,
+                    fast_backs,
+                    slow_backs,
+                    wf: 3.0,
+                    ws: 11.0,
+                    tolerance,
+                };
+                // SAFETY: AVX2 is checked above.
+                let avx2 = unsafe { scan_avx2(&w) };
+                assert_eq!(avx2, scan_portable(&w), "tolerance {tolerance} {poison:?}");
+            }
+        }
     }
 }
