@@ -9,6 +9,7 @@ pub mod config;
 pub mod data;
 pub mod metrics;
 pub mod nullable_f64;
+pub mod output;
 pub mod params;
 pub mod simulator;
 pub mod stats;

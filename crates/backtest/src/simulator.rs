@@ -72,19 +72,13 @@ pub struct Fill {
     pub cost: f64,
 }
 
-/// The target weights a strategy chose on one rebalance day.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Allocation {
-    pub date: NaiveDate,
-    /// One weight per symbol, in `RunOutput::symbols` order.
-    pub weights: Vec<f64>,
-}
+pub use crate::output::{Allocation, Allocations, DateSpan};
 
 /// What one backtest produces.
 #[derive(Clone, Debug, Default)]
 pub struct RunOutput {
     /// Equity curve dates (from the burn-in date on).
-    pub dates: Vec<NaiveDate>,
+    pub dates: DateSpan,
     /// Equity marked at each date's close.
     pub equity: Vec<f64>,
     pub metrics: Metrics,
@@ -96,7 +90,7 @@ pub struct RunOutput {
     pub symbols: Vec<String>,
     /// Target weights on each day the strategy rebalanced (QSTrader's target allocations,
     /// before forward filling).
-    pub allocations: Vec<Allocation>,
+    pub allocations: Allocations,
     /// Every order filled, in order.
     pub fills: Vec<Fill>,
     /// Sum of |quantity x price| over all fills.
@@ -295,7 +289,7 @@ fn simulate(setup: &Setup<'_>, strategy: &mut dyn crate::strategy::Strategy) -> 
 
     let days = setup.end - setup.trade_from;
     let mut out = RunOutput {
-        dates: data.dates[setup.trade_from..setup.end].to_vec(),
+        dates: DateSpan::new(data.shared_dates(), setup.trade_from..setup.end),
         equity: Vec::with_capacity(days),
         symbols: data.symbols.clone(),
         ..RunOutput::default()
@@ -324,10 +318,7 @@ fn simulate(setup: &Setup<'_>, strategy: &mut dyn crate::strategy::Strategy) -> 
             // (equity marked at the open) and filled at once at that same price.
             let prices = |i: usize| finite_or(data.open[i][day], data.close[i][day]);
             let equity = cash + marked(&held, &quantity, prices);
-            out.allocations.push(Allocation {
-                date: data.dates[day],
-                weights: weights.clone(),
-            });
+            out.allocations.push(data.dates[day], &weights);
             has_orders = size_orders(
                 &weights,
                 &quantity,
@@ -398,10 +389,7 @@ fn simulate(setup: &Setup<'_>, strategy: &mut dyn crate::strategy::Strategy) -> 
             && is_rebalance_day(schedule, &data.dates, day, setup.trade_from)
             && strategy.decide(day, &mut weights);
         if decided {
-            out.allocations.push(Allocation {
-                date: data.dates[day],
-                weights: weights.clone(),
-            });
+            out.allocations.push(data.dates[day], &weights);
             let prices = |i: usize| data.close[i][day];
             has_orders = size_orders(
                 &weights,

@@ -104,7 +104,7 @@ fn momentum_taa_matches_qstrader() {
     assert_eq!(out.dates[0], date("1999-12-22").expect("date"));
     assert_eq!(out.fills.len(), 967);
     assert_rel("final equity", out.equity[5486], 3_926_886.56, 1e-8);
-    let first = &out.allocations[0];
+    let first = out.allocations.get(0).expect("a first rebalance");
     assert_eq!(first.date, date("1999-12-31").expect("date"));
     let picked: Vec<&str> = first
         .weights

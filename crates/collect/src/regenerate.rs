@@ -107,7 +107,7 @@ pub fn equity_curves(a: &Analysis, top: usize) -> Curves {
                 rank: n + 1,
                 row: i,
                 name,
-                dates: run.dates,
+                dates: run.dates.to_vec(),
                 equity: run.equity,
             }),
             Err(e) => out

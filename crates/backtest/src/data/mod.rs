@@ -24,7 +24,7 @@ mod parse;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{Datelike, NaiveDate, Weekday};
 use serde::Serialize;
@@ -82,6 +82,7 @@ pub struct MarketData {
 #[derive(Clone, Debug, Default)]
 pub struct DerivedCache {
     close_sums: OnceLock<Vec<CloseSums>>,
+    dates: OnceLock<Arc<[NaiveDate]>>,
 }
 
 /// Running sums of one symbol's closes: a window's sum is the difference of two of them, in
@@ -131,6 +132,24 @@ impl CloseSums {
 }
 
 impl MarketData {
+    /// The calendar as a shared slice (made on the first call), so that runs over this data
+    /// hand out their dates without copying them. A fresh copy when the cache no longer
+    /// matches `dates` (changed in place without resetting `derived`).
+    pub fn shared_dates(&self) -> Arc<[NaiveDate]> {
+        let cached = self
+            .derived
+            .dates
+            .get_or_init(|| Arc::from(self.dates.as_slice()));
+        let same = cached.len() == self.dates.len()
+            && cached.first() == self.dates.first()
+            && cached.last() == self.dates.last();
+        if same {
+            Arc::clone(cached)
+        } else {
+            Arc::from(self.dates.as_slice())
+        }
+    }
+
     /// The [`CloseSums`] of `symbol` (an index into `symbols`), computed for every symbol on
     /// the first call. `None` when `symbol` is out of range or the cache no longer matches
     /// the close columns' lengths.
