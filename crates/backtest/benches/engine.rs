@@ -1,6 +1,7 @@
-//! Engine benchmarks on the real QSTrader example data: loading SPY+AGG (separately), the
-//! 60/40 over 17 years with full summary statistics (data already loaded), ma_cross on
-//! SPY's ~8,000 bars, and top-3 momentum on the nine sector SPDRs.
+//! Engine benchmarks on the real data: loading (SPY+AGG aligned; SPY's file alone; the nine
+//! sector SPDRs; pysystemtrade's CRUDE_W, 42,105 rows with intraday rows), then, with the
+//! data already loaded, the 60/40 over 17 years with full summary statistics, ma_cross on
+//! SPY's ~8,000 bars (and its parts), and top-3 momentum on the nine sector SPDRs.
 //!
 //! `cargo bench -p backtest --bench engine -- --warm-up-time 1 --measurement-time 3`
 //! Data: `$SLURM_SWEEP_DATA/qstrader_examples` (default `<workspace>/../shared/data`).
@@ -8,6 +9,7 @@
 use std::hint::black_box;
 use std::path::PathBuf;
 
+use backtest::data::load_file;
 use backtest::simulator::run_benchmark;
 use backtest::stats::{json_statistics, EquityCurve, StrategyNames};
 use backtest::{
@@ -17,12 +19,15 @@ use backtest::{
 use chrono::NaiveDate;
 use criterion::{criterion_group, criterion_main, Criterion};
 
-fn data_dir() -> PathBuf {
-    let base = std::env::var_os("SLURM_SWEEP_DATA").map_or_else(
+fn shared_data() -> PathBuf {
+    std::env::var_os("SLURM_SWEEP_DATA").map_or_else(
         || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
         PathBuf::from,
-    );
-    base.join("qstrader_examples")
+    )
+}
+
+fn data_dir() -> PathBuf {
+    shared_data().join("qstrader_examples")
 }
 
 fn date(s: &str) -> Option<NaiveDate> {
@@ -55,6 +60,23 @@ fn engine(c: &mut Criterion) {
     let spy_agg = data_config(&["SPY", "AGG"]);
     c.bench_function("load SPY+AGG (2 Yahoo CSVs, weekdays 2003-2020)", |b| {
         b.iter(|| MarketData::load(black_box(&spy_agg), &sixty_forty).expect("loads"))
+    });
+    let spy_file = data_dir().join("SPY.csv");
+    c.bench_function("load_file SPY.csv (8,042 rows)", |b| {
+        b.iter(|| load_file(black_box(&spy_file), DataFormat::Auto).expect("loads"))
+    });
+    let sector_symbols = [
+        "XLB", "XLE", "XLF", "XLI", "XLK", "XLP", "XLU", "XLV", "XLY",
+    ];
+    let sector_data = data_config(&sector_symbols);
+    c.bench_function("load 9 sector SPDRs (weekdays)", |b| {
+        b.iter(|| {
+            MarketData::load(black_box(&sector_data), &BacktestConfig::default()).expect("loads")
+        })
+    });
+    let crude = shared_data().join("pysystemtrade/adjusted_prices_csv/CRUDE_W.csv");
+    c.bench_function("load_file pysystemtrade CRUDE_W.csv (42,105 rows)", |b| {
+        b.iter(|| load_file(black_box(&crude), DataFormat::Auto).expect("loads"))
     });
     let market = MarketData::load(&spy_agg, &sixty_forty).expect("loads SPY, AGG");
     let weights = params(&[
@@ -140,13 +162,7 @@ fn engine(c: &mut Criterion) {
         end: date("2020-12-31"),
         ..BacktestConfig::default()
     };
-    let sectors = MarketData::load(
-        &data_config(&[
-            "XLB", "XLE", "XLF", "XLI", "XLK", "XLP", "XLU", "XLV", "XLY",
-        ]),
-        &momentum,
-    )
-    .expect("loads the sectors");
+    let sectors = MarketData::load(&sector_data, &momentum).expect("loads the sectors");
     let p = params(&[
         ("lookback", ParamValue::Int(126)),
         ("top_n", ParamValue::Int(3)),

@@ -4,7 +4,6 @@
 //! separate Python `csv` script, never from this crate's output.
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use backtest::data::{load_file, DataError};
 use backtest::{BacktestConfig, Calendar, DataConfig, DataFormat, MarketData};
@@ -271,54 +270,4 @@ fn default_period_is_the_union_of_the_files() {
     // SPY's 8042 dates include all of AGG's.
     assert_eq!(market.dates.len(), 8042);
     assert_eq!(market.dates.first(), Some(&ymd(1993, 1, 29)));
-}
-
-/// Times `f` `runs` times; returns (fastest, median). The fastest run is the best estimate
-/// on a shared, loaded machine.
-fn time_runs(runs: usize, mut f: impl FnMut()) -> (std::time::Duration, std::time::Duration) {
-    let mut times: Vec<_> = (0..runs)
-        .map(|_| {
-            let started = Instant::now();
-            f();
-            started.elapsed()
-        })
-        .collect();
-    times.sort();
-    (times[0], times[runs / 2])
-}
-
-/// Load times in a release build: `cargo test --release -p backtest --test data_real --
-/// --ignored --nocapture load_timing`.
-#[test]
-#[ignore]
-fn load_timing() {
-    let runs = 100;
-    let spy = etf_dir().join("SPY.csv");
-    let (fastest, median) = time_runs(runs, || {
-        load_file(&spy, DataFormat::Auto).expect("SPY");
-    });
-    println!("SPY.csv (8042 rows) load_file: fastest {fastest:?}, median {median:?}");
-    let sectors = [
-        "XLB", "XLE", "XLF", "XLI", "XLK", "XLP", "XLU", "XLV", "XLY",
-    ];
-    let data = DataConfig {
-        dir: etf_dir(),
-        symbols: sectors.iter().map(|s| s.to_string()).collect(),
-        format: DataFormat::Auto,
-    };
-    let (fastest, median) = time_runs(runs, || {
-        for symbol in &data.symbols {
-            load_file(&data.file_of(symbol), DataFormat::Auto).expect("sector");
-        }
-    });
-    println!("9 sector SPDRs (9 x 6552 rows) load_file: fastest {fastest:?}, median {median:?}");
-    let (fastest, median) = time_runs(runs, || {
-        MarketData::load(&data, &BacktestConfig::default()).expect("sectors");
-    });
-    println!("9 sector SPDRs MarketData::load (weekdays): fastest {fastest:?}, median {median:?}");
-    let crude = futures_dir().join("CRUDE_W.csv");
-    let (fastest, median) = time_runs(runs, || {
-        load_file(&crude, DataFormat::Auto).expect("CRUDE_W");
-    });
-    println!("CRUDE_W.csv (42105 rows) load_file: fastest {fastest:?}, median {median:?}");
 }

@@ -117,14 +117,31 @@ pub fn sma_steps(
 ) -> Option<Vec<(usize, i8)>> {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: `scan_avx2` only requires the CPU to support AVX2, checked just above.
-        let scan = |w: &SmaWindows<'_>| unsafe { scan_avx2(w) };
-        return sma_steps_body(sums, start, closes, fast, slow, long_only, scan);
+        // SAFETY: `sma_steps_avx2` only requires the CPU to support AVX2, checked just above.
+        return unsafe { sma_steps_avx2(sums, start, closes, fast, slow, long_only) };
     }
     sma_steps_body(sums, start, closes, fast, slow, long_only, scan_portable)
 }
 
-/// The body of [`sma_steps`], with `scan` for the blocks of days.
+/// [`sma_steps`] compiled with AVX2 enabled, its blocks scanned by [`scan_avx2`] (inlined).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn sma_steps_avx2(
+    sums: &CloseSums,
+    start: usize,
+    closes: &[f64],
+    fast: usize,
+    slow: usize,
+    long_only: bool,
+) -> Option<Vec<(usize, i8)>> {
+    // SAFETY: this function only runs where the CPU has AVX2.
+    let scan = |w: &SmaWindows<'_>| unsafe { scan_avx2(w) };
+    sma_steps_body(sums, start, closes, fast, slow, long_only, scan)
+}
+
+/// The body of [`sma_steps`], with `scan` for the blocks of days; inlined into each of its
+/// compilations.
+#[inline(always)]
 fn sma_steps_body(
     sums: &CloseSums,
     start: usize,
@@ -175,23 +192,23 @@ fn sma_steps_body(
             tolerance,
         };
         let long = scan(&windows)?;
+        // The days whose position differs from the day before's: a bit that differs from
+        // the one below it (bit -1: whether the position before the block is long). Before
+        // the first day the position is 0, which is `below` only when long-only.
         let all = u32::MAX >> (32 - (to - from));
-        let unchanged = match current {
-            1 => long == all,
-            _ => long == 0,
-        };
-        // (The first block always: the signal is 0 before its first day, not `below`.)
-        if !unchanged || from == 0 {
-            for k in 0..to - from {
-                let s = if long >> k & 1 == 1 { 1 } else { below };
-                if s != current {
-                    current = s;
-                    let offset = first + warm - 1 + from + k;
-                    match steps.last_mut() {
-                        Some(last) if last.0 == offset => last.1 = s,
-                        _ => steps.push((offset, s)),
-                    }
-                }
+        let mut changes = (long ^ (long << 1 | u32::from(current == 1))) & all;
+        if from == 0 && current != below && long & 1 == 0 {
+            changes |= 1;
+        }
+        while changes != 0 {
+            let k = changes.trailing_zeros() as usize;
+            changes &= changes - 1;
+            let s = if long >> k & 1 == 1 { 1 } else { below };
+            current = s;
+            let offset = first + warm - 1 + from + k;
+            match steps.last_mut() {
+                Some(last) if last.0 == offset => last.1 = s,
+                _ => steps.push((offset, s)),
             }
         }
         from = to;
@@ -239,6 +256,7 @@ fn scan_portable(w: &SmaWindows<'_>) -> Option<u32> {
 /// # Safety
 /// The CPU must support AVX2.
 #[cfg(target_arch = "x86_64")]
+#[inline]
 #[target_feature(enable = "avx2")]
 unsafe fn scan_avx2(w: &SmaWindows<'_>) -> Option<u32> {
     use std::arch::x86_64::*;
