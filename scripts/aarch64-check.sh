@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds the static aarch64 and x86_64 bt-worker (scripts/build-release.sh), runs both on the
 # same real data — the aarch64 one under qemu-aarch64-static — and checks that their outputs
-# (QSTrader's JSONStatistics and the printed summary) are byte-for-byte identical, for two
-# strategies: momentum_taa on the sector ETFs (Yahoo data) and ewmac on six futures
-# (pysystemtrade data, from the project's sweeps/ewmac.toml).
+# (QSTrader's JSONStatistics and the printed summary) are byte-for-byte identical, for three
+# strategies: momentum_taa on the sector ETFs (Yahoo data), ewmac on six futures
+# (pysystemtrade data, from the project's sweeps/ewmac.toml) and a long/short ma_cross on
+# SPY (where the x86_64 build runs its AVX2 code and the aarch64 one the portable code).
 #
 #   scripts/aarch64-check.sh            (needs qemu-user-static: installed with apt-get when
 #                                        missing and run as root; .ci/run installs it too)
@@ -52,6 +53,13 @@ case_args() {
     ewmac)
       echo run --spec sweeps/ewmac.toml -p fast=16 -p slow=64
       ;;
+    ma_cross)
+      # Long/short SMA on SPY's whole history: the x86_64 build takes its AVX2 paths
+      # (signal scan, equity marking, summary), the aarch64 one the portable code.
+      echo run --strategy ma_cross --data-dir "$data_root/qstrader_examples" --symbols SPY \
+        --calendar trading_days --end 2025-01-06 -p fast=20 -p slow=100 -p long_only=false \
+        --split 2010-01-04
+      ;;
   esac
 }
 
@@ -68,7 +76,7 @@ run() { # <label> <case> <runner...>
 }
 
 status=0
-for name in momentum_taa ewmac; do
+for name in momentum_taa ewmac ma_cross; do
   run x86_64 "$name" dist/bin/x86_64/bt-worker
   run aarch64 "$name" "$qemu" dist/bin/aarch64/bt-worker
   if cmp -s "$out/$name.x86_64.json" "$out/$name.aarch64.json" &&
