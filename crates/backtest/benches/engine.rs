@@ -141,6 +141,12 @@ fn engine(c: &mut Criterion) {
             backtest::strategy::ma_cross::sma_steps(sums, 0, black_box(&closes), 50, 200, true)
         })
     });
+    c.bench_function("part: ema_signal 50/200 on SPY", |b| {
+        b.iter(|| backtest::strategy::ma_cross::ema_signal(black_box(&closes), 50, 200, true))
+    });
+    c.bench_function("part: ema steps 50/200 on SPY", |b| {
+        b.iter(|| backtest::strategy::ma_cross::ema_steps(black_box(&closes), 50, 200, true))
+    });
     let curve = run_backtest(
         &spy,
         "ma_cross",
