@@ -8,39 +8,16 @@
 //!
 //! Data: `$SLURM_SWEEP_DATA/qstrader_examples` (default `<workspace>/../shared/data`).
 
+mod common;
+
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use backtest::strategy::ma_cross::{
     ema_block_values, ema_error_bound, ema_signal, ema_steps, steps_of,
 };
-use backtest::{
-    run_backtest, BacktestConfig, Calendar, DataConfig, DataFormat, MarketData, ParamValue, Params,
-};
+use backtest::{run_backtest, Calendar, ParamValue, Params};
 use chrono::NaiveDate;
-
-fn data_dir() -> PathBuf {
-    let base = std::env::var_os("SLURM_SWEEP_DATA").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
-        PathBuf::from,
-    );
-    base.join("qstrader_examples")
-}
-
-fn spy(calendar: Calendar) -> (MarketData, BacktestConfig) {
-    let config = BacktestConfig {
-        end: "2025-01-06".parse::<NaiveDate>().ok(),
-        calendar,
-        ..BacktestConfig::default()
-    };
-    let data = DataConfig {
-        dir: data_dir(),
-        symbols: vec!["SPY".into()],
-        format: DataFormat::Yahoo,
-    };
-    let market = MarketData::load(&data, &config).expect("SPY loads");
-    (market, config)
-}
+use common::spy;
 
 /// The plain EMA of `closes` from the first finite close on (NaN before it): seeded with
 /// that close, then `ema += a·(c − ema)` one day at a time, a = 2 / (n + 1).

@@ -6,37 +6,13 @@
 //!
 //! Data: `$SLURM_SWEEP_DATA/qstrader_examples` (default `<workspace>/../shared/data`).
 
-use std::path::PathBuf;
+mod common;
 
 use backtest::data::CloseSums;
 use backtest::strategy::ma_cross::{sma_signal, sma_steps, steps_of};
-use backtest::{
-    run_backtest, BacktestConfig, Calendar, DataConfig, DataFormat, MarketData, ParamValue, Params,
-};
+use backtest::{run_backtest, Calendar, ParamValue, Params};
 use chrono::NaiveDate;
-
-fn data_dir() -> PathBuf {
-    let base = std::env::var_os("SLURM_SWEEP_DATA").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
-        PathBuf::from,
-    );
-    base.join("qstrader_examples")
-}
-
-fn spy(calendar: Calendar) -> (MarketData, BacktestConfig) {
-    let config = BacktestConfig {
-        end: "2025-01-06".parse::<NaiveDate>().ok(),
-        calendar,
-        ..BacktestConfig::default()
-    };
-    let data = DataConfig {
-        dir: data_dir(),
-        symbols: vec!["SPY".into()],
-        format: DataFormat::Yahoo,
-    };
-    let market = MarketData::load(&data, &config).expect("SPY loads");
-    (market, config)
-}
+use common::spy;
 
 /// The rolling-sum SMA signal as it was before the fast path (the reference).
 fn reference_sma_signal(closes: &[f64], fast: usize, slow: usize, long_only: bool) -> Vec<i8> {
