@@ -157,9 +157,9 @@ fn sma_steps_body(
     long_only: bool,
     scan: impl Fn(&SmaWindows<'_>) -> Option<u32>,
 ) -> Option<Vec<(usize, i8)>> {
-    let mut steps = vec![(0, 0i8)];
+    let mut steps = BlockSteps::new(long_only);
     let Some(first) = closes.iter().position(|c| c.is_finite()) else {
-        return Some(steps);
+        return Some(steps.finish());
     };
     let warm = fast.max(slow);
     let len = closes.len() - first;
@@ -167,7 +167,7 @@ fn sma_steps_body(
         return None;
     }
     if len < warm {
-        return Some(steps);
+        return Some(steps.finish());
     }
     // Absolute day of the first finite close: every window starts there or later.
     let origin = start + first;
@@ -176,15 +176,12 @@ fn sma_steps_body(
     }
     let tolerance = sma_tolerance(sums, fast, slow, len - warm);
     let (wf, ws) = (fast as f64, slow as f64);
-    let below = if long_only { 0 } else { -1 };
     // Day i >= warm - 1 (counted from `origin`) averages the closes of days i + 1 - w ..= i.
     let tops = &sums.prefix[origin + warm..=origin + len];
     let fast_backs = &sums.prefix[origin + warm - fast..];
     let slow_backs = &sums.prefix[origin + warm - slow..];
     // Blocks of days: which have fast > slow, and whether every one is clear of the
-    // tolerance (branch-free, so it vectorises); a block is looked at day by day only when
-    // the position changes inside it (rare: a crossover).
-    let mut current = 0i8;
+    // tolerance (branch-free, so it vectorises).
     let days = tops.len();
     let mut from = 0;
     while from < days {
@@ -198,28 +195,70 @@ fn sma_steps_body(
             tolerance,
         };
         let long = scan(&windows)?;
-        // The days whose position differs from the day before's: a bit that differs from
-        // the one below it (bit -1: whether the position before the block is long). Before
-        // the first day the position is 0, which is `below` only when long-only.
         let all = u32::MAX >> (32 - (to - from));
-        let mut changes = (long ^ (long << 1 | u32::from(current == 1))) & all;
-        if from == 0 && current != below && long & 1 == 0 {
-            changes |= 1;
+        steps.push(long, all, first + warm - 1 + from);
+        from = to;
+    }
+    Some(steps.finish())
+}
+
+/// A signal's steps (see [`steps_of`]) from blocks of day bits: each block says which of
+/// its days are long (the others are flat, or short when not long-only), and the days
+/// whose position differs from the day before's become steps. Before the first day pushed
+/// the position is 0.
+struct BlockSteps {
+    steps: Vec<(usize, i8)>,
+    /// The position of the last day pushed.
+    current: i8,
+    /// The position of a day that is not long: 0 (long-only) or -1.
+    below: i8,
+    /// Whether a day has been pushed.
+    started: bool,
+}
+
+impl BlockSteps {
+    fn new(long_only: bool) -> BlockSteps {
+        BlockSteps {
+            steps: vec![(0, 0)],
+            current: 0,
+            below: if long_only { 0 } else { -1 },
+            started: false,
+        }
+    }
+
+    /// A block whose bit k is day `offset + k`: `long` its long days, `valid` the days that
+    /// count (consecutive bits; the days before the lowest are not decided yet).
+    #[inline(always)]
+    fn push(&mut self, long: u32, valid: u32, offset: usize) {
+        let long = long & valid;
+        let lowest = valid & valid.wrapping_neg();
+        // The days whose position differs from the day before's: a bit that differs from
+        // the one below it (below bit 0: whether the position before the block is long; an
+        // undecided day reads as not long).
+        let mut changes = (long ^ (long << 1 | u32::from(self.current == 1))) & valid;
+        if !self.started && lowest != 0 {
+            self.started = true;
+            // The position before the first day is 0, which is `below` only when
+            // long-only: a first day that is not long changes it otherwise.
+            if self.below != 0 && long & lowest == 0 {
+                changes |= lowest;
+            }
         }
         while changes != 0 {
             let k = changes.trailing_zeros() as usize;
             changes &= changes - 1;
-            let s = if long >> k & 1 == 1 { 1 } else { below };
-            current = s;
-            let offset = first + warm - 1 + from + k;
-            match steps.last_mut() {
-                Some(last) if last.0 == offset => last.1 = s,
-                _ => steps.push((offset, s)),
+            let s = if long >> k & 1 == 1 { 1 } else { self.below };
+            self.current = s;
+            match self.steps.last_mut() {
+                Some(last) if last.0 == offset + k => last.1 = s,
+                _ => self.steps.push((offset + k, s)),
             }
         }
-        from = to;
     }
-    Some(steps)
+
+    fn finish(self) -> Vec<(usize, i8)> {
+        self.steps
+    }
 }
 
 /// Days per block of [`sma_steps`] (at most 32: a block's days are the bits of a `u32`).
@@ -375,9 +414,9 @@ fn ema_steps_body(
     // (long, short) day bits of a block, see `ema_scan_portable`.
     scan: impl Fn(&EmaBlock<'_>, &mut [f64; 2]) -> (u32, u32),
 ) -> Option<Vec<(usize, i8)>> {
-    let mut steps = vec![(0, 0i8)];
+    let mut steps = BlockSteps::new(long_only);
     let Some(first) = closes.iter().position(|c| c.is_finite()) else {
-        return Some(steps);
+        return Some(steps.finish());
     };
     if fast == 0 || slow == 0 || fast == slow {
         return None;
@@ -386,18 +425,16 @@ fn ema_steps_body(
     let max_abs = finite_max_abs(closes)?;
     let warm = fast.max(slow);
     if closes.len() < warm {
-        return Some(steps);
+        return Some(steps.finish());
     }
     let tolerance = ema_tolerance(fast, slow, max_abs)?;
     let (fast_coefficients, slow_coefficients) =
         (EmaCoefficients::new(fast), EmaCoefficients::new(slow));
-    let below = if long_only { 0 } else { -1 };
     // Day 0 (counted from the first finite close) is the seed of both EMAs, exactly as in
     // `ema_signal` (whose first update adds a·0); the blocks start on day 1, and the first
     // day decided is `warm − 1 >= 1` (fast != slow).
     let decided_from = warm - 1;
     let mut y = [closes[0]; 2];
-    let (mut current, mut started) = (0i8, false);
     for (b, days) in closes[1..].chunks(EMA_BLOCK).enumerate() {
         let block = EmaBlock {
             closes: days,
@@ -416,26 +453,9 @@ fn ema_steps_body(
         if !(long | short) & valid != 0 {
             return None;
         }
-        let long = long & valid;
-        // As in `sma_steps_body`: the days whose position differs from the day before's
-        // (bit lo − 1, masked out, reads as "not long": the position 0 before the first
-        // decided day, which is `below` only when long-only).
-        let mut changes = (long ^ (long << 1 | u32::from(current == 1))) & valid;
-        if !started {
-            started = true;
-            if below != 0 && long >> lo & 1 == 0 {
-                changes |= 1 << lo;
-            }
-        }
-        while changes != 0 {
-            let k = changes.trailing_zeros() as usize;
-            changes &= changes - 1;
-            let s = if long >> k & 1 == 1 { 1 } else { below };
-            current = s;
-            steps.push((first + base + k, s));
-        }
+        steps.push(long, valid, first + base);
     }
-    Some(steps)
+    Some(steps.finish())
 }
 
 /// The largest |close| of `closes`, or `None` when one of them is not finite.
