@@ -15,9 +15,8 @@ use std::collections::HashMap;
 use backtest::strategy::ma_cross::{
     ema_block_values, ema_error_bound, ema_signal, ema_steps, steps_of,
 };
-use backtest::{run_backtest, Calendar, ParamValue, Params};
-use chrono::NaiveDate;
-use common::spy;
+use backtest::{Calendar, ParamValue};
+use common::{dated_steps, ma_cross_decisions, spy};
 
 /// The plain EMA of `closes` from the first finite close on (NaN before it): seeded with
 /// that close, then `ema += a·(c − ema)` one day at a time, a = 2 / (n + 1).
@@ -327,26 +326,15 @@ fn ma_cross_ema_runs_decide_on_the_reference_change_days() {
     let (market, config) = spy(Calendar::TradingDays);
     let closes = &market.close[0];
     for (fast, slow, long_only) in [(50, 200, true), (12, 26, false), (3, 7, true)] {
-        let params: Params = [
+        let params = [
             ("fast", ParamValue::Int(fast as i64)),
             ("slow", ParamValue::Int(slow as i64)),
             ("kind", ParamValue::Str("ema".into())),
             ("long_only", ParamValue::Bool(long_only)),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-        let out = run_backtest(&market, "ma_cross", &params, &config).expect("runs");
-        let decided: Vec<(NaiveDate, f64)> = out
-            .allocations
-            .iter()
-            .map(|a| (a.date, a.weights[0]))
-            .collect();
+        ];
+        let decided = ma_cross_decisions(&market, &config, &params);
         // The first decision is on day 0 (the signal's first value), then one per change.
-        let expected: Vec<(NaiveDate, f64)> = reference_steps(closes, fast, slow, long_only)
-            .into_iter()
-            .map(|(day, s)| (market.dates[day], f64::from(s)))
-            .collect();
+        let expected = dated_steps(&market, reference_steps(closes, fast, slow, long_only));
         assert_eq!(decided, expected, "fast {fast} slow {slow}");
         assert!(decided.len() > 10, "trades");
     }

@@ -10,9 +10,8 @@ mod common;
 
 use backtest::data::CloseSums;
 use backtest::strategy::ma_cross::{sma_signal, sma_steps, steps_of};
-use backtest::{run_backtest, Calendar, ParamValue, Params};
-use chrono::NaiveDate;
-use common::spy;
+use backtest::{Calendar, ParamValue};
+use common::{dated_steps, ma_cross_decisions, spy};
 
 /// The rolling-sum SMA signal as it was before the fast path (the reference).
 fn reference_sma_signal(closes: &[f64], fast: usize, slow: usize, long_only: bool) -> Vec<i8> {
@@ -159,25 +158,14 @@ fn ma_cross_runs_decide_on_the_reference_change_days() {
     let (market, config) = spy(Calendar::TradingDays);
     let closes = &market.close[0];
     for (fast, slow, long_only) in [(50, 200, true), (10, 30, false), (3, 7, true)] {
-        let params: Params = [
+        let params = [
             ("fast", ParamValue::Int(fast as i64)),
             ("slow", ParamValue::Int(slow as i64)),
             ("long_only", ParamValue::Bool(long_only)),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-        let out = run_backtest(&market, "ma_cross", &params, &config).expect("runs");
-        let decided: Vec<(NaiveDate, f64)> = out
-            .allocations
-            .iter()
-            .map(|a| (a.date, a.weights[0]))
-            .collect();
+        ];
+        let decided = ma_cross_decisions(&market, &config, &params);
         // The first decision is on day 0 (the signal's first value), then one per change.
-        let expected: Vec<(NaiveDate, f64)> = reference_steps(closes, fast, slow, long_only)
-            .into_iter()
-            .map(|(day, s)| (market.dates[day], f64::from(s)))
-            .collect();
+        let expected = dated_steps(&market, reference_steps(closes, fast, slow, long_only));
         assert_eq!(decided, expected, "fast {fast} slow {slow}");
         assert!(decided.len() > 10, "trades");
     }

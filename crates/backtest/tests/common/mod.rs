@@ -1,10 +1,13 @@
-//! What the integration tests share: where the real data is, and SPY loaded from it.
+//! What the integration tests share: where the real data is, SPY loaded from it, and the
+//! decisions of an `ma_cross` run.
 // (Each test binary uses only some of these.)
 #![allow(dead_code)]
 
 use std::path::PathBuf;
 
-use backtest::{BacktestConfig, Calendar, DataConfig, DataFormat, MarketData};
+use backtest::{
+    run_backtest, BacktestConfig, Calendar, DataConfig, DataFormat, MarketData, ParamValue, Params,
+};
 use chrono::NaiveDate;
 
 /// `$SLURM_SWEEP_DATA/qstrader_examples` (default `<workspace>/../shared/data`).
@@ -30,4 +33,29 @@ pub fn spy(calendar: Calendar) -> (MarketData, BacktestConfig) {
     };
     let market = MarketData::load(&data, &config).expect("SPY loads");
     (market, config)
+}
+
+/// The (date, weight) of every allocation of an `ma_cross` run with `params` over `market`.
+pub fn ma_cross_decisions(
+    market: &MarketData,
+    config: &BacktestConfig,
+    params: &[(&str, ParamValue)],
+) -> Vec<(NaiveDate, f64)> {
+    let params: Params = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    let out = run_backtest(market, "ma_cross", &params, config).expect("runs");
+    out.allocations
+        .iter()
+        .map(|a| (a.date, a.weights[0]))
+        .collect()
+}
+
+/// Signal steps (day index, position) as (date, weight).
+pub fn dated_steps(market: &MarketData, steps: Vec<(usize, i8)>) -> Vec<(NaiveDate, f64)> {
+    steps
+        .into_iter()
+        .map(|(day, s)| (market.dates[day], f64::from(s)))
+        .collect()
 }
