@@ -7,13 +7,10 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The real data beside the checkout (`$SLURM_SWEEP_DATA`, else `<workspace>/../shared/data`).
-fn real_data() -> PathBuf {
-    std::env::var_os("SLURM_SWEEP_DATA")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
-}
+#[path = "suite/util.rs"]
+mod util;
+
+use util::{mode, real_data, show, stdout};
 
 fn etf(symbol: &str) -> PathBuf {
     let p = real_data()
@@ -34,23 +31,6 @@ fn import(sharedfs: &Path, args: &[&Path], extra: &[&str]) -> Output {
         .env_remove("SLURM_SWEEP_SHAREDFS")
         .output()
         .expect("run sweep")
-}
-
-fn show(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn mode(p: &Path) -> u32 {
-    std::fs::metadata(p).expect("meta").permissions().mode() & 0o7777
 }
 
 /// A Yahoo file whose second data row (line 3; the header is line 1) has `abc` as Close.

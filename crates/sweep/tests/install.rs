@@ -4,9 +4,14 @@
 //! full path of a small cluster: install, import real data, then a local sweep run by the
 //! INSTALLED `sweep`, which can only have used the installed `bt-worker`.
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+#[path = "suite/util.rs"]
+mod util;
+
+use util::{mode, real_data, show, stdout};
 
 const BINARIES: [&str; 3] = ["sweep", "bt-worker", "collect"];
 
@@ -54,23 +59,6 @@ fn install(sharedfs: &Path, extra: &[&str]) -> Output {
         .args(extra)
         .output()
         .expect("run sweep install")
-}
-
-fn show(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn mode(p: &Path) -> u32 {
-    std::fs::metadata(p).expect("meta").permissions().mode() & 0o7777
 }
 
 fn inode(p: &Path) -> u64 {
@@ -205,13 +193,6 @@ fn an_update_replaces_the_binary_by_rename_and_a_running_copy_keeps_the_old_one(
     assert_eq!(held.metadata().expect("meta").ino(), old_inode);
     assert_eq!(held.metadata().expect("meta").len(), old.len() as u64);
     assert_eq!(mode(&dest), 0o755);
-}
-
-fn real_data() -> PathBuf {
-    std::env::var_os("SLURM_SWEEP_DATA")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
 }
 
 /// 2 fast x 2 slow = 4 combinations, 1 per task = 4 tasks, on real SPY prices.

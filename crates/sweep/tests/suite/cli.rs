@@ -2,7 +2,7 @@
 //! resubmit dry runs, status of a hand-made sweep directory, and `run --local` end to end.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use backtest::synthetic::write_market;
 use chrono::{NaiveDate, Utc};
@@ -10,7 +10,7 @@ use sweep_core::result::RESULT_SCHEMA;
 use sweep_core::sweep_dir::result_file_name;
 use sweep_core::{ResultFile, Run, RunStatus, SlurmIds};
 
-use crate::util::write_executable;
+use crate::util::{show, write_executable};
 
 fn sweep() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_sweep"));
@@ -21,10 +21,6 @@ fn sweep() -> Command {
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-fn show(o: &Output) -> String {
-    format!("stdout:\n{}\nstderr:\n{}", text(&o.stdout), text(&o.stderr))
 }
 
 /// 3 fast x 2 slow x 2 kinds = 12 combinations, 2 per task = 6 tasks, throttle 2.

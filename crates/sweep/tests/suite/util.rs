@@ -1,9 +1,11 @@
-//! Helpers shared by the integration tests: sample plans, temp dirs, running bash.
+//! Helpers shared by the integration tests: sample plans, temp dirs, running bash, the real
+//! data's place, and reading a command's output.
 
 #![allow(dead_code)]
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 use chrono::{DateTime, Utc};
 use sweep_core::plan::{split_arrays, task_count, Plan, PLAN_SCHEMA};
@@ -137,4 +139,32 @@ pub fn directive(script: &str, name: &str) -> Option<String> {
         .filter(|l| l.starts_with("#SBATCH"))
         .flat_map(slurm_directive_args)
         .find_map(|a| a.strip_prefix(&prefix).map(str::to_string))
+}
+
+/// The real data beside the checkout (`$SLURM_SWEEP_DATA`, else `<workspace>/../shared/data`).
+pub fn real_data() -> PathBuf {
+    std::env::var_os("SLURM_SWEEP_DATA")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
+}
+
+/// A command's exit status, stdout and stderr, for assertion messages.
+pub fn show(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A command's stdout as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The permission bits of `p`.
+pub fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).expect("meta").permissions().mode() & 0o7777
 }
