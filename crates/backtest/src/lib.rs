@@ -18,7 +18,7 @@ pub mod synthetic;
 
 pub use config::{BacktestConfig, Calendar, DataConfig, DataFormat, Rebalance};
 pub use data::{DataError, MarketData};
-pub use metrics::Metrics;
+pub use metrics::{metric_index, Better, MetricDef, Metrics, METRICS, METRIC_COUNT};
 pub use params::{ParamError, ParamKind, ParamSpec, ParamValue, Params};
 pub use simulator::{run_backtest, BacktestError, RunOutput};
 pub use strategy::registry;

@@ -43,52 +43,146 @@ pub struct Metrics {
     pub n_obs: u64,
 }
 
-impl Metrics {
-    /// The metric names `collect` can rank by, in display order.
-    pub const NAMES: [&'static str; 14] = [
-        "sharpe",
-        "sortino",
-        "cagr",
-        "annualised_vol",
-        "max_drawdown",
-        "max_drawdown_duration",
-        "total_return",
-        "calmar",
-        "trades",
-        "turnover",
-        "exposure",
-        "skew",
-        "kurtosis",
-        "n_obs",
-    ];
+/// Which way a metric is better.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Better {
+    Higher,
+    Lower,
+}
 
+/// One metric of [`Metrics`]: everything a reader of results needs to know about it. Every
+/// list of metrics (`collect`'s columns, `--by` and `--where` names, formatting, QSTrader's
+/// names) is derived from [`METRICS`].
+#[derive(Clone, Copy, Debug)]
+pub struct MetricDef {
+    /// The field name in result files and on the command line.
+    pub name: &'static str,
+    pub better: Better,
+    /// Whole numbers (counts, durations): shown without decimals.
+    pub integer: bool,
+    /// Shown in the narrow tables (terminal, Markdown) by default.
+    pub shown: bool,
+    /// The key of the same statistic in QSTrader's `JSONStatistics` `strategy` dict, when
+    /// it has one.
+    pub qstrader: Option<&'static str>,
+    /// Reads the metric from a [`Metrics`] as a float.
+    pub get: fn(&Metrics) -> f64,
+}
+
+/// Number of metrics in [`METRICS`].
+pub const METRIC_COUNT: usize = 14;
+
+/// The metrics, in display order. Adding one: a field of [`Metrics`], a row here, and its
+/// computation in `stats::summary` (or the simulator for trading figures).
+pub const METRICS: [MetricDef; METRIC_COUNT] = [
+    def("sharpe", Better::Higher, false, true, Some("sharpe"), |m| {
+        m.sharpe
+    }),
+    def(
+        "sortino",
+        Better::Higher,
+        false,
+        false,
+        Some("sortino"),
+        |m| m.sortino,
+    ),
+    def("cagr", Better::Higher, false, true, Some("cagr"), |m| {
+        m.cagr
+    }),
+    def(
+        "annualised_vol",
+        Better::Lower,
+        false,
+        false,
+        Some("annualised_vol"),
+        |m| m.annualised_vol,
+    ),
+    def(
+        "max_drawdown",
+        Better::Lower,
+        false,
+        true,
+        Some("max_drawdown"),
+        |m| m.max_drawdown,
+    ),
+    def(
+        "max_drawdown_duration",
+        Better::Lower,
+        true,
+        false,
+        Some("max_drawdown_duration"),
+        |m| m.max_drawdown_duration as f64,
+    ),
+    def("total_return", Better::Higher, false, false, None, |m| {
+        m.total_return
+    }),
+    def("calmar", Better::Higher, false, true, None, |m| m.calmar),
+    def("trades", Better::Higher, true, true, None, |m| {
+        m.trades as f64
+    }),
+    def("turnover", Better::Lower, false, false, None, |m| {
+        m.turnover
+    }),
+    def("exposure", Better::Higher, false, false, None, |m| {
+        m.exposure
+    }),
+    def("skew", Better::Higher, false, false, None, |m| m.skew),
+    def("kurtosis", Better::Lower, false, false, None, |m| {
+        m.kurtosis
+    }),
+    def("n_obs", Better::Higher, true, true, None, |m| {
+        m.n_obs as f64
+    }),
+];
+
+const fn def(
+    name: &'static str,
+    better: Better,
+    integer: bool,
+    shown: bool,
+    qstrader: Option<&'static str>,
+    get: fn(&Metrics) -> f64,
+) -> MetricDef {
+    MetricDef {
+        name,
+        better,
+        integer,
+        shown,
+        qstrader,
+        get,
+    }
+}
+
+/// The position of metric `name` in [`METRICS`].
+pub fn metric_index(name: &str) -> Option<usize> {
+    METRICS.iter().position(|d| d.name == name)
+}
+
+/// The definition of metric `name`.
+pub fn metric(name: &str) -> Option<&'static MetricDef> {
+    METRICS.iter().find(|d| d.name == name)
+}
+
+/// Every metric name, comma separated (for error messages).
+pub fn metric_names() -> String {
+    METRICS.map(|d| d.name).join(", ")
+}
+
+impl Metrics {
     /// A metric by name, as a float.
     pub fn get(&self, name: &str) -> Option<f64> {
-        Some(match name {
-            "sharpe" => self.sharpe,
-            "sortino" => self.sortino,
-            "cagr" => self.cagr,
-            "annualised_vol" => self.annualised_vol,
-            "max_drawdown" => self.max_drawdown,
-            "max_drawdown_duration" => self.max_drawdown_duration as f64,
-            "total_return" => self.total_return,
-            "calmar" => self.calmar,
-            "trades" => self.trades as f64,
-            "turnover" => self.turnover,
-            "exposure" => self.exposure,
-            "skew" => self.skew,
-            "kurtosis" => self.kurtosis,
-            "n_obs" => self.n_obs as f64,
-            _ => return None,
-        })
+        metric(name).map(|d| (d.get)(self))
+    }
+
+    /// Every metric as a float, in the order of [`METRICS`].
+    pub fn values(&self) -> [f64; METRIC_COUNT] {
+        METRICS.map(|d| (d.get)(self))
     }
 
     /// Whether a lower value of the metric is better (ranking ascends by default).
     pub fn lower_is_better(name: &str) -> bool {
-        matches!(
-            name,
-            "max_drawdown" | "max_drawdown_duration" | "annualised_vol" | "turnover"
-        )
+        metric(name).is_some_and(|d| d.better == Better::Lower)
     }
 }
 
@@ -112,11 +206,35 @@ mod tests {
     }
 
     #[test]
-    fn every_name_is_gettable() {
-        let m = Metrics::default();
-        for n in Metrics::NAMES {
-            assert!(m.get(n).is_some(), "{n}");
+    fn every_metric_reads_its_own_field() {
+        // A distinct value per field: each definition must read the field of its name.
+        let m = Metrics {
+            sharpe: 1.0,
+            sortino: 2.0,
+            cagr: 3.0,
+            annualised_vol: 4.0,
+            max_drawdown: 5.0,
+            max_drawdown_duration: 6,
+            total_return: 7.0,
+            calmar: 8.0,
+            trades: 9,
+            turnover: 10.0,
+            exposure: 11.0,
+            skew: 12.0,
+            kurtosis: 13.0,
+            n_obs: 14,
+        };
+        let json = serde_json::to_value(&m).expect("serialise");
+        for d in &METRICS {
+            let field = json[d.name].as_f64().expect(d.name);
+            assert_eq!((d.get)(&m), field, "{}", d.name);
+            assert_eq!(m.get(d.name), Some(field));
         }
+        // Every field of the struct has a definition.
+        assert_eq!(json.as_object().expect("object").len(), METRIC_COUNT);
         assert!(m.get("nope").is_none());
+        assert_eq!(m.values()[metric_index("calmar").expect("calmar")], 8.0);
+        assert!(Metrics::lower_is_better("max_drawdown"));
+        assert!(!Metrics::lower_is_better("sharpe"));
     }
 }

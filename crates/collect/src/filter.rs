@@ -14,7 +14,6 @@
 //! assert!(err.contains("unknown name `sharp`"));
 //! ```
 
-use backtest::Metrics;
 use sweep_core::constraint::{Dialect, Expr, Value};
 
 use crate::table::{metric_index, Row, METRIC_COUNT};
@@ -44,7 +43,7 @@ pub struct Filter {
 }
 
 impl Filter {
-    /// Parses `text`; names are metric names ([`Metrics::NAMES`]) or `param_names`.
+    /// Parses `text`; names are metric names ([`backtest::METRICS`]) or `param_names`.
     pub fn parse(text: &str, param_names: &[String]) -> Result<Filter, FilterError> {
         let expr = Expr::parse_in(text, Dialect::LENIENT).map_err(|e| FilterError::Syntax {
             message: e.message,
@@ -63,7 +62,7 @@ impl Filter {
             .bind(&slot_of)
             .map_err(|name| FilterError::UnknownName {
                 name,
-                metrics: Metrics::NAMES.join(", "),
+                metrics: backtest::metrics::metric_names(),
                 params: if param_names.is_empty() {
                     "(none)".to_string()
                 } else {

@@ -7,27 +7,17 @@ use std::io::Write;
 use comfy_table::{presets, ContentArrangement, Table as Comfy};
 use serde_json::{json, Map, Value};
 
-use backtest::{Metrics, ParamValue};
+use backtest::{ParamValue, METRICS, METRIC_COUNT};
 
-use crate::table::{metric_index, MetricValues, Row};
+use crate::table::{MetricValues, Row};
 use crate::{Analysis, CollectError, Format};
 
-/// Metrics shown in the narrow formats (terminal, Markdown), after the ranking metric.
-pub const SHOWN_METRICS: [&str; 6] = [
-    "sharpe",
-    "cagr",
-    "max_drawdown",
-    "calmar",
-    "trades",
-    "n_obs",
-];
-
-/// Formats a metric value for people: integers as integers, others with 4 decimals,
-/// missing as `-`.
+/// Formats a metric value for people: integers (see [`backtest::MetricDef::integer`]) as
+/// integers, others with 4 decimals, missing as `-`.
 pub fn format_metric(name: &str, v: f64) -> String {
     if v.is_nan() {
         "-".to_string()
-    } else if matches!(name, "trades" | "n_obs" | "max_drawdown_duration") {
+    } else if backtest::metrics::metric(name).is_some_and(|d| d.integer) {
         format!("{v:.0}")
     } else {
         format!("{v:.4}")
@@ -55,7 +45,7 @@ fn header(a: &Analysis, c: &Column) -> String {
         Column::Task => "task".into(),
         Column::Param(k) => a.table.param_names[*k].clone(),
         Column::Metric(k, part) => {
-            let n = Metrics::NAMES[*k];
+            let n = METRICS[*k].name;
             match part {
                 None => n.to_string(),
                 Some(true) => format!("is_{n}"),
@@ -79,9 +69,8 @@ fn cell(a: &Analysis, c: &Column, rank: usize, row: &Row) -> String {
         Column::Name => a.table.row_name(row),
         Column::Task => row.task.map_or(String::new(), |t| t.to_string()),
         Column::Param(k) => param_text(row.param(*k)),
-        Column::Metric(k, part) => metric_of(row, *part).map_or("-".to_string(), |m| {
-            format_metric(Metrics::NAMES[*k], m[*k])
-        }),
+        Column::Metric(k, part) => metric_of(row, *part)
+            .map_or("-".to_string(), |m| format_metric(METRICS[*k].name, m[*k])),
     }
 }
 
@@ -94,14 +83,14 @@ fn columns(a: &Analysis, wide: bool) -> Vec<Column> {
     let by = a.ranking.metric_index;
     let split = a.table.has_split();
     if wide {
-        for k in 0..Metrics::NAMES.len() {
+        for k in 0..METRIC_COUNT {
             cols.push(Column::Metric(k, None));
         }
         if split {
-            for k in 0..Metrics::NAMES.len() {
+            for k in 0..METRIC_COUNT {
                 cols.push(Column::Metric(k, Some(true)));
             }
-            for k in 0..Metrics::NAMES.len() {
+            for k in 0..METRIC_COUNT {
                 cols.push(Column::Metric(k, Some(false)));
             }
         }
@@ -112,11 +101,9 @@ fn columns(a: &Analysis, wide: bool) -> Vec<Column> {
         } else {
             cols.push(Column::Metric(by, None));
         }
-        for name in SHOWN_METRICS {
-            if let Some(k) = metric_index(name) {
-                if k != by || split {
-                    cols.push(Column::Metric(k, None));
-                }
+        for (k, d) in METRICS.iter().enumerate() {
+            if d.shown && (k != by || split) {
+                cols.push(Column::Metric(k, None));
             }
         }
     }
@@ -182,8 +169,8 @@ pub fn render(a: &Analysis, format: Format, top: Option<usize>) -> Result<String
         Format::Json => {
             let metrics_obj = |m: &MetricValues| {
                 let mut o = Map::new();
-                for (k, name) in Metrics::NAMES.iter().enumerate() {
-                    o.insert(name.to_string(), json!(finite(m[k])));
+                for (k, d) in METRICS.iter().enumerate() {
+                    o.insert(d.name.to_string(), json!(finite(m[k])));
                 }
                 Value::Object(o)
             };

@@ -32,7 +32,7 @@ impl Direction {
 /// Why a ranking cannot be made.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RankError {
-    #[error("--by: unknown metric `{0}`; valid metrics: {valid}", valid = Metrics::NAMES.join(", "))]
+    #[error("--by: unknown metric `{0}`; valid metrics: {valid}", valid = backtest::metrics::metric_names())]
     UnknownMetric(String),
 }
 

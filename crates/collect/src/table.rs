@@ -5,39 +5,15 @@ use backtest::{Metrics, ParamValue};
 
 use crate::inputs::RowStore;
 
-/// Number of metrics in [`Metrics::NAMES`].
-pub const METRIC_COUNT: usize = Metrics::NAMES.len();
+pub use backtest::{metric_index, METRIC_COUNT};
 
-/// Metric values in the order of [`Metrics::NAMES`]; NaN where a source did not have one
+/// Metric values in the order of [`backtest::METRICS`]; NaN where a source did not have one
 /// (QSTrader files carry no trade count, for instance).
 pub type MetricValues = [f64; METRIC_COUNT];
 
-/// The values of `metrics` in the order of [`Metrics::NAMES`].
-///
-/// Reads the fields directly (no name matching: this runs once per run of every file); a
-/// test checks the order against [`Metrics::get`].
+/// The values of `metrics` in the order of [`backtest::METRICS`].
 pub fn metric_values(m: &Metrics) -> MetricValues {
-    [
-        m.sharpe,
-        m.sortino,
-        m.cagr,
-        m.annualised_vol,
-        m.max_drawdown,
-        m.max_drawdown_duration as f64,
-        m.total_return,
-        m.calmar,
-        m.trades as f64,
-        m.turnover,
-        m.exposure,
-        m.skew,
-        m.kurtosis,
-        m.n_obs as f64,
-    ]
-}
-
-/// The position of `name` in [`Metrics::NAMES`].
-pub fn metric_index(name: &str) -> Option<usize> {
-    Metrics::NAMES.iter().position(|n| *n == name)
+    m.values()
 }
 
 /// One combination that ran successfully.
@@ -188,30 +164,6 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn metric_values_match_get_for_every_name() {
-        let m = Metrics {
-            sharpe: 1.0,
-            sortino: 2.0,
-            cagr: 3.0,
-            annualised_vol: 4.0,
-            max_drawdown: 5.0,
-            max_drawdown_duration: 6,
-            total_return: 7.0,
-            calmar: 8.0,
-            trades: 9,
-            turnover: 10.0,
-            exposure: 11.0,
-            skew: 12.0,
-            kurtosis: 13.0,
-            n_obs: 14,
-        };
-        let v = metric_values(&m);
-        for (k, name) in Metrics::NAMES.iter().enumerate() {
-            assert_eq!(Some(v[k]), m.get(name), "{name}");
-        }
-    }
 
     #[test]
     fn metric_values_follow_names() {
