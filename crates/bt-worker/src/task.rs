@@ -33,11 +33,14 @@ use rayon::prelude::*;
 
 use backtest::{run_backtest, BacktestConfig, MarketData, RunOutput};
 use sweep_core::atomic::write_atomic;
+use sweep_core::classify::{check_file, FileVerdict};
+use sweep_core::identity::{check_data_unchanged, check_spec_unchanged};
+use sweep_core::layout::{parse_result_file_name, ResultsListing, SweepDir};
 use sweep_core::manifest::{read_range, ManifestEntry};
 use sweep_core::plan::load_plan;
-use sweep_core::planner::sha256_file;
+use sweep_core::quarantine::quarantine;
+use sweep_core::reader::read_result_file;
 use sweep_core::result::{ResultFile, Run, RunStatus, SlurmIds, RESULT_SCHEMA};
-use sweep_core::sweep_dir::{parse_result_file_name, SweepDir};
 use sweep_core::Plan;
 
 /// Arguments of `bt-worker task`.
@@ -151,137 +154,49 @@ fn slurm_ids() -> (SlurmIds, Option<String>) {
     )
 }
 
-/// The result files of `task` already in `results/`: the complete ones of this plan, and
-/// the untrusted ones with the reason.
+/// The result files of `task` already in `results/`, judged by the contract's one
+/// classification: the complete ones of this plan, and the others with the reason.
 struct Existing {
     complete: Vec<PathBuf>,
     untrusted: Vec<(PathBuf, String)>,
 }
 
 fn existing_results(dir: &SweepDir, plan: &Plan, task: u64) -> anyhow::Result<Existing> {
+    let listing = ResultsListing::read(dir)?;
     let mut out = Existing {
         complete: Vec::new(),
         untrusted: Vec::new(),
     };
-    let results = dir.results();
-    let entries = match std::fs::read_dir(&results) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(e).with_context(|| format!("{}: cannot list", results.display())),
-    };
-    let range = plan.task_range(task);
-    for entry in entries {
-        let entry = entry.with_context(|| format!("{}: cannot list", results.display()))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !matches!(parse_result_file_name(&name), Some((k, _)) if k == task) {
+    for path in listing.results {
+        let named = path
+            .file_name()
+            .and_then(|n| parse_result_file_name(&n.to_string_lossy()))
+            .map(|(k, _)| k);
+        if named != Some(task) {
             continue;
         }
-        let path = entry.path();
-        let verdict = match std::fs::read(&path) {
-            Err(e) => Err(format!("cannot be read: {e}")),
-            Ok(bytes) => match ResultFile::from_slice(&bytes) {
-                Err(e) => Err(e.to_string()),
-                Ok(f) if f.plan_hash != plan.hash => Err(format!(
-                    "belongs to plan {} (this sweep's plan is {})",
-                    f.plan_hash, plan.hash
-                )),
-                Ok(f)
-                    if f.task != task
-                        || f.first != range.start
-                        || f.count != range.end - range.start =>
-                {
-                    Err(format!(
-                    "holds task {} combinations {}..{}, expected task {task} combinations {}..{}",
-                    f.task,
-                    f.first,
-                    f.first + f.count,
-                    range.start,
-                    range.end
-                ))
-                }
-                Ok(_) => Ok(()),
-            },
-        };
-        match verdict {
-            Ok(()) => out.complete.push(path),
-            Err(reason) => out.untrusted.push((path, reason)),
+        let read = read_result_file(&path, false, |_| {});
+        let check = check_file(Some(plan), &path, read);
+        match check.verdict {
+            FileVerdict::Complete => out.complete.push(path),
+            v => out.untrusted.push((
+                path,
+                format!("{}: {}", v.label(), v.reason().unwrap_or_default()),
+            )),
         }
     }
-    out.complete.sort();
     Ok(out)
 }
 
-/// Moves `path` to `results/quarantine/<name>.<UTC time>`; returns the new path.
-fn quarantine(dir: &SweepDir, path: &Path, reason: &str) -> anyhow::Result<PathBuf> {
-    let qdir = dir.results().join("quarantine");
-    std::fs::create_dir_all(&qdir).with_context(|| format!("{}: cannot create", qdir.display()))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let stamp = Utc::now().format("%Y%m%dT%H%M%S%.6fZ");
-    let target = qdir.join(format!("{name}.{stamp}"));
-    std::fs::rename(path, &target)
-        .with_context(|| format!("cannot move {} to {}", path.display(), target.display()))?;
+/// Moves `path` to the quarantine, saying why on stderr.
+fn set_aside(dir: &SweepDir, path: &Path, reason: &str) -> anyhow::Result<PathBuf> {
+    let target = quarantine(dir, path)?;
     eprintln!(
         "bt-worker: {} {reason}; moved to {}",
         path.display(),
         target.display()
     );
     Ok(target)
-}
-
-/// How many hex digits of a sha256 an error message shows.
-const HASH_PREFIX: usize = 12;
-
-/// Why the data files differ from those the plan was made with.
-#[derive(Debug, thiserror::Error)]
-pub enum DataCheckError {
-    #[error(
-        "data file {} ({symbol}) changed since planning: planned sha256 {planned}..., now \
-         {current}...; plan the sweep again to use the new data",
-        .file.display()
-    )]
-    Changed {
-        symbol: String,
-        file: PathBuf,
-        /// The first hex digits of the sha256 in plan.json.
-        planned: String,
-        /// The first hex digits of the file's sha256 now.
-        current: String,
-    },
-    #[error("data file {} ({symbol}) cannot be read to check it against the plan: {source}", .file.display())]
-    Unreadable {
-        symbol: String,
-        file: PathBuf,
-        source: std::io::Error,
-    },
-}
-
-/// Checks each data file of `plan` (at the path the spec's `[data]` gives its symbol, the
-/// file the backtest reads) against the sha256 recorded when the sweep was planned.
-pub fn check_data_unchanged(
-    plan: &Plan,
-    data: &backtest::DataConfig,
-) -> Result<(), DataCheckError> {
-    for planned in &plan.data {
-        let file = data.file_of(&planned.symbol);
-        let (current, _) = sha256_file(&file).map_err(|source| DataCheckError::Unreadable {
-            symbol: planned.symbol.clone(),
-            file: file.clone(),
-            source,
-        })?;
-        if !current.eq_ignore_ascii_case(&planned.sha256) {
-            let prefix = |h: &str| h.chars().take(HASH_PREFIX).collect::<String>();
-            return Err(DataCheckError::Changed {
-                symbol: planned.symbol.clone(),
-                planned: prefix(&planned.sha256),
-                current: prefix(&current),
-                file,
-            });
-        }
-    }
-    Ok(())
 }
 
 /// Daily simple returns of an equity curve.
@@ -364,7 +279,7 @@ pub fn run_task(
 
     let existing = existing_results(&dir, &plan, task)?;
     for (path, reason) in &existing.untrusted {
-        quarantine(&dir, path, &format!("cannot be trusted ({reason})"))?;
+        set_aside(&dir, path, &format!("cannot be trusted ({reason})"))?;
     }
     if let Some(done) = existing.complete.first() {
         if !force {
@@ -381,6 +296,7 @@ pub fn run_task(
     let range = plan.task_range(task);
     let entries = read_range(&dir.manifest(), range.clone())
         .with_context(|| format!("task {task}: cannot read its combinations"))?;
+    check_spec_unchanged(&plan, &spec, &dir.spec())?;
     let data = check_data_unchanged(&plan, &spec.data)
         .map_err(|e| e.to_string())
         .and_then(|()| {
@@ -442,10 +358,10 @@ pub fn run_task(
     let target = dir.result_file(task, &host);
     if force {
         for old in existing.complete.iter().filter(|p| **p != target) {
-            quarantine(&dir, old, "is replaced (--force)")?;
+            set_aside(&dir, old, "is replaced (--force)")?;
         }
         if target.exists() {
-            quarantine(&dir, &target, "is replaced (--force)")?;
+            set_aside(&dir, &target, "is replaced (--force)")?;
         }
     }
     let bytes = serde_json::to_vec(&file).context("cannot serialise the result")?;

@@ -7,9 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use sweep_core::layout::SweepDir;
 use sweep_core::plan::{plan_sweep, PlanOptions};
 use sweep_core::result::{ResultFile, RunStatus};
-use sweep_core::sweep_dir::SweepDir;
 
 fn data_root() -> PathBuf {
     std::env::var_os("SLURM_SWEEP_DATA")
@@ -90,7 +90,7 @@ fn results_of(dir: &SweepDir, task: u64) -> Vec<PathBuf> {
         .filter(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
-                .and_then(sweep_core::sweep_dir::parse_result_file_name)
+                .and_then(sweep_core::layout::parse_result_file_name)
                 .is_some_and(|(k, _)| k == task)
         })
         .collect();

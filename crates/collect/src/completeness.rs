@@ -1,21 +1,21 @@
-//! Completeness, never silent: which plan every file belongs to (mixing plans is refused
-//! unless allowed), duplicate results of one task (the newest by `finished` is kept, and
-//! said so), files that do not match the plan, missing tasks, failed combinations and tasks
-//! with the last lines of their `.err` logs, corrupt and quarantined files.
+//! Completeness, never silent: which plan every file belongs to (loose files of several
+//! plans are refused unless allowed), and for each sweep what the contract's one
+//! classification ([`sweep_core::classify`], the same as `sweep status`) says of every task
+//! and file: missing, failed and conflicting tasks with the last lines of their `.err`
+//! logs, duplicates (which was kept, and whether the others agree), partial, corrupt and
+//! foreign-plan files, temporary files of interrupted writes, quarantined files.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use sweep_core::SweepDir;
+use sweep_core::classify::{check_file, FileCheck, SweepResults, TaskVerdict};
+use sweep_core::jobs::{tail_lines, task_err_logs};
+use sweep_core::layout::ResultsListing;
 
-use crate::inputs::{
-    task_from_file_name, CorruptFile, Parsed, QstraderRun, SweepInput, TaskResult,
-};
+use crate::inputs::{Parsed, QstraderRun, SweepInput, TaskResult};
 use crate::table::PlanId;
 use crate::CollectError;
 
@@ -65,15 +65,24 @@ pub struct FailedRun {
     pub error: String,
 }
 
-/// Several results of one task: which was kept.
+/// Several complete results of one task: which was kept.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Duplicate {
     pub plan: String,
     pub task: u64,
     pub kept: PathBuf,
     pub kept_finished: DateTime<Utc>,
-    /// The files not used, with their finish times.
-    pub dropped: Vec<(PathBuf, DateTime<Utc>)>,
+    /// The files not used.
+    pub dropped: Vec<sweep_core::classify::Duplicate>,
+}
+
+/// A file that is not used: partial, corrupt, or of a foreign plan.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BadFile {
+    pub path: PathBuf,
+    /// `partial`, `corrupt` or `foreign plan`.
+    pub kind: &'static str,
+    pub reason: String,
 }
 
 /// Everything known about what is and is not in the table.
@@ -86,10 +95,20 @@ pub struct Completeness {
     pub combos_failed: usize,
     pub missing_tasks: Vec<TaskProblem>,
     pub failed_tasks: Vec<TaskProblem>,
+    /// Tasks whose complete result files disagree in their numbers (the kept one is in
+    /// the table, but cannot be trusted).
+    pub conflict_tasks: Vec<TaskProblem>,
     pub failed_runs: Vec<FailedRun>,
     pub duplicates: Vec<Duplicate>,
-    pub corrupt: Vec<CorruptFile>,
+    /// Partial, corrupt and foreign-plan files.
+    pub corrupt: Vec<BadFile>,
+    /// Temporary files of result writes that did not finish.
+    pub temp_files: Vec<PathBuf>,
+    /// Other files in a sweep's `results/` that are not result files.
+    pub other_files: Vec<PathBuf>,
     pub quarantined: Vec<PathBuf>,
+    /// Ranked combinations that never traded (no order filled).
+    pub never_traded: usize,
     /// Facts that limit what can be checked (e.g. no plan to compare with).
     pub notes: Vec<String>,
 }
@@ -100,6 +119,7 @@ impl Completeness {
         self.missing_tasks.is_empty()
             && self.failed_runs.is_empty()
             && self.failed_tasks.is_empty()
+            && self.conflict_tasks.is_empty()
             && self.corrupt.is_empty()
     }
 
@@ -129,8 +149,17 @@ impl Completeness {
                     self.failed_tasks.len()
                 ));
             }
+            if !self.conflict_tasks.is_empty() {
+                parts.push(format!(
+                    "{} task(s) with disagreeing results",
+                    self.conflict_tasks.len()
+                ));
+            }
             if !self.corrupt.is_empty() {
-                parts.push(format!("{} corrupt file(s)", self.corrupt.len()));
+                parts.push(format!(
+                    "{} unusable file(s) (partial, corrupt or of another plan)",
+                    self.corrupt.len()
+                ));
             }
             format!("PARTIAL: {}", parts.join(", "))
         }
@@ -181,6 +210,17 @@ impl Completeness {
         );
         list(
             &mut out,
+            "task with disagreeing results",
+            &self.conflict_tasks,
+            limit,
+            |t| {
+                let mut s = format!("task {}: {}", t.task, t.what);
+                push_log(&mut s, &t.log);
+                s
+            },
+        );
+        list(
+            &mut out,
             "failed combination",
             &self.failed_runs,
             limit,
@@ -192,16 +232,26 @@ impl Completeness {
                 d.task,
                 d.kept.display(),
                 d.kept_finished.to_rfc3339(),
-                d.dropped
-                    .iter()
-                    .map(|(p, f)| format!("{} (finished {})", p.display(), f.to_rfc3339()))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                dropped_text(&d.dropped)
             )
         });
-        list(&mut out, "corrupt file", &self.corrupt, limit, |c| {
-            format!("{}: {}", c.path.display(), c.reason)
+        list(&mut out, "unusable file", &self.corrupt, limit, |c| {
+            format!("{}: {}: {}", c.path.display(), c.kind, c.reason)
         });
+        list(
+            &mut out,
+            "temporary file of an unfinished write",
+            &self.temp_files,
+            limit,
+            |t| t.display().to_string(),
+        );
+        list(
+            &mut out,
+            "other file in results/",
+            &self.other_files,
+            limit,
+            |t| t.display().to_string(),
+        );
         list(
             &mut out,
             "quarantined file",
@@ -209,11 +259,37 @@ impl Completeness {
             limit,
             |q| q.display().to_string(),
         );
+        if self.never_traded > 0 {
+            out.push_str(&format!(
+                "  {} ranked combination(s) never traded (no order filled: a window longer than the data, or a signal that never fires); see the `trades` column\n",
+                self.never_traded
+            ));
+        }
         for n in &self.notes {
             out.push_str(&format!("  note: {n}\n"));
         }
         out
     }
+}
+
+/// `path (finished t, agrees|DISAGREES)`, comma separated.
+pub fn dropped_text(dropped: &[sweep_core::classify::Duplicate]) -> String {
+    dropped
+        .iter()
+        .map(|d| {
+            format!(
+                "{} (finished {}, {})",
+                d.path.display(),
+                d.finished.to_rfc3339(),
+                if d.agrees {
+                    "same numbers"
+                } else {
+                    "DIFFERENT numbers"
+                }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn push_log(s: &mut String, log: &Option<LogTail>) {
@@ -244,10 +320,7 @@ fn list<T>(out: &mut String, what: &str, items: &[T], limit: usize, show: impl F
     }
 }
 
-/// The first 8 characters of a hash.
-pub fn short(hash: &str) -> &str {
-    &hash[..hash.len().min(8)]
-}
+pub use sweep_core::classify::short_hash as short;
 
 /// What survives the checks: the results to merge, in plan then task order.
 #[derive(Debug, Default)]
@@ -257,7 +330,8 @@ pub struct Accepted {
     pub qstrader: Vec<QstraderRun>,
 }
 
-/// Checks the parsed files against the plans and each other.
+/// Checks the parsed files against the plans and each other, with the contract's
+/// classification.
 pub fn assess(
     sweeps: &[SweepInput],
     parsed: Vec<Parsed>,
@@ -270,320 +344,251 @@ pub fn assess(
         ..Completeness::default()
     };
     let mut accepted = Accepted::default();
-    let mut plan_files: BTreeMap<String, (String, usize)> = BTreeMap::new();
-    let mut results = Vec::new();
-    let mut corrupt_by_task: HashMap<u64, usize> = HashMap::new();
+
+    // Each result-like file goes to the sweep of its plan (by its plan hash, else by the
+    // directory it was found in), or to the loose files of its plan hash.
+    let sweep_of_path = |path: &Path| {
+        sweeps
+            .iter()
+            .position(|s| path.starts_with(s.dir.results()))
+    };
+    let mut by_sweep: Vec<Vec<FileCheck>> = vec![Vec::new(); sweeps.len()];
+    let mut loose: BTreeMap<String, (String, Vec<FileCheck>)> = BTreeMap::new();
+    let mut loose_bad: Vec<FileCheck> = Vec::new();
+    let mut parsed_results: HashMap<PathBuf, TaskResult> = HashMap::new();
     for p in parsed {
-        match p {
-            Parsed::Result(r) => {
-                let e = plan_files
-                    .entry(r.plan_hash.clone())
-                    .or_insert((r.sweep.clone(), 0));
-                e.1 += 1;
-                results.push(r);
-            }
+        let (path, read) = match p {
             Parsed::Qstrader(q) => {
-                let e = plan_files
-                    .entry(QSTRADER_PLAN.to_string())
-                    .or_insert(("QSTrader JSONStatistics".to_string(), 0));
-                e.1 += 1;
                 accepted.qstrader.push(q);
+                continue;
             }
-            Parsed::Corrupt(c) => {
-                if let Some(task) = task_from_file_name(&c.path) {
-                    *corrupt_by_task.entry(task).or_default() += 1;
-                }
-                report.corrupt.push(c);
+            Parsed::Bad { path, problem } => (path, Err(problem)),
+            Parsed::Result(r) => {
+                let path = r.header.path.clone();
+                let header = r.header.clone();
+                parsed_results.insert(path.clone(), r);
+                (path, Ok(header))
             }
+        };
+        let hash = read.as_ref().ok().map(|h| h.plan_hash.clone());
+        let home = sweep_of_path(&path).or_else(|| {
+            hash.as_ref()
+                .and_then(|h| sweeps.iter().position(|s| &s.plan.hash == h))
+        });
+        match (home, hash) {
+            (Some(k), _) => by_sweep[k].push(check_file(Some(&sweeps[k].plan), &path, read)),
+            (None, Some(hash)) => {
+                let sweep = read.as_ref().map(|h| h.sweep.clone()).unwrap_or_default();
+                loose
+                    .entry(hash)
+                    .or_insert((sweep, Vec::new()))
+                    .1
+                    .push(check_file(None, &path, read));
+            }
+            (None, None) => loose_bad.push(check_file(None, &path, read)),
         }
     }
 
-    // Plans: the sweep directories' first, then any other hash seen in files.
+    // Plans: the sweep directories' first, then the loose files' plan hashes.
     for s in sweeps {
-        if !accepted.plans.iter().any(|p| p.hash == s.plan.hash) {
-            accepted.plans.push(PlanId {
-                hash: s.plan.hash.clone(),
-                sweep: s.plan.name.clone(),
-            });
-        }
-    }
-    for (hash, (sweep, _)) in &plan_files {
-        if !accepted.plans.iter().any(|p| &p.hash == hash) {
-            accepted.plans.push(PlanId {
-                hash: hash.clone(),
-                sweep: sweep.clone(),
-            });
-        }
-    }
-    for plan in &accepted.plans {
-        let sweep = sweeps.iter().find(|s| s.plan.hash == plan.hash);
+        accepted.plans.push(PlanId {
+            hash: s.plan.hash.clone(),
+            sweep: s.plan.name.clone(),
+        });
         report.plans.push(PlanSummary {
-            hash: plan.hash.clone(),
-            sweep: plan.sweep.clone(),
-            files: plan_files.get(&plan.hash).map_or(0, |f| f.1),
-            expected_tasks: sweep.map(|s| s.plan.tasks),
-            expected_combos: sweep.map(|s| s.plan.combos),
+            hash: s.plan.hash.clone(),
+            sweep: s.plan.name.clone(),
+            files: 0,
+            expected_tasks: Some(s.plan.tasks),
+            expected_combos: Some(s.plan.combos),
         });
     }
-    let with_files = report.plans.iter().filter(|p| p.files > 0).count();
-    if (accepted.plans.len() > 1 && with_files > 0) && !allow_mixed {
+    for (hash, (sweep, files)) in &loose {
+        accepted.plans.push(PlanId {
+            hash: hash.clone(),
+            sweep: sweep.clone(),
+        });
+        report.plans.push(PlanSummary {
+            hash: hash.clone(),
+            sweep: sweep.clone(),
+            files: files.len(),
+            expected_tasks: None,
+            expected_combos: None,
+        });
+    }
+    if !accepted.qstrader.is_empty() {
+        accepted.plans.push(PlanId {
+            hash: QSTRADER_PLAN.to_string(),
+            sweep: "QSTrader JSONStatistics".to_string(),
+        });
+        report.plans.push(PlanSummary {
+            hash: QSTRADER_PLAN.to_string(),
+            sweep: "QSTrader JSONStatistics".to_string(),
+            files: accepted.qstrader.len(),
+            expected_tasks: None,
+            expected_combos: None,
+        });
+    }
+    if accepted.plans.len() > 1 && !allow_mixed {
         return Err(CollectError::MixedPlans(
             report
                 .plans
                 .iter()
-                .map(|p| format!("plan {} ({}): {} file(s)", short(&p.hash), p.sweep, p.files))
+                .zip(&accepted.plans)
+                .map(|(p, id)| {
+                    let example = loose
+                        .get(&id.hash)
+                        .and_then(|(_, f)| f.first())
+                        .map_or(String::new(), |f| format!(", e.g. {}", f.path.display()));
+                    let files = match p.expected_tasks {
+                        Some(_) => "a sweep directory".to_string(),
+                        None => format!("{} file(s){example}", p.files),
+                    };
+                    format!("plan {} ({}): {files}", short(&p.hash), p.sweep)
+                })
                 .collect::<Vec<_>>()
                 .join("; "),
         ));
     }
-    if sweeps.is_empty() && !results.is_empty() {
+    if sweeps.is_empty() && !loose.is_empty() {
         report.notes.push(
             "no plan.json was given (pass the sweep directory): missing tasks cannot be known"
                 .to_string(),
         );
     }
 
-    // Files that contradict their plan.
-    let mut kept_results = Vec::new();
-    for r in results {
-        if let Some(s) = sweeps.iter().find(|s| s.plan.hash == r.plan_hash) {
-            let want = s.plan.task_range(r.task);
-            if r.task >= s.plan.tasks || want.start != r.first || want.end != r.first + r.count {
-                report.corrupt.push(CorruptFile {
-                    path: r.path.clone(),
-                    reason: format!(
-                        "does not match the plan: task {} should hold combinations {}..{}, the file has {}..{}",
-                        r.task,
-                        want.start,
-                        want.end,
-                        r.first,
-                        r.first + r.count
-                    ),
-                });
-                continue;
-            }
-        }
-        kept_results.push(r);
+    // Judge each sweep's files, then each loose plan's.
+    let mut groups: Vec<(u16, Option<&SweepInput>, SweepResults)> = Vec::new();
+    for (k, (s, checks)) in sweeps.iter().zip(by_sweep).enumerate() {
+        report.plans[k].files = checks.len();
+        groups.push((
+            k as u16,
+            Some(s),
+            SweepResults::new(Some(&s.plan), checks, &s.listing),
+        ));
+    }
+    for (k, (_, (_, checks))) in loose.into_iter().enumerate() {
+        let plan = (sweeps.len() + k) as u16;
+        let listing = ResultsListing::default();
+        groups.push((plan, None, SweepResults::new(None, checks, &listing)));
+    }
+    for bad in loose_bad {
+        push_bad(&mut report, &bad);
     }
 
-    // Duplicates: the newest complete result of each task wins.
-    let mut by_task: BTreeMap<(u16, u64), Vec<TaskResult>> = BTreeMap::new();
-    for r in kept_results {
-        let plan = plan_index(&accepted.plans, &r.plan_hash);
-        by_task.entry((plan, r.task)).or_default().push(r);
-    }
-    for ((plan, task), mut group) in by_task {
-        group.sort_by(|a, b| a.finished.cmp(&b.finished).then(a.path.cmp(&b.path)));
-        let Some(kept) = group.pop() else { continue };
-        if !group.is_empty() {
-            report.duplicates.push(Duplicate {
-                plan: accepted.plans[plan as usize].hash.clone(),
-                task,
-                kept: kept.path.clone(),
-                kept_finished: kept.finished,
-                dropped: group.iter().map(|g| (g.path.clone(), g.finished)).collect(),
-            });
+    for (plan, sweep, results) in groups {
+        let plan_hash = accepted.plans[plan as usize].hash.clone();
+        let records = sweep
+            .map(|s| sweep_core::jobs::read(&s.dir.jobs()).unwrap_or_default())
+            .unwrap_or_default();
+        let log = |task: u64| {
+            let s = sweep?;
+            let path = task_err_logs(&s.dir, &records, task).into_iter().next()?;
+            Some(LogTail {
+                lines: tail_lines(&path, LOG_TAIL_LINES),
+                path,
+            })
+        };
+        for bad in results.all_problems() {
+            push_bad(&mut report, bad);
         }
-        accepted.results.push((plan, kept));
+        report.temp_files.extend(results.all_temp().cloned());
+        report.other_files.extend(results.other.iter().cloned());
+        report
+            .quarantined
+            .extend(results.quarantined.iter().cloned());
+        for (task, t) in &results.tasks {
+            let Some(kept) = &t.kept else { continue };
+            let Some(r) = parsed_results.remove(&kept.path) else {
+                continue;
+            };
+            if !t.duplicates.is_empty() {
+                report.duplicates.push(Duplicate {
+                    plan: plan_hash.clone(),
+                    task: *task,
+                    kept: kept.path.clone(),
+                    kept_finished: kept.finished,
+                    dropped: t.duplicates.clone(),
+                });
+            }
+            let combos = (kept.first, kept.first + kept.count);
+            match &t.verdict {
+                TaskVerdict::Conflict => report.conflict_tasks.push(TaskProblem {
+                    plan: plan_hash.clone(),
+                    task: *task,
+                    combos,
+                    what: format!(
+                        "complete result files disagree in their numbers; kept {}, {}",
+                        kept.path.display(),
+                        dropped_text(&t.duplicates)
+                    ),
+                    log: log(*task),
+                }),
+                TaskVerdict::Failed { failed_runs, .. } => report.failed_tasks.push(TaskProblem {
+                    plan: plan_hash.clone(),
+                    task: *task,
+                    combos,
+                    what: format!("{failed_runs} of {} combination(s) failed", kept.count),
+                    log: log(*task),
+                }),
+                TaskVerdict::Done | TaskVerdict::Missing => {}
+            }
+            for f in &r.failed {
+                report.failed_runs.push(FailedRun {
+                    plan: plan_hash.clone(),
+                    combo: f.combo,
+                    task: *task,
+                    params: f.params.clone(),
+                    error: f.error.clone(),
+                });
+            }
+            report.combos_failed += r.failed.len();
+            report.combos_ok += r.rows.len();
+            accepted.results.push((plan, r));
+        }
+        if let Some(s) = sweep {
+            for task in 0..s.plan.tasks {
+                if results.verdict(task) != &TaskVerdict::Missing {
+                    continue;
+                }
+                let range = s.plan.task_range(task);
+                let files = results.tasks.get(&task);
+                let bad = files.map_or(0, |t| t.problems.len());
+                let temp = files.map_or(0, |t| t.temp.len());
+                let log = log(task);
+                let what = match (bad, temp, &log) {
+                    (0, 0, None) => {
+                        "no result file and no log (not run yet, or still running)".to_string()
+                    }
+                    (0, 0, Some(_)) => {
+                        "no result file; the task's log exists (failed?)".to_string()
+                    }
+                    (b, t, _) => {
+                        format!("no complete result: {b} unusable file(s), {t} unfinished write(s)")
+                    }
+                };
+                report.missing_tasks.push(TaskProblem {
+                    plan: plan_hash.clone(),
+                    task,
+                    combos: (range.start, range.end),
+                    what,
+                    log,
+                });
+            }
+        }
     }
     report.tasks_with_results = accepted.results.len();
-
-    // Failed combinations, then missing tasks, each with the task's log.
-    let logs: Vec<Option<LogIndex>> = accepted
-        .plans
-        .iter()
-        .map(|p| {
-            sweeps
-                .iter()
-                .find(|s| s.plan.hash == p.hash)
-                .map(|s| LogIndex::new(&s.dir))
-        })
-        .collect();
-    for (plan, r) in &accepted.results {
-        report.combos_ok += r.rows.len();
-        let failed_here = r.failed.len();
-        for f in &r.failed {
-            report.failed_runs.push(FailedRun {
-                plan: accepted.plans[*plan as usize].hash.clone(),
-                combo: f.combo,
-                task: r.task,
-                params: f.params.clone(),
-                error: f.error.clone(),
-            });
-        }
-        report.combos_failed += failed_here;
-        if failed_here > 0 {
-            report.failed_tasks.push(TaskProblem {
-                plan: accepted.plans[*plan as usize].hash.clone(),
-                task: r.task,
-                combos: (r.first, r.first + r.count),
-                what: format!("{failed_here} of {} combination(s) failed", r.count),
-                log: logs[*plan as usize].as_ref().and_then(|l| l.tail(r.task)),
-            });
-        }
-    }
     report.combos_ok += accepted.qstrader.len();
-    for s in sweeps {
-        let plan = plan_index(&accepted.plans, &s.plan.hash);
-        let present: std::collections::HashSet<u64> = accepted
-            .results
-            .iter()
-            .filter(|(p, _)| *p == plan)
-            .map(|(_, r)| r.task)
-            .collect();
-        for task in 0..s.plan.tasks {
-            if present.contains(&task) {
-                continue;
-            }
-            let range = s.plan.task_range(task);
-            let log = logs[plan as usize].as_ref().and_then(|l| l.tail(task));
-            let what = match (corrupt_by_task.get(&task), &log) {
-                (Some(n), _) => format!("only {n} corrupt result file(s)"),
-                (None, Some(_)) => "no result file; the task's log exists (failed?)".to_string(),
-                (None, None) => {
-                    "no result file and no log (not run yet, or still running)".to_string()
-                }
-            };
-            report.missing_tasks.push(TaskProblem {
-                plan: s.plan.hash.clone(),
-                task,
-                combos: (range.start, range.end),
-                what,
-                log,
-            });
-        }
-    }
+    accepted
+        .results
+        .sort_by_key(|(plan, r)| (*plan, r.header.task));
     Ok((accepted, report))
 }
 
-fn plan_index(plans: &[PlanId], hash: &str) -> u16 {
-    plans.iter().position(|p| p.hash == hash).unwrap_or(0) as u16
-}
-
-/// The `.err` logs of a sweep directory and the submissions of `jobs.jsonl`, to find the
-/// log of a task: `logs/<jobid>_<task - offset>.err` (SLURM) or `logs/local_<task>.err`.
-#[derive(Clone, Debug, Default)]
-pub struct LogIndex {
-    /// (job id, offset) per submission.
-    submissions: Vec<(String, u64)>,
-    /// Names of the `.err` files in `logs/`.
-    files: Vec<String>,
-    dir: PathBuf,
-}
-
-impl LogIndex {
-    pub fn new(sweep: &SweepDir) -> LogIndex {
-        let mut submissions = Vec::new();
-        if let Ok(text) = fs::read_to_string(sweep.jobs()) {
-            for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
-                    continue;
-                };
-                let job = ["job_id", "jobid", "array_job_id", "id"]
-                    .iter()
-                    .find_map(|k| match v.get(*k) {
-                        Some(serde_json::Value::String(s)) => Some(s.clone()),
-                        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
-                        _ => None,
-                    });
-                let offset = v.get("offset").and_then(|o| o.as_u64()).unwrap_or(0);
-                if let Some(job) = job {
-                    submissions.push((job, offset));
-                }
-            }
-        }
-        let dir = sweep.logs();
-        let files = fs::read_dir(&dir)
-            .map(|entries| {
-                entries
-                    .flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|n| n.ends_with(".err"))
-                    .collect()
-            })
-            .unwrap_or_default();
-        LogIndex {
-            submissions,
-            files,
-            dir,
-        }
-    }
-
-    /// The log file of `task`: exact names first, then any `*_<index>.err` whose index fits
-    /// a submission's offset; the most recently modified when several match.
-    pub fn find(&self, task: u64) -> Option<PathBuf> {
-        let mut exact: Vec<String> = vec![format!("local_{task}.err")];
-        let mut indices = vec![task];
-        for (job, offset) in &self.submissions {
-            if task >= *offset {
-                exact.push(format!("{job}_{}.err", task - offset));
-                indices.push(task - offset);
-            }
-        }
-        let pick = |names: Vec<&String>| {
-            names
-                .into_iter()
-                .map(|n| self.dir.join(n))
-                .max_by_key(|p| fs::metadata(p).and_then(|m| m.modified()).ok())
-        };
-        let found: Vec<&String> = self.files.iter().filter(|f| exact.contains(f)).collect();
-        if !found.is_empty() {
-            return pick(found);
-        }
-        let lenient: Vec<&String> = self
-            .files
-            .iter()
-            .filter(|f| {
-                indices
-                    .iter()
-                    .any(|i| f.ends_with(&format!("_{i}.err")) && !f.starts_with("local_"))
-            })
-            .collect();
-        if self.submissions.is_empty() || lenient.len() == 1 {
-            pick(lenient)
-        } else {
-            // Several arrays share array indices: only a job id from jobs.jsonl can tell.
-            pick(
-                lenient
-                    .into_iter()
-                    .filter(|f| {
-                        self.submissions
-                            .iter()
-                            .any(|(j, _)| f.starts_with(j.as_str()))
-                    })
-                    .collect(),
-            )
-        }
-    }
-
-    /// The last lines of `task`'s log.
-    pub fn tail(&self, task: u64) -> Option<LogTail> {
-        let path = self.find(task)?;
-        Some(LogTail {
-            lines: tail_lines(&path, LOG_TAIL_LINES),
-            path,
-        })
-    }
-}
-
-/// The last `n` non-empty lines of a file (reads at most its last 16 KiB).
-pub fn tail_lines(path: &Path, n: usize) -> Vec<String> {
-    let Ok(mut file) = fs::File::open(path) else {
-        return Vec::new();
-    };
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let start = len.saturating_sub(16 * 1024);
-    if file.seek(SeekFrom::Start(start)).is_err() {
-        return Vec::new();
-    }
-    let mut bytes = Vec::new();
-    if file.read_to_end(&mut bytes).is_err() {
-        return Vec::new();
-    }
-    let text = String::from_utf8_lossy(&bytes);
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    lines[lines.len().saturating_sub(n)..]
-        .iter()
-        .map(|l| l.to_string())
-        .collect()
+fn push_bad(report: &mut Completeness, check: &FileCheck) {
+    report.corrupt.push(BadFile {
+        path: check.path.clone(),
+        kind: check.verdict.label(),
+        reason: check.verdict.reason().unwrap_or_default().to_string(),
+    });
 }

@@ -1,7 +1,9 @@
-//! Inputs: finding result files (a sweep directory, or any files and folders), reading the
-//! sweep's plan and spec, and parsing every file in parallel into lean records: the worker's
-//! result files (`results/task-<k>.<host>.json`) and QSTrader's own `JSONStatistics` files.
-//! Only what the table needs is kept; daily returns only when PBO asks for them.
+//! Inputs: finding result files (a sweep directory's `results/` as the contract lists it,
+//! or any files and folders), reading the sweep's plan and spec, and parsing every file in
+//! parallel: the worker's result files through the contract's one reader
+//! ([`sweep_core::reader`]), each straight into table rows, and QSTrader's own
+//! `JSONStatistics` files. Only what the table needs is kept; daily returns only when PBO
+//! asks for them.
 
 use std::borrow::Cow;
 use std::fs;
@@ -9,17 +11,15 @@ use std::io::IsTerminal;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
-use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::Deserialize;
 
-use backtest::{Metrics, ParamValue};
+use backtest::{ParamValue, METRICS};
+use sweep_core::layout::{is_temp_name, parse_result_file_name, ResultsListing};
 use sweep_core::planner::read_plan;
-use sweep_core::result::{check_run_sequence, RESULT_SCHEMA};
-use sweep_core::sweep_dir::parse_result_file_name;
-use sweep_core::{load_plan, Plan, PlanError, RunStatus, SlurmIds, Spec, SweepDir};
+use sweep_core::reader::{excerpt, read_result_bytes, ProblemKind, ResultHeader, ResultProblem};
+use sweep_core::{load_plan, Plan, PlanError, RunStatus, Spec, SweepDir};
 
 use crate::table::{metric_index, metric_values, MetricValues, Row, METRIC_COUNT};
 use crate::CollectError;
@@ -34,6 +34,8 @@ pub struct SweepInput {
     pub spec: Option<Spec>,
     /// Why the spec could not be read.
     pub spec_problem: Option<String>,
+    /// What its `results/` holds, by name.
+    pub listing: ResultsListing,
 }
 
 impl SweepInput {
@@ -47,9 +49,9 @@ impl SweepInput {
 #[derive(Clone, Debug, Default)]
 pub struct Discovered {
     pub sweeps: Vec<SweepInput>,
-    /// Files to parse, sorted.
+    /// Files to parse (the sweeps' result files and the loose ones), sorted.
     pub files: Vec<PathBuf>,
-    /// Files under a `quarantine/` folder (moved aside by the worker): named and counted.
+    /// Files under a `quarantine/` folder outside a sweep directory: named and counted.
     pub quarantined: Vec<PathBuf>,
 }
 
@@ -63,11 +65,8 @@ pub fn discover(paths: &[PathBuf]) -> Result<Discovered, CollectError> {
             let plan_path = path.join("plan.json");
             if plan_path.is_file() {
                 let sweep = read_sweep(path)?;
-                let results = sweep.dir.results();
+                found.files.extend(sweep.listing.results.iter().cloned());
                 found.sweeps.push(sweep);
-                if results.is_dir() {
-                    walk(&results, &mut found)?;
-                }
             } else {
                 walk(path, &mut found)?;
             }
@@ -112,11 +111,16 @@ fn read_sweep(root: &Path) -> Result<SweepInput, CollectError> {
         ),
         Err(e) => return Err(plan_error(e)),
     };
+    let listing = ResultsListing::read(&dir).map_err(|source| CollectError::Io {
+        path: dir.results(),
+        source,
+    })?;
     Ok(SweepInput {
         dir,
         plan,
         spec,
         spec_problem,
+        listing,
     })
 }
 
@@ -138,8 +142,7 @@ fn walk(dir: &Path, found: &mut Discovered) -> Result<(), CollectError> {
             } else {
                 walk(&path, found)?;
             }
-        } else if name.ends_with(".json") && !name.starts_with('.') {
-            // `.task-…tmp` files are atomic writes in progress, never results.
+        } else if name.ends_with(".json") && !is_temp_name(&name) {
             found.files.push(path);
         }
     }
@@ -168,21 +171,13 @@ pub struct FailedCombo {
     pub error: String,
 }
 
-/// A worker's result file that passed the schema and completeness checks, reduced while it
-/// was parsed to what `collect` keeps: the file's identity for the completeness checks, its
-/// failed combinations, and the table rows of its successful ones. The parsed file itself
-/// is dropped as soon as this is built.
+/// A worker's result file that passed the reader's checks, reduced while it was parsed to
+/// what `collect` keeps: what the file says about itself, its failed combinations, and the
+/// table rows of its successful ones. The parsed file itself is dropped as soon as this is
+/// built.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TaskResult {
-    pub path: PathBuf,
-    pub sweep: String,
-    pub plan_hash: String,
-    pub task: u64,
-    pub first: u64,
-    pub count: u64,
-    pub host: String,
-    pub slurm: SlurmIds,
-    pub finished: DateTime<Utc>,
+    pub header: ResultHeader,
     pub failed: Vec<FailedCombo>,
     /// Where this file's rows (one per successful combination, in combination order) are
     /// in [`RowStore::rows`].
@@ -264,19 +259,16 @@ pub struct QstraderRun {
     pub returns: Option<Vec<f64>>,
 }
 
-/// A file that could not be used, and why.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct CorruptFile {
-    pub path: PathBuf,
-    pub reason: String,
-}
-
 /// What one file turned out to be.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Parsed {
     Result(TaskResult),
     Qstrader(QstraderRun),
-    Corrupt(CorruptFile),
+    /// Not a usable result file (nor a QSTrader file), and why.
+    Bad {
+        path: PathBuf,
+        problem: ResultProblem,
+    },
 }
 
 /// How many files are parsed in parallel before their rows are moved into the store: small
@@ -305,7 +297,13 @@ pub fn parse_all(files: &[PathBuf], keep_returns: bool) -> (Vec<Parsed>, RowStor
         ProgressBar::hidden()
     };
     let mut order: Vec<usize> = (0..files.len()).collect();
-    order.sort_by_key(|&k| (task_from_file_name(&files[k]), k));
+    order.sort_by_key(|&k| {
+        let task = files[k]
+            .file_name()
+            .and_then(|n| parse_result_file_name(&n.to_string_lossy()))
+            .map(|(t, _)| t);
+        (task, k)
+    });
     let mut parsed: Vec<Option<Parsed>> = vec![None; files.len()];
     let mut store = RowStore::default();
     for batch in order.chunks(FILES_PER_BATCH) {
@@ -329,274 +327,51 @@ pub fn parse_all(files: &[PathBuf], keep_returns: bool) -> (Vec<Parsed>, RowStor
     (parsed.into_iter().flatten().collect(), store)
 }
 
-/// Reads and classifies one file (one `fs::read`, one `serde_json::from_slice`); a result
-/// file comes with its rows (its `TaskResult::rows` is empty until they join a store).
+/// Reads and classifies one file (one `fs::read`, one parse); a result file comes with its
+/// rows (its `TaskResult::rows` is empty until they join a store).
 pub fn parse_file(path: &Path, keep_returns: bool) -> (Parsed, Option<FileRows>) {
+    let bad = |problem: ResultProblem| {
+        let p = Parsed::Bad {
+            path: path.to_path_buf(),
+            problem,
+        };
+        (p, None)
+    };
     let bytes = match fs::read(path) {
         Ok(b) => b,
         Err(e) => {
-            let c = CorruptFile {
-                path: path.to_path_buf(),
-                reason: format!("cannot read: {e}"),
-            };
-            return (Parsed::Corrupt(c), None);
+            return bad(ResultProblem {
+                kind: ProblemKind::Unreadable,
+                message: format!("cannot read: {e}"),
+            })
         }
     };
-    let corrupt = |reason: String| {
-        let c = CorruptFile {
-            path: path.to_path_buf(),
-            reason,
-        };
-        (Parsed::Corrupt(c), None)
-    };
-    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        return corrupt("empty file".into());
-    }
     if looks_like_qstrader(&bytes) {
         return match parse_qstrader(path, &bytes, keep_returns) {
             Ok(run) => (Parsed::Qstrader(run), None),
-            Err(reason) => corrupt(format!("QSTrader statistics: {reason}")),
+            Err(reason) => bad(ResultProblem {
+                kind: ProblemKind::Corrupt,
+                message: excerpt(&format!("QSTrader statistics: {reason}")),
+            }),
         };
     }
-    let parsed = if keep_returns {
-        parse_result::<Vec<f64>>(path, &bytes)
-    } else {
-        parse_result::<IgnoredAny>(path, &bytes)
-    };
-    match parsed {
-        Ok((result, rows)) => (Parsed::Result(result), Some(rows)),
-        Err(reason) => corrupt(reason),
-    }
-}
-
-/// QSTrader files have a `strategy` object and no `schema` field.
-fn looks_like_qstrader(bytes: &[u8]) -> bool {
-    let head = &bytes[..bytes.len().min(1 << 16)];
-    !contains(head, b"\"schema\"") && contains(bytes, b"\"strategy\"")
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-/// The returns field, either kept or skipped while parsing.
-trait ReturnsField: DeserializeOwned {
-    fn into_returns(self) -> Option<Vec<f64>>;
-}
-
-impl ReturnsField for Vec<f64> {
-    fn into_returns(self) -> Option<Vec<f64>> {
-        Some(self)
-    }
-}
-
-impl ReturnsField for IgnoredAny {
-    fn into_returns(self) -> Option<Vec<f64>> {
-        None
-    }
-}
-
-/// A string borrowed from the file's bytes when it has no escapes (parameter names are
-/// read once per run: this saves an allocation each time).
-struct LeanStr<'a>(Cow<'a, str>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for LeanStr<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct StrVisitor;
-        impl<'de> serde::de::Visitor<'de> for StrVisitor {
-            type Value = LeanStr<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<LeanStr<'de>, E> {
-                Ok(LeanStr(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<LeanStr<'de>, E> {
-                Ok(LeanStr(Cow::Owned(v.to_string())))
-            }
-            fn visit_string<E>(self, v: String) -> Result<LeanStr<'de>, E> {
-                Ok(LeanStr(Cow::Owned(v)))
-            }
-        }
-        d.deserialize_str(StrVisitor)
-    }
-}
-
-/// A run's parameters in file order, read without the cost of `ParamValue`'s untagged enum
-/// (which tries each variant in turn and builds an error for every miss) and without a map.
-struct LeanParams<'a>(Vec<(Cow<'a, str>, ParamValue)>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for LeanParams<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct MapVisitor;
-        impl<'de> serde::de::Visitor<'de> for MapVisitor {
-            type Value = LeanParams<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a map of parameter values")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<LeanParams<'de>, A::Error> {
-                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(4));
-                while let Some((k, v)) = map.next_entry::<LeanStr<'de>, LeanValue>()? {
-                    out.push((k.0, v.0));
-                }
-                Ok(LeanParams(out))
-            }
-        }
-        d.deserialize_map(MapVisitor)
-    }
-}
-
-struct LeanValue(ParamValue);
-
-impl<'de> Deserialize<'de> for LeanValue {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct ValueVisitor;
-        impl serde::de::Visitor<'_> for ValueVisitor {
-            type Value = LeanValue;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a boolean, number or string")
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<LeanValue, E> {
-                Ok(LeanValue(ParamValue::Bool(v)))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<LeanValue, E> {
-                Ok(LeanValue(ParamValue::Int(v)))
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<LeanValue, E> {
-                i64::try_from(v)
-                    .map(|i| LeanValue(ParamValue::Int(i)))
-                    .map_err(|_| E::custom(format!("integer {v} is too large")))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<LeanValue, E> {
-                Ok(LeanValue(ParamValue::Float(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<LeanValue, E> {
-                Ok(LeanValue(ParamValue::Str(v.to_string())))
-            }
-            fn visit_string<E>(self, v: String) -> Result<LeanValue, E> {
-                Ok(LeanValue(ParamValue::Str(v)))
-            }
-        }
-        d.deserialize_any(ValueVisitor)
-    }
-}
-
-/// The fields of one run that `collect` reads (serde skips the others).
-#[derive(Deserialize)]
-#[serde(bound(deserialize = "R: ReturnsField"))]
-struct RawRun<'a, R> {
-    i: u64,
-    #[serde(borrow)]
-    params: LeanParams<'a>,
-    status: RunStatus,
-    #[serde(default)]
-    error: Option<String>,
-    #[serde(default)]
-    metrics: Option<Metrics>,
-    #[serde(default)]
-    in_sample: Option<Metrics>,
-    #[serde(default)]
-    out_of_sample: Option<Metrics>,
-    #[serde(default = "none")]
-    returns: Option<R>,
-}
-
-fn none<R>() -> Option<R> {
-    None
-}
-
-/// The fields of a result file that `collect` reads (worker version, arch, start time and
-/// anything unknown are skipped).
-#[derive(Deserialize)]
-#[serde(bound(deserialize = "R: ReturnsField"))]
-struct RawResult<'a, R> {
-    #[serde(borrow)]
-    schema: LeanStr<'a>,
-    sweep: String,
-    plan_hash: String,
-    task: u64,
-    first: u64,
-    count: u64,
-    #[serde(default)]
-    slurm: SlurmIds,
-    host: String,
-    finished: DateTime<Utc>,
-    #[serde(borrow)]
-    runs: Vec<RawRun<'a, R>>,
-}
-
-/// `name=value` pairs sorted by name, space separated.
-fn params_text(mut pairs: Vec<(Cow<'_, str>, ParamValue)>) -> String {
-    pairs.sort_by(|a, b| a.0.cmp(&b.0));
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-#[derive(Deserialize)]
-struct SchemaProbe {
-    schema: Option<String>,
-}
-
-fn parse_result<R: ReturnsField>(
-    path: &Path,
-    bytes: &[u8],
-) -> Result<(TaskResult, FileRows), String> {
-    let raw: RawResult<R> = match serde_json::from_slice(bytes) {
-        Ok(raw) => raw,
-        Err(e) => {
-            // A file of another schema version fails on its fields; name the schema instead.
-            if let Ok(SchemaProbe {
-                schema: Some(schema),
-            }) = serde_json::from_slice(bytes)
-            {
-                if schema != RESULT_SCHEMA {
-                    return Err(format!("schema is `{schema}`, expected `{RESULT_SCHEMA}`"));
-                }
-            }
-            let kind = if e.is_eof() {
-                "truncated JSON"
-            } else {
-                "invalid result JSON"
-            };
-            return Err(format!("{kind}: {e}"));
-        }
-    };
-    if raw.schema.0 != RESULT_SCHEMA {
-        return Err(format!(
-            "schema is `{}`, expected `{RESULT_SCHEMA}`",
-            raw.schema.0
-        ));
-    }
-    check_run_sequence(raw.first, raw.count, raw.runs.iter().map(|run| run.i))
-        .map_err(|message| format!("incomplete: {message}"))?;
-    for run in &raw.runs {
-        if run.status == RunStatus::Ok && run.metrics.is_none() {
-            return Err(format!("combination {} is `ok` but has no metrics", run.i));
-        }
-    }
     let mut param_names: Vec<String> = Vec::new();
-    let mut rows = Vec::with_capacity(raw.runs.len());
+    let mut rows = Vec::new();
     let mut failed = Vec::new();
-    for run in raw.runs {
-        let metrics = match (run.status, run.metrics) {
-            (RunStatus::Ok, Some(m)) => metric_values(&m),
+    let read = read_result_bytes(path, &bytes, keep_returns, |run| {
+        let metrics = match (run.status, &run.metrics) {
+            (RunStatus::Ok, Some(m)) => metric_values(m),
             _ => {
                 failed.push(FailedCombo {
                     combo: run.i,
-                    params: params_text(run.params.0),
+                    params: params_text(run.params),
                     error: run.error.unwrap_or_else(|| "(no message)".into()),
                 });
-                continue;
+                return;
             }
         };
         let mut params: Vec<Option<ParamValue>> = vec![None; param_names.len()];
-        for (j, (name, value)) in run.params.0.into_iter().enumerate() {
+        for (j, (name, value)) in run.params.into_iter().enumerate() {
             // Every run of a file names the same parameters in the same order: check the
             // expected position first.
             let k = if param_names.get(j).is_some_and(|n| *n == name) {
@@ -613,7 +388,7 @@ fn parse_result<R: ReturnsField>(
         rows.push(Row {
             combo: run.i,
             plan: 0,
-            task: Some(raw.task),
+            task: None,
             label: None,
             params,
             metrics,
@@ -622,23 +397,43 @@ fn parse_result<R: ReturnsField>(
                 .out_of_sample
                 .as_ref()
                 .map(|m| Box::new(metric_values(m))),
-            returns: run.returns.and_then(ReturnsField::into_returns),
+            returns: run.returns,
         });
+    });
+    match read {
+        Ok(header) => {
+            for r in &mut rows {
+                r.task = Some(header.task);
+            }
+            let result = TaskResult {
+                header,
+                failed,
+                rows: 0..0,
+            };
+            (Parsed::Result(result), Some(FileRows { param_names, rows }))
+        }
+        Err(problem) => bad(problem),
     }
-    let result = TaskResult {
-        path: path.to_path_buf(),
-        sweep: raw.sweep,
-        plan_hash: raw.plan_hash,
-        task: raw.task,
-        first: raw.first,
-        count: raw.count,
-        host: raw.host,
-        slurm: raw.slurm,
-        finished: raw.finished,
-        failed,
-        rows: 0..0,
-    };
-    Ok((result, FileRows { param_names, rows }))
+}
+
+/// QSTrader files have a `strategy` object and no `schema` field.
+fn looks_like_qstrader(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(1 << 16)];
+    !contains(head, b"\"schema\"") && contains(bytes, b"\"strategy\"")
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// `name=value` pairs sorted by name, space separated.
+fn params_text(mut pairs: Vec<(Cow<'_, str>, ParamValue)>) -> String {
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[derive(Deserialize)]
@@ -650,16 +445,20 @@ struct QsFile {
 
 #[derive(Deserialize)]
 struct QsStats {
-    sharpe: Option<f64>,
-    sortino: Option<f64>,
-    cagr: Option<f64>,
-    annualised_vol: Option<f64>,
-    max_drawdown: Option<f64>,
-    max_drawdown_duration: Option<f64>,
     #[serde(default)]
     equity_curve: Vec<(f64, Option<f64>)>,
     #[serde(default)]
     returns: Vec<(f64, Option<f64>)>,
+    /// The other statistics (`sharpe`, `cagr`, ...).
+    #[serde(flatten)]
+    stats: std::collections::HashMap<String, serde_json::Value>,
+}
+
+impl QsStats {
+    /// A scalar statistic; `None` when absent, null or not a number.
+    fn stat(&self, key: &str) -> Option<f64> {
+        self.stats.get(key).and_then(serde_json::Value::as_f64)
+    }
 }
 
 fn parse_qstrader(path: &Path, bytes: &[u8], keep_returns: bool) -> Result<QstraderRun, String> {
@@ -668,24 +467,25 @@ fn parse_qstrader(path: &Path, bytes: &[u8], keep_returns: bool) -> Result<Qstra
     let file: QsFile = serde_json::from_slice(&clean).map_err(|e| e.to_string())?;
     let s = &file.strategy;
     let mut m: MetricValues = [f64::NAN; METRIC_COUNT];
+    // The statistics QSTrader states, by the metric table's QSTrader names (QSTrader's
+    // drawdown is negative).
+    for (k, d) in METRICS.iter().enumerate() {
+        if let Some(v) = d.qstrader.and_then(|key| s.stat(key)) {
+            m[k] = if d.name == "max_drawdown" { v.abs() } else { v };
+        }
+    }
     let mut set = |name: &str, v: Option<f64>| {
         if let (Some(k), Some(v)) = (metric_index(name), v) {
             m[k] = v;
         }
     };
-    set("sharpe", s.sharpe);
-    set("sortino", s.sortino);
-    set("cagr", s.cagr);
-    set("annualised_vol", s.annualised_vol);
-    set("max_drawdown", s.max_drawdown.map(f64::abs));
-    set("max_drawdown_duration", s.max_drawdown_duration);
     let equity: Vec<f64> = s.equity_curve.iter().filter_map(|p| p.1).collect();
     if let (Some(first), Some(last)) = (equity.first(), equity.last()) {
         if *first != 0.0 {
             set("total_return", Some(last / first - 1.0));
         }
     }
-    if let (Some(cagr), Some(dd)) = (s.cagr, s.max_drawdown) {
+    if let (Some(cagr), Some(dd)) = (s.stat("cagr"), s.stat("max_drawdown")) {
         set(
             "calmar",
             Some(if dd == 0.0 { 0.0 } else { cagr / dd.abs() }),
@@ -769,12 +569,6 @@ fn replace_non_finite(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The task of a result file from its name, for files too broken to say it themselves.
-pub fn task_from_file_name(path: &Path) -> Option<u64> {
-    let name = path.file_name()?.to_str()?;
-    parse_result_file_name(name).map(|(k, _)| k)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -793,24 +587,6 @@ mod tests {
         let m2: f64 = 12.5;
         assert!((skew - 45.0 / m2.powf(1.5)).abs() < 1e-12);
         assert!((kurt - 348.5 / (m2 * m2)).abs() < 1e-12);
-    }
-}
-
-#[cfg(test)]
-mod lean_tests {
-    use super::*;
-
-    #[test]
-    fn lean_params_read_like_param_values() {
-        let json = br#"{"a": 5, "b": 0.5, "c": true, "d": "sma", "e": -3}"#;
-        let lean: LeanParams = serde_json::from_slice(json).expect("lean");
-        let full: backtest::Params = serde_json::from_slice(json).expect("full");
-        let lean: backtest::Params = lean
-            .0
-            .into_iter()
-            .map(|(k, v)| (k.into_owned(), v))
-            .collect();
-        assert_eq!(lean, full);
     }
 }
 
@@ -889,11 +665,16 @@ mod store_tests {
                  "calmar": 0, "trades": 4, "turnover": 0, "exposure": 0, "skew": 0,
                  "kurtosis": 0, "n_obs": 10}}
             ]}"#;
-        let text = String::from_utf8_lossy(json).replace("SCHEMA", RESULT_SCHEMA);
-        let (result, rows) =
-            parse_result::<IgnoredAny>(Path::new("task-3.node02.json"), text.as_bytes())
-                .expect("parse");
-        assert_eq!((result.task, result.first, result.count), (3, 6, 2));
+        let text =
+            String::from_utf8_lossy(json).replace("SCHEMA", sweep_core::result::RESULT_SCHEMA);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("task-3.node02.json");
+        std::fs::write(&path, text).expect("write");
+        let (Parsed::Result(result), Some(rows)) = parse_file(&path, false) else {
+            panic!("not a result");
+        };
+        let h = &result.header;
+        assert_eq!((h.task, h.first, h.count), (3, 6, 2));
         assert_eq!(
             result.failed,
             vec![FailedCombo {

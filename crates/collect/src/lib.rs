@@ -181,7 +181,7 @@ pub fn analyse(options: &Options) -> Result<Analysis, CollectError> {
         PboMode::Auto => found.sweeps.iter().any(|s| s.keeps_returns()),
     };
     let (parsed, rows) = inputs::parse_all(&found.files, keep_returns);
-    let (accepted, completeness) = completeness::assess(
+    let (accepted, mut completeness) = completeness::assess(
         &found.sweeps,
         parsed,
         found.quarantined,
@@ -194,6 +194,13 @@ pub fn analyse(options: &Options) -> Result<Analysis, CollectError> {
         .map(|f| Filter::parse(f, &table.param_names))
         .transpose()?;
     let ranking = ranking::rank(&table, &options.by, options.direction, filter.as_ref())?;
+    if let Some(k) = table::metric_index("trades") {
+        completeness.never_traded = ranking
+            .order
+            .iter()
+            .filter(|&&i| table.rows[i].metrics[k] == 0.0)
+            .count();
+    }
     let overfitting = overfitting::summarise(
         &table,
         &ranking,

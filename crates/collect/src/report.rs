@@ -133,15 +133,18 @@ fn completeness(h: &mut String, a: &Analysis) {
     h.push_str("<h2 id=\"completeness\">Completeness</h2>");
     let _ = write!(
         h,
-        "<p>{} file(s) read; {} task(s) with results; {} missing task(s); {} failed combination(s) in {} task(s); {} duplicate task(s); {} corrupt file(s); {} quarantined file(s).</p>",
+        "<p>{} file(s) read; {} task(s) with results; {} missing task(s); {} failed combination(s) in {} task(s); {} task(s) with disagreeing results; {} duplicate task(s); {} unusable file(s); {} unfinished write(s); {} quarantined file(s); {} ranked combination(s) that never traded.</p>",
         c.files_read,
         c.tasks_with_results,
         c.missing_tasks.len(),
         c.failed_runs.len(),
         c.failed_tasks.len(),
+        c.conflict_tasks.len(),
         c.duplicates.len(),
         c.corrupt.len(),
-        c.quarantined.len()
+        c.temp_files.len(),
+        c.quarantined.len(),
+        c.never_traded
     );
     let limit = 200;
     let problems = |h: &mut String, title: &str, items: &[crate::completeness::TaskProblem]| {
@@ -177,6 +180,7 @@ fn completeness(h: &mut String, a: &Analysis) {
     };
     problems(h, "Missing tasks", &c.missing_tasks);
     problems(h, "Tasks with failed combinations", &c.failed_tasks);
+    problems(h, "Tasks whose results disagree", &c.conflict_tasks);
     if !c.failed_runs.is_empty() {
         h.push_str("<h3>Failed combinations</h3><table><tr><th>combo</th><th>task</th><th class=\"l\">parameters</th><th class=\"l\">error</th></tr>");
         for f in c.failed_runs.iter().take(limit) {
@@ -192,7 +196,7 @@ fn completeness(h: &mut String, a: &Analysis) {
         h.push_str("</table>");
     }
     if !c.duplicates.is_empty() {
-        h.push_str("<h3>Duplicate results</h3><table><tr><th>task</th><th class=\"l\">kept (newest)</th><th class=\"l\">not used</th></tr>");
+        h.push_str("<h3>Duplicate results</h3><table><tr><th>task</th><th class=\"l\">kept</th><th class=\"l\">not used</th></tr>");
         for d in c.duplicates.iter().take(limit) {
             let _ = write!(
                 h,
@@ -200,28 +204,30 @@ fn completeness(h: &mut String, a: &Analysis) {
                 d.task,
                 escape(&d.kept.display().to_string()),
                 d.kept_finished.to_rfc3339(),
-                escape(
-                    &d.dropped
-                        .iter()
-                        .map(|(p, f)| format!("{} ({})", p.display(), f.to_rfc3339()))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
+                escape(&crate::completeness::dropped_text(&d.dropped))
             );
         }
         h.push_str("</table>");
     }
     if !c.corrupt.is_empty() {
-        h.push_str("<h3>Corrupt files</h3><table><tr><th class=\"l\">file</th><th class=\"l\">reason</th></tr>");
+        h.push_str("<h3>Unusable files</h3><table><tr><th class=\"l\">file</th><th class=\"l\">kind</th><th class=\"l\">reason</th></tr>");
         for f in c.corrupt.iter().take(limit) {
             let _ = write!(
                 h,
-                "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
+                "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
                 escape(&f.path.display().to_string()),
+                f.kind,
                 escape(&f.reason)
             );
         }
         h.push_str("</table>");
+    }
+    if !c.temp_files.is_empty() {
+        h.push_str("<h3>Unfinished writes (temporary files)</h3><ul>");
+        for t in c.temp_files.iter().take(limit) {
+            let _ = write!(h, "<li>{}</li>", escape(&t.display().to_string()));
+        }
+        h.push_str("</ul>");
     }
     if !c.quarantined.is_empty() {
         h.push_str("<h3>Quarantined files</h3><ul>");

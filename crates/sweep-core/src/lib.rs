@@ -1,24 +1,41 @@
-//! The contract shared by `sweep`, `bt-worker` and `collect`: the sweep spec and its grid,
-//! the manifest (one line per combination), the plan (hashes, chunking into array tasks),
-//! the result file of one array task, and the layout of the sweep directory.
+//! The contract shared by `sweep`, `bt-worker` and `collect`, one module per concept, and
+//! every binary calls it rather than re-implementing a rule:
+//!
+//! * [`layout`]: where everything lives (shared filesystem, sweep directory, file names);
+//! * [`spec`], [`grid`], [`constraint`], [`overrides`]: the sweep spec and its grid;
+//! * [`planner`], [`plan`], [`manifest`]: planning, `plan.json`, `manifest.jsonl`;
+//! * [`result`] (the file a task writes), [`reader`] (the one reader of result files),
+//!   [`classify`] (what the files mean for each task), [`quarantine`];
+//! * [`jobs`]: the jobs record `jobs.jsonl` and the logs of a task;
+//! * [`atomic`] writes, [`process`]-level behaviour.
+//!
+//! The metric table lives with the metrics in the engine ([`backtest::METRICS`]).
 
 pub mod atomic;
+pub mod classify;
 pub mod constraint;
 pub mod grid;
+pub mod identity;
+pub mod interrupt;
+pub mod jobs;
+pub mod layout;
 pub mod manifest;
 pub mod overrides;
 pub mod plan;
 pub mod planner;
 pub mod process;
+pub mod quarantine;
+pub mod reader;
 pub mod result;
 pub mod spec;
-pub mod sweep_dir;
 
+pub use layout::{SharedFs, SweepDir};
 pub use plan::{ArrayChunk, Plan};
-pub use planner::{load_plan, plan_sweep, PlanError, PlanOptions, PlanSummary, PlannedSweep};
+pub use planner::{
+    load_plan, plan_sweep, plan_sweep_with, PlanError, PlanOptions, PlanSummary, PlannedSweep,
+};
 pub use result::{ResultFile, Run, RunStatus, SlurmIds};
 pub use spec::Spec;
-pub use sweep_dir::SweepDir;
 
 /// The version of the toolkit, written into plans and result files.
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -23,28 +23,27 @@
 //!   `./sharedfs`.
 
 use std::fmt;
-use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 use rand::SeedableRng;
-use sha2::{Digest, Sha256};
 
 use backtest::registry;
 use backtest::strategy::StrategyInfo;
 use backtest::{DataError, MarketData, ParamError, ParamValue, Params};
 
-use crate::atomic::write_atomic;
+use crate::atomic::{write_atomic, write_atomic_with};
 use crate::constraint::{Expr, Value};
 use crate::grid::{Axis, Grid};
+use crate::interrupt::Interrupt;
+use crate::layout::{ResultsListing, SharedFs, SweepDir};
 use crate::manifest::ManifestEntry;
 use crate::overrides::{parse_override, OverrideError};
 use crate::plan::{
     split_arrays, task_count, DataFileHash, Plan, DEFAULT_MAX_ARRAY_SIZE, PLAN_SCHEMA,
 };
 use crate::spec::{located, Spec, SpecError};
-use crate::sweep_dir::SweepDir;
 
 /// Assumed cost of one combination when choosing combinations per task from a target time.
 pub const ASSUMED_COMBO_SECONDS: f64 = 50e-6;
@@ -54,6 +53,9 @@ pub const DEFAULT_TARGET_TASK_SECONDS: f64 = 60.0;
 /// Upper bound on combinations per task when it is derived from a target time (not set
 /// explicitly): keeps result files (about 0.5 kB per run) and worker memory small.
 pub const MAX_DERIVED_COMBOS_PER_TASK: u64 = 10_000;
+/// Largest grid (combinations before constraints and sampling) planned without
+/// `--max-combos`: about 4 GB of manifest at the most.
+pub const DEFAULT_MAX_COMBOS: u64 = 50_000_000;
 /// At most this many arrays of MaxArraySize tasks; chunks grow to stay within it.
 pub const MAX_ARRAYS: u64 = 10;
 
@@ -122,6 +124,22 @@ pub enum PlanError {
     Data { at: At, error: Box<DataError> },
     #[error("{at}: `params`: the grid has more than 2^64 combinations")]
     TooLarge { at: At },
+    #[error("{at}: `params`: the grid has {count} combinations (manifest about {manifest}), more than the limit of {limit}; narrow the grid, add `[sample] n = ...` to draw a subset, or raise the limit with `--max-combos {count}`")]
+    TooMany {
+        at: At,
+        count: u64,
+        limit: u64,
+        manifest: String,
+    },
+    #[error("{at}: `params`: the manifest would take about {needed}, but {} has {free} free; free space or narrow the grid", .dir.display())]
+    NoSpace {
+        at: At,
+        dir: PathBuf,
+        needed: String,
+        free: String,
+    },
+    #[error("planning stopped by {signal}; nothing was written")]
+    Interrupted { signal: &'static str, status: u8 },
     #[error("{path}: {error}")]
     Io {
         path: PathBuf,
@@ -154,6 +172,9 @@ pub struct PlanOptions {
     pub combos_per_task: Option<u64>,
     /// Load the data once while planning, so a bad row fails now rather than in every task.
     pub check_data: bool,
+    /// Largest grid to plan (combinations before constraints); `None`:
+    /// [`DEFAULT_MAX_COMBOS`].
+    pub max_combos: Option<u64>,
 }
 
 impl Default for PlanOptions {
@@ -165,6 +186,7 @@ impl Default for PlanOptions {
             cluster_max_array_size: None,
             combos_per_task: None,
             check_data: true,
+            max_combos: None,
         }
     }
 }
@@ -273,7 +295,7 @@ pub struct SweepGrid {
     slots: Vec<Slot>,
     sample: Option<crate::spec::SampleConfig>,
     path: PathBuf,
-    params_line: Option<usize>,
+    pub params_line: Option<usize>,
 }
 
 impl SweepGrid {
@@ -625,22 +647,7 @@ impl SweepGrid {
     }
 }
 
-/// sha256 (hex) and size of a file, streamed.
-pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
-    let mut f = File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut bytes = 0u64;
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        bytes += n as u64;
-        hasher.update(&buf[..n]);
-    }
-    Ok((hex::encode(hasher.finalize()), bytes))
-}
+pub use crate::identity::sha256_file;
 
 /// Hashes every data file of the spec; a missing file is an error naming its path.
 fn hash_data(spec: &Spec) -> Result<Vec<DataFileHash>, PlanError> {
@@ -678,19 +685,6 @@ fn hash_data(spec: &Spec) -> Result<Vec<DataFileHash>, PlanError> {
         .collect()
 }
 
-/// The plan hash: the spec without `[slurm]` and the data files' hashes.
-fn plan_hash(spec_text: &str, data: &[DataFileHash]) -> (String, String) {
-    let spec_hash = hex::encode(Sha256::digest(spec_text.as_bytes()));
-    let mut h = Sha256::new();
-    h.update(PLAN_SCHEMA.as_bytes());
-    h.update(b"\n");
-    h.update(spec_hash.as_bytes());
-    for d in data {
-        h.update(format!("\n{} {}", d.symbol, d.sha256).as_bytes());
-    }
-    (hex::encode(h.finalize()), spec_hash)
-}
-
 /// Reads, validates and compiles a spec file with overrides applied.
 pub fn prepare_spec(
     spec_path: &Path,
@@ -709,7 +703,24 @@ pub fn prepare_spec(
 /// Plans a sweep: validates everything before writing, then writes (or reuses) the sweep
 /// directory. See the module documentation for the rules.
 pub fn plan_sweep(spec_path: &Path, options: &PlanOptions) -> Result<PlannedSweep, PlanError> {
+    plan_sweep_with(spec_path, options, &|_, _| Ok(()))
+}
+
+/// What [`plan_sweep_with`] calls before a new sweep directory appears: it writes further
+/// files (the rendered scripts) into `into`, the directory being built, for the sweep that
+/// will be at `planned.dir`.
+pub type FinishPlan<'a> = dyn Fn(&SweepDir, &PlannedSweep) -> Result<(), String> + 'a;
+
+/// [`plan_sweep`], with `finish` writing more files into the sweep directory before it
+/// appears, so that a new sweep directory appears whole (or not at all, after an error or
+/// SIGINT/SIGTERM). A directory planned before with the same hash is updated in place.
+pub fn plan_sweep_with(
+    spec_path: &Path,
+    options: &PlanOptions,
+    finish: &FinishPlan<'_>,
+) -> Result<PlannedSweep, PlanError> {
     let (spec, grid) = prepare_spec(spec_path, &options.overrides)?;
+    check_size(&spec, &grid, options)?;
     let data = hash_data(&spec)?;
     if options.check_data {
         MarketData::load(&spec.data, &spec.backtest).map_err(|source| PlanError::Data {
@@ -720,53 +731,47 @@ pub fn plan_sweep(spec_path: &Path, options: &PlanOptions) -> Result<PlannedSwee
             error: Box::new(source),
         })?;
     }
-    let spec_text = spec
-        .to_toml_without_slurm()
-        .map_err(|message| PlanError::BadPlan {
-            path: spec.path.clone(),
-            message,
-        })?;
-    let full_text = spec.to_toml().map_err(|message| PlanError::BadPlan {
+    let bad_spec = |message| PlanError::BadPlan {
         path: spec.path.clone(),
         message,
-    })?;
-    let (hash, spec_hash) = plan_hash(&spec_text, &data);
+    };
+    let spec_hash = crate::identity::spec_hash(&spec).map_err(bad_spec)?;
+    let full_text = spec.to_toml().map_err(bad_spec)?;
+    let hash = crate::identity::plan_hash(&spec_hash, &data);
 
     let sharedfs = options.sharedfs.clone().unwrap_or_else(default_sharedfs);
-    let sweeps = sharedfs.join("sweeps");
+    let sweeps = SharedFs::new(&sharedfs).sweeps();
     std::fs::create_dir_all(&sweeps).map_err(io_err(&sweeps))?;
     let sweeps = std::fs::canonicalize(&sweeps).unwrap_or(sweeps);
     let dir = SweepDir::new(sweeps.join(format!("{}-{}", spec.name, &hash[..8])));
+    check_free_space(&spec, &grid, &sweeps)?;
 
     let existing = read_plan(&dir.plan()).ok().filter(|p| p.hash == hash);
     let reused = existing.is_some() && dir.manifest().is_file();
     let existing_results = count_results(&dir);
     let mut notes = Vec::new();
 
+    // A new directory is built in a hidden folder beside it, then renamed into place.
+    let interrupt = Interrupt::install().map_err(io_err(&sweeps))?;
+    let staging = if reused {
+        None
+    } else {
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{}-{}.planning-", spec.name, &hash[..8]))
+            .tempdir_in(&sweeps)
+            .map_err(io_err(&sweeps))?;
+        set_mode(tmp.path(), 0o755)?;
+        Some(tmp)
+    };
+    let write_dir = staging
+        .as_ref()
+        .map_or_else(|| dir.clone(), |t| SweepDir::new(t.path()));
+
     let (combos, filtered) = match &existing {
         Some(p) if reused => (p.combos, p.combos),
-        _ => {
-            let tmp = tempfile::Builder::new()
-                .prefix(".manifest.")
-                .suffix(".tmp")
-                .tempfile_in(&sweeps)
-                .map_err(io_err(&sweeps))?;
-            let mut w = BufWriter::with_capacity(1 << 16, tmp.as_file());
-            let (n, filtered) = grid.for_each_combo(|i, params| {
-                serde_json::to_writer(&mut w, &ManifestEntry { i, params })
-                    .map_err(|e| io_err(tmp.path())(e.into()))?;
-                w.write_all(b"\n").map_err(io_err(tmp.path()))
-            })?;
-            w.flush().map_err(io_err(tmp.path()))?;
-            drop(w);
-            tmp.as_file().sync_all().map_err(io_err(tmp.path()))?;
-            make_dirs(&dir)?;
-            tmp.persist(dir.manifest())
-                .map_err(|e| io_err(&dir.manifest())(e.error))?;
-            (n, filtered)
-        }
+        _ => write_manifest(&grid, &write_dir, &interrupt)?,
     };
-    make_dirs(&dir)?;
+    make_dirs(&write_dir)?;
     if let Some(s) = spec.sample {
         if s.n >= filtered && !reused {
             notes.push(format!(
@@ -790,7 +795,6 @@ pub fn plan_sweep(spec_path: &Path, options: &PlanOptions) -> Result<PlannedSwee
             let target = spec
                 .slurm
                 .target_task_seconds
-                .filter(|t| t.is_finite() && *t > 0.0)
                 .unwrap_or(DEFAULT_TARGET_TASK_SECONDS);
             ((target / ASSUMED_COMBO_SECONDS).ceil() as u64).min(MAX_DERIVED_COMBOS_PER_TASK)
         })
@@ -829,13 +833,6 @@ pub fn plan_sweep(spec_path: &Path, options: &PlanOptions) -> Result<PlannedSwee
         tool_version: crate::TOOL_VERSION.to_string(),
         created: existing.as_ref().map_or_else(Utc::now, |p| p.created),
     };
-    // spec.toml first, plan.json last: a directory with plan.json is complete.
-    write_if_changed(&dir.spec(), full_text.as_bytes())?;
-    let plan_json = serde_json::to_vec_pretty(&plan).map_err(|e| io_err(&dir.plan())(e.into()))?;
-    if existing.as_ref() != Some(&plan) {
-        write_atomic(&dir.plan(), &plan_json).map_err(io_err(&dir.plan()))?;
-    }
-
     let summary = PlanSummary {
         name: plan.name.clone(),
         hash8: plan.hash8().to_string(),
@@ -856,12 +853,204 @@ pub fn plan_sweep(spec_path: &Path, options: &PlanOptions) -> Result<PlannedSwee
         existing_results,
         notes,
     };
-    Ok(PlannedSweep {
-        dir,
+    let planned = PlannedSweep {
+        dir: dir.clone(),
         plan,
         spec,
         summary,
+    };
+
+    // spec.toml and the finishing files first, plan.json last: a directory with plan.json
+    // is complete.
+    write_if_changed(&write_dir.spec(), full_text.as_bytes())?;
+    finish(&write_dir, &planned).map_err(|message| PlanError::BadPlan {
+        path: dir.root().to_path_buf(),
+        message,
+    })?;
+    let plan_json =
+        serde_json::to_vec_pretty(&planned.plan).map_err(|e| io_err(&dir.plan())(e.into()))?;
+    if existing.as_ref() != Some(&planned.plan) {
+        write_atomic(&write_dir.plan(), &plan_json).map_err(io_err(&write_dir.plan()))?;
+    }
+    if let Some(sig) = interrupt.received() {
+        return Err(PlanError::Interrupted {
+            signal: Interrupt::name(sig),
+            status: Interrupt::exit_status(sig),
+        });
+    }
+    if let Some(staging) = staging {
+        put_in_place(staging, &dir)?;
+    }
+    Ok(planned)
+}
+
+/// Writes the manifest into `dir` (through a temporary file, world-readable) and returns
+/// `(combinations written, combinations passing the constraints)`. Stops, leaving nothing,
+/// when SIGINT or SIGTERM arrives.
+fn write_manifest(
+    grid: &SweepGrid,
+    dir: &SweepDir,
+    interrupt: &Interrupt,
+) -> Result<(u64, u64), PlanError> {
+    let path = dir.manifest();
+    let mut counts = (0, 0);
+    let mut failure = None;
+    let written = write_atomic_with(&path, 0o644, |file, _| {
+        let mut w = BufWriter::with_capacity(1 << 16, &*file);
+        let outcome = grid.for_each_combo(|i, params| {
+            if i % 4096 == 0 {
+                if let Some(sig) = interrupt.received() {
+                    return Err(PlanError::Interrupted {
+                        signal: Interrupt::name(sig),
+                        status: Interrupt::exit_status(sig),
+                    });
+                }
+            }
+            serde_json::to_writer(&mut w, &ManifestEntry { i, params })
+                .map_err(|e| io_err(&path)(e.into()))?;
+            w.write_all(b"\n").map_err(io_err(&path))
+        });
+        match outcome {
+            Ok(c) => {
+                counts = c;
+                w.flush()
+            }
+            Err(e) => {
+                failure = Some(e);
+                Err(std::io::Error::other("planning stopped"))
+            }
+        }
+    });
+    match failure {
+        Some(e) => Err(e),
+        None => written.map(|()| counts).map_err(io_err(&path)),
+    }
+}
+
+/// Moves a sweep directory built in `staging` to `dir`: one rename when `dir` does not
+/// exist; else (a directory left without a plan) file by file, plan.json last.
+fn put_in_place(staging: tempfile::TempDir, dir: &SweepDir) -> Result<(), PlanError> {
+    if !dir.root().exists() {
+        let from = staging.keep();
+        return std::fs::rename(&from, dir.root()).map_err(|error| PlanError::Io {
+            path: dir.root().to_path_buf(),
+            error,
+        });
+    }
+    make_dirs(dir)?;
+    let mut names: Vec<std::ffi::OsString> = std::fs::read_dir(staging.path())
+        .map_err(io_err(staging.path()))?
+        .flatten()
+        .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
+        .map(|e| e.file_name())
+        .collect();
+    names.sort_by_key(|n| n == "plan.json");
+    for name in names {
+        let to = dir.root().join(&name);
+        std::fs::rename(staging.path().join(&name), &to).map_err(io_err(&to))?;
+    }
+    Ok(())
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<(), PlanError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io_err(path))
+}
+
+/// The parameters of the grid's first and last combinations (constraints not applied),
+/// for the size estimate.
+fn corner_lines(grid: &SweepGrid) -> [usize; 2] {
+    let axes = &grid.grid.axes;
+    let first: Vec<usize> = vec![0; axes.len()];
+    let last: Vec<usize> = axes
+        .iter()
+        .map(|a| a.values.len().saturating_sub(1))
+        .collect();
+    [first, last].map(|digits| {
+        let mut p = grid.base.clone();
+        for (name, value) in grid.grid.assignments(&digits) {
+            p.insert(name.to_string(), value.clone());
+        }
+        let i = grid.grid_count().saturating_sub(1);
+        serde_json::to_vec(&ManifestEntry { i, params: p }).map_or(64, |v| v.len() + 1)
     })
+}
+
+/// Estimated bytes of the manifest of the whole grid (before constraints).
+fn estimated_manifest_bytes(grid: &SweepGrid) -> u64 {
+    let [a, b] = corner_lines(grid);
+    grid.grid_count().saturating_mul(((a + b) / 2) as u64)
+}
+
+/// Refuses a grid above the limit before anything is expanded or written.
+fn check_size(spec: &Spec, grid: &SweepGrid, options: &PlanOptions) -> Result<(), PlanError> {
+    let limit = options.max_combos.unwrap_or(DEFAULT_MAX_COMBOS);
+    let count = grid.grid_count();
+    if count > limit {
+        return Err(PlanError::TooMany {
+            at: At {
+                path: spec.path.clone(),
+                line: grid.params_line,
+            },
+            count,
+            limit,
+            manifest: human_bytes(estimated_manifest_bytes(grid)),
+        });
+    }
+    Ok(())
+}
+
+/// Refuses a manifest that would not fit on the shared filesystem.
+fn check_free_space(spec: &Spec, grid: &SweepGrid, sweeps: &Path) -> Result<(), PlanError> {
+    let needed = estimated_manifest_bytes(grid);
+    let Some(free) = free_bytes(sweeps) else {
+        return Ok(());
+    };
+    if needed > free {
+        return Err(PlanError::NoSpace {
+            at: At {
+                path: spec.path.clone(),
+                line: grid.params_line,
+            },
+            dir: sweeps.to_path_buf(),
+            needed: human_bytes(needed),
+            free: human_bytes(free),
+        });
+    }
+    Ok(())
+}
+
+/// Bytes available to this user on the filesystem of `path` (`statvfs`).
+fn free_bytes(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c` is a NUL-terminated path and `st` points to writable memory of the
+    // right type; statvfs fills it when it returns 0.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: statvfs returned 0, so it initialised `st`.
+    let st = unsafe { st.assume_init() };
+    #[allow(clippy::unnecessary_cast)] // the field types differ between platforms
+    Some((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+}
+
+/// `1.5 GB`-style sizes for messages.
+pub fn human_bytes(n: u64) -> String {
+    let units = ["bytes", "kB", "MB", "GB", "TB", "PB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u + 1 < units.len() {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} bytes")
+    } else {
+        format!("{v:.1} {}", units[u])
+    }
 }
 
 fn make_dirs(dir: &SweepDir) -> Result<(), PlanError> {
@@ -879,16 +1068,7 @@ fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), PlanError> {
 }
 
 fn count_results(dir: &SweepDir) -> usize {
-    std::fs::read_dir(dir.results())
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .filter(|e| {
-                    crate::sweep_dir::parse_result_file_name(&e.file_name().to_string_lossy())
-                        .is_some()
-                })
-                .count()
-        })
-        .unwrap_or(0)
+    ResultsListing::read(dir).map_or(0, |l| l.results.len())
 }
 
 /// Reads and checks a plan.json.

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use backtest::{Metrics, Params};
 
+use crate::reader::{ProblemKind, ResultProblem};
+
 /// The schema id written into every result file.
 pub const RESULT_SCHEMA: &str = "slurm-sweep/result/v1";
 
@@ -80,33 +82,16 @@ pub struct ResultFile {
     pub runs: Vec<Run>,
 }
 
-/// Why a result file cannot be trusted.
-#[derive(Debug, thiserror::Error)]
-pub enum ResultError {
-    #[error("not valid JSON of the result schema: {0}")]
-    Parse(#[from] serde_json::Error),
-    #[error("schema is `{0}`, expected `{RESULT_SCHEMA}`")]
-    Schema(String),
-    #[error("incomplete: {0}")]
-    Incomplete(String),
-}
-
 impl ResultFile {
-    /// Parses and checks a result file's bytes: schema, and that `runs` holds exactly the
-    /// combinations `first..first+count` in order.
-    pub fn from_slice(bytes: &[u8]) -> Result<ResultFile, ResultError> {
-        let file: ResultFile = serde_json::from_slice(bytes)?;
-        if file.schema != RESULT_SCHEMA {
-            return Err(ResultError::Schema(file.schema));
-        }
-        file.check_complete()?;
-        Ok(file)
-    }
-
-    /// Checks that every combination of the task has exactly one run, in order.
-    pub fn check_complete(&self) -> Result<(), ResultError> {
-        check_run_sequence(self.first, self.count, self.runs.iter().map(|run| run.i))
-            .map_err(ResultError::Incomplete)
+    /// Parses a result file's bytes into the full type, after the checks of the one reader
+    /// ([`crate::reader`]): schema, every combination of the task exactly once in order,
+    /// metrics for every `ok` run.
+    pub fn from_slice(bytes: &[u8]) -> Result<ResultFile, ResultProblem> {
+        crate::reader::read_result_bytes(std::path::Path::new(""), bytes, false, |_| {})?;
+        serde_json::from_slice(bytes).map_err(|e| ResultProblem {
+            kind: ProblemKind::Corrupt,
+            message: crate::reader::excerpt(&e.to_string()),
+        })
     }
 
     /// Number of runs that failed.
@@ -121,7 +106,7 @@ impl ResultFile {
 /// Checks that the combinations of a task's runs, `combos` in file order, are exactly
 /// `first`, `first + 1`, ... for `count` runs, as a complete result file's must be (also
 /// for readers that parse result files into their own types). The error says what is
-/// wrong, as in [`ResultError::Incomplete`].
+/// wrong.
 pub fn check_run_sequence(
     first: u64,
     count: u64,
@@ -187,21 +172,15 @@ mod tests {
         let mut short = f.clone();
         short.runs.pop();
         let bytes = serde_json::to_vec(&short).expect("json");
-        assert!(matches!(
-            ResultFile::from_slice(&bytes),
-            Err(ResultError::Incomplete(_))
-        ));
+        let err = ResultFile::from_slice(&bytes).expect_err("short");
+        assert_eq!(err.kind, ProblemKind::Partial);
 
         let mut other = f;
         other.schema = "x/v9".into();
         let bytes = serde_json::to_vec(&other).expect("json");
-        assert!(matches!(
-            ResultFile::from_slice(&bytes),
-            Err(ResultError::Schema(_))
-        ));
-        assert!(matches!(
-            ResultFile::from_slice(&bytes[..bytes.len() / 2]),
-            Err(ResultError::Parse(_))
-        ));
+        let err = ResultFile::from_slice(&bytes).expect_err("schema");
+        assert!(err.message.starts_with("schema is `x/v9`"), "{err}");
+        let err = ResultFile::from_slice(&bytes[..bytes.len() / 2]).expect_err("half");
+        assert_eq!(err.kind, ProblemKind::Corrupt);
     }
 }

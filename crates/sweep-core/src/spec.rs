@@ -242,7 +242,7 @@ struct RawSpec {
     #[serde(default)]
     sample: Option<SampleConfig>,
     #[serde(default)]
-    slurm: SlurmConfig,
+    slurm: Option<Spanned<SlurmConfig>>,
 }
 
 /// Reads `[backtest]`, accepting TOML dates (`start = 2015-01-02`) as well as strings. On
@@ -349,6 +349,19 @@ impl Spec {
                 line: l,
             });
         }
+        let slurm = match raw.slurm {
+            None => SlurmConfig::default(),
+            Some(sl) => {
+                let start = sl.span().start;
+                let table_line = line(sl.span());
+                let slurm = sl.into_inner();
+                slurm.validate().map_err(|e| {
+                    let l = key_line_after(text, start, e.key()).or(table_line);
+                    field(l, &format!("slurm.{}", e.key()), e.to_string())
+                })?;
+                slurm
+            }
+        };
         let (zip, zip_line) = match raw.zip {
             Some(z) => {
                 let l = line(z.span());
@@ -369,7 +382,7 @@ impl Spec {
                 .map(|c| c.get_ref().clone())
                 .collect(),
             sample: raw.sample,
-            slurm: raw.slurm,
+            slurm,
             path: path.to_path_buf(),
             lines: SpecLines {
                 name: name_line,
@@ -697,6 +710,149 @@ pub struct SlurmConfig {
     pub worker: Option<PathBuf>,
 }
 
+/// A `[slurm]` value that cannot work: the key and what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct SlurmError {
+    /// The key, e.g. `throttle`, `container.image`, `extra`.
+    pub key: &'static str,
+    pub message: String,
+}
+
+impl SlurmError {
+    /// The key under `[slurm]` (for a nested key, its first part).
+    pub fn key(&self) -> &'static str {
+        self.key.split('.').next().unwrap_or(self.key)
+    }
+}
+
+/// Whether `time` is a SLURM time limit: `M`, `M:S`, `H:M:S`, `D-H`, `D-H:M`, `D-H:M:S`,
+/// `UNLIMITED` or `INFINITE`.
+pub fn is_slurm_time(time: &str) -> bool {
+    if matches!(time, "UNLIMITED" | "INFINITE" | "unlimited" | "infinite") {
+        return true;
+    }
+    let numbers = |t: &str, max_parts: usize| {
+        let parts: Vec<&str> = t.split(':').collect();
+        parts.len() <= max_parts
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    };
+    match time.split_once('-') {
+        Some((days, rest)) => {
+            !days.is_empty() && days.bytes().all(|b| b.is_ascii_digit()) && numbers(rest, 3)
+        }
+        None => numbers(time, 3),
+    }
+}
+
+/// Whether `mem` is a SLURM memory size: digits with an optional unit K, M, G or T.
+pub fn is_slurm_mem(mem: &str) -> bool {
+    let digits = mem.trim_end_matches(['K', 'M', 'G', 'T', 'k', 'm', 'g', 't']);
+    !digits.is_empty()
+        && mem.len() - digits.len() <= 1
+        && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+impl SlurmConfig {
+    /// Checks every value before anything is planned or rendered: counts that must be
+    /// positive, SLURM's time and memory formats, and text that goes into a batch script
+    /// (no control characters; `extra` directives start with `-`).
+    pub fn validate(&self) -> Result<(), SlurmError> {
+        let fail = |key: &'static str, message: String| Err(SlurmError { key, message });
+        let positive: [(&'static str, Option<u64>); 5] = [
+            ("throttle", self.throttle.map(u64::from)),
+            ("combos_per_task", self.combos_per_task),
+            ("max_array_size", self.max_array_size),
+            ("cpus_per_task", self.cpus_per_task.map(u64::from)),
+            ("nodes", self.nodes.map(u64::from)),
+        ];
+        for (key, value) in positive {
+            if value == Some(0) {
+                return fail(
+                    key,
+                    format!("`{key}` = 0: expected a whole number of at least 1"),
+                );
+            }
+        }
+        if let Some(t) = self.target_task_seconds {
+            if !(t.is_finite() && t > 0.0) {
+                return fail(
+                    "target_task_seconds",
+                    format!("`target_task_seconds` = {t}: expected a number of seconds above 0"),
+                );
+            }
+        }
+        if let Some(time) = &self.time {
+            if !is_slurm_time(time) {
+                return fail(
+                    "time",
+                    format!(
+                        "`time` = {time:?}: expected a SLURM time limit such as \"30\", \"00:10:00\", \"2-00:00:00\" or \"UNLIMITED\""
+                    ),
+                );
+            }
+        }
+        if let Some(mem) = &self.mem {
+            if !is_slurm_mem(mem) {
+                return fail(
+                    "mem",
+                    format!("`mem` = {mem:?}: expected a size such as \"500M\" or \"4G\""),
+                );
+            }
+        }
+        let text: [(&'static str, Option<&str>); 7] = [
+            ("job_name", self.job_name.as_deref()),
+            ("partition", self.partition.as_deref()),
+            ("time", self.time.as_deref()),
+            ("mem", self.mem.as_deref()),
+            ("account", self.account.as_deref()),
+            ("qos", self.qos.as_deref()),
+            ("constraint", self.constraint.as_deref()),
+        ];
+        let lines = self
+            .extra
+            .iter()
+            .map(|v| ("extra", v.as_str()))
+            .chain(self.setup.iter().map(|v| ("setup", v.as_str())));
+        let worker = self
+            .worker
+            .as_ref()
+            .map(|w| w.to_string_lossy().into_owned());
+        let container = self.container.iter().flat_map(|c| {
+            std::iter::once(("container.image", c.image.as_str()))
+                .chain(c.args.iter().map(|a| ("container.args", a.as_str())))
+        });
+        for (key, value) in text
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .chain(lines)
+            .chain(worker.as_deref().map(|w| ("worker", w)))
+            .chain(container)
+        {
+            if let Some((at, _)) = value.char_indices().find(|(_, c)| c.is_control()) {
+                return fail(
+                    key,
+                    format!(
+                        "`{key}` = {value:?} has a control character (newline, tab, ...) at byte {at}; it cannot go into a batch script"
+                    ),
+                );
+            }
+        }
+        if let Some(d) = self.extra.iter().find(|d| !d.starts_with('-')) {
+            return fail(
+                "extra",
+                format!("`extra` directive {d:?} must start with `-` (e.g. `--exclusive`)"),
+            );
+        }
+        if self.container.as_ref().is_some_and(|c| c.image.is_empty()) {
+            return fail("container.image", "`container.image` is empty".to_string());
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -818,6 +974,31 @@ time = "00:05:00"
         let bad = GOOD.replace("name = \"ma\"", "name = \"a/b\"");
         let msg = parse(&bad).expect_err("bad name").to_string();
         assert!(msg.contains("sweeps/x.toml:2: `name`"), "{msg}");
+    }
+
+    #[test]
+    fn slurm_values_are_checked_with_their_line() {
+        for (bad, key) in [
+            ("throttle = 0", "slurm.throttle"),
+            ("combos_per_task = 0", "slurm.combos_per_task"),
+            ("time = \"ten minutes\"", "slurm.time"),
+            ("mem = \"4 GB\"", "slurm.mem"),
+            ("target_task_seconds = -1.0", "slurm.target_task_seconds"),
+            ("extra = [\"exclusive\"]", "slurm.extra"),
+            ("partition = \"a\\nb\"", "slurm.partition"),
+        ] {
+            let text = GOOD.replace("time = \"00:05:00\"", bad);
+            let msg = parse(&text).expect_err(bad).to_string();
+            let want = format!("sweeps/x.toml:21: `{key}`: ");
+            assert!(msg.starts_with(&want), "{bad}: {msg}");
+        }
+        for ok in ["30", "10:00", "00:10:00", "2-00", "2-00:00:00", "UNLIMITED"] {
+            assert!(is_slurm_time(ok), "{ok}");
+        }
+        for bad in ["", "1:2:3:4", "x", "-1", "1-", "10:"] {
+            assert!(!is_slurm_time(bad), "{bad}");
+        }
+        assert!(is_slurm_mem("4G") && is_slurm_mem("500") && !is_slurm_mem("G"));
     }
 
     #[test]

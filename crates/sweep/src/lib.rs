@@ -7,7 +7,6 @@
 
 pub mod binaries;
 pub mod cmd;
-pub mod jobs;
 pub mod render;
 pub mod slurm;
 pub mod target;

@@ -63,8 +63,8 @@ pub enum RenderError {
         value: String,
         ch: char,
     },
-    #[error("[slurm] extra directive {value:?} must start with `-` (e.g. `--exclusive`)")]
-    ExtraDirective { value: String },
+    #[error("[slurm] {0}")]
+    Slurm(sweep_core::spec::SlurmError),
     #[error("cannot read template {path}")]
     ReadTemplate {
         path: PathBuf,
@@ -255,46 +255,10 @@ fn check_path(field: &str, path: &Path) -> Result<String, RenderError> {
     Ok(s)
 }
 
-/// Checks every `[slurm]` value that goes into a script.
+/// Checks every `[slurm]` value that goes into a script, with the rules planning uses
+/// ([`SlurmConfig::validate`]).
 pub fn check_slurm_config(slurm: &SlurmConfig) -> Result<(), RenderError> {
-    let optional = [
-        ("[slurm] job_name", &slurm.job_name),
-        ("[slurm] partition", &slurm.partition),
-        ("[slurm] time", &slurm.time),
-        ("[slurm] mem", &slurm.mem),
-        ("[slurm] account", &slurm.account),
-        ("[slurm] qos", &slurm.qos),
-        ("[slurm] constraint", &slurm.constraint),
-    ];
-    for (field, value) in optional {
-        if let Some(v) = value {
-            check_line(field, v)?;
-        }
-    }
-    for (n, d) in slurm.extra.iter().enumerate() {
-        check_line(&format!("[slurm] extra[{n}]"), d)?;
-        if !d.starts_with('-') {
-            return Err(RenderError::ExtraDirective { value: d.clone() });
-        }
-    }
-    for (n, line) in slurm.setup.iter().enumerate() {
-        check_line(&format!("[slurm] setup[{n}]"), line)?;
-    }
-    if let Some(w) = &slurm.worker {
-        check_path("[slurm] worker", w)?;
-    }
-    if let Some(c) = &slurm.container {
-        check_line("[slurm.container] image", &c.image)?;
-        if c.image.is_empty() {
-            return Err(RenderError::Empty {
-                field: "[slurm.container] image".into(),
-            });
-        }
-        for (n, a) in c.args.iter().enumerate() {
-            check_line(&format!("[slurm.container] args[{n}]"), a)?;
-        }
-    }
-    Ok(())
+    slurm.validate().map_err(RenderError::Slurm)
 }
 
 #[derive(Serialize)]
@@ -530,14 +494,7 @@ pub fn render_smoke(
     templates.render(SMOKE_TEMPLATE, &data)
 }
 
-/// File name of the job-array script of chunk `n`: `array.sbatch`, `array-1.sbatch`, ...
-pub fn array_script_name(n: usize) -> String {
-    if n == 0 {
-        "array.sbatch".to_string()
-    } else {
-        format!("array-{n}.sbatch")
-    }
-}
+pub use sweep_core::layout::array_script_name;
 
 #[cfg(test)]
 mod tests {

@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use sweep_core::planner::{load_plan, plan_sweep, PlanOptions};
+use sweep_core::planner::{load_plan, plan_sweep_with, PlanOptions};
 use sweep_core::spec::Spec;
 use sweep_core::{Plan, SweepDir};
 
-use crate::render::{array_script_name, render_array, render_collect, RenderContext, Templates};
+use crate::render::{render_array, render_collect, RenderContext, Templates};
 
 /// Flags used when a spec is planned.
 #[derive(Clone, Debug, Default, clap::Args)]
@@ -29,6 +29,10 @@ pub struct PlanFlags {
     /// target_task_seconds].
     #[arg(long, value_name = "N")]
     pub combos_per_task: Option<u64>,
+    /// Largest grid to plan, in combinations before constraints and sampling
+    /// [default: 50,000,000]; a larger grid is refused before anything is written.
+    #[arg(long, value_name = "N")]
+    pub max_combos: Option<u64>,
     /// Directory of template overrides (array.sbatch.tera, collect.sbatch.tera,
     /// smoke.sbatch.tera) [default: $SLURM_SWEEP_TEMPLATES, else built-in].
     #[arg(long, value_name = "DIR")]
@@ -46,13 +50,7 @@ pub struct Loaded {
 /// The shared filesystem root of a sweep directory `<sharedfs>/sweeps/<name>`; for a
 /// directory elsewhere, its parent.
 pub fn sharedfs_of(dir: &Path) -> PathBuf {
-    let parent = dir.parent().unwrap_or(dir);
-    if parent.file_name().is_some_and(|n| n == "sweeps") {
-        if let Some(root) = parent.parent() {
-            return root.to_path_buf();
-        }
-    }
-    parent.to_path_buf()
+    sweep_core::SharedFs::of_sweep_dir(dir).root().to_path_buf()
 }
 
 /// Plans `spec` and renders its scripts; prints nothing.
@@ -68,23 +66,50 @@ pub fn plan_spec(spec: &Path, flags: &PlanFlags) -> anyhow::Result<(Loaded, Vec<
         max_array_size: flags.max_array_size,
         cluster_max_array_size,
         combos_per_task: flags.combos_per_task,
+        max_combos: flags.max_combos,
         ..PlanOptions::default()
     };
-    let planned =
-        plan_sweep(spec, &options).with_context(|| format!("cannot plan {}", spec.display()))?;
+    let templates = Templates::from_option_or_env(flags.templates.as_deref())?;
+    // The scripts are written into the sweep directory before it appears.
+    let scripts = std::cell::RefCell::new(Vec::new());
+    let finish = |into: &SweepDir, planned: &sweep_core::PlannedSweep| {
+        let loaded = Loaded {
+            dir: planned.dir.clone(),
+            plan: planned.plan.clone(),
+            spec: planned.spec.clone(),
+        };
+        let written =
+            write_scripts_into(into, &loaded, &templates).map_err(|e| format!("{e:#}"))?;
+        *scripts.borrow_mut() = written;
+        Ok(())
+    };
+    let planned = plan_sweep_with(spec, &options, &finish)
+        .with_context(|| format!("cannot plan {}", spec.display()))?;
     let loaded = Loaded {
         dir: planned.dir,
         plan: planned.plan,
         spec: planned.spec,
     };
-    let templates = Templates::from_option_or_env(flags.templates.as_deref())?;
-    let scripts = write_scripts(&loaded, &templates)?;
+    let scripts = scripts
+        .into_inner()
+        .into_iter()
+        .filter_map(|p| p.file_name().map(|n| loaded.dir.root().join(n)))
+        .collect();
     Ok((loaded, scripts, planned.summary.to_string()))
 }
 
 /// Renders `array.sbatch` (one per array chunk: `array.sbatch`, `array-1.sbatch`, ...) and
 /// `collect.sbatch` into the sweep directory.
 pub fn write_scripts(loaded: &Loaded, templates: &Templates) -> anyhow::Result<Vec<PathBuf>> {
+    write_scripts_into(&loaded.dir, loaded, templates)
+}
+
+/// Renders the scripts of `loaded` (whose directory is where they will run) into `into`.
+fn write_scripts_into(
+    into: &SweepDir,
+    loaded: &Loaded,
+    templates: &Templates,
+) -> anyhow::Result<Vec<PathBuf>> {
     let root = loaded.dir.root();
     let sweep_dir = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
     let ctx = RenderContext {
@@ -96,13 +121,13 @@ pub fn write_scripts(loaded: &Loaded, templates: &Templates) -> anyhow::Result<V
     for n in 0..loaded.plan.arrays.len() {
         let text = render_array(templates, &loaded.plan, slurm, &ctx, n)
             .with_context(|| format!("cannot render the job-array script of {}", root.display()))?;
-        let path = root.join(array_script_name(n));
+        let path = into.array_script(n);
         write_script(&path, &text)?;
         written.push(path);
     }
     let text = render_collect(templates, &loaded.plan, slurm, &ctx)
         .with_context(|| format!("cannot render the collect script of {}", root.display()))?;
-    let path = loaded.dir.collect_script();
+    let path = into.collect_script();
     write_script(&path, &text)?;
     written.push(path);
     Ok(written)
@@ -132,7 +157,7 @@ pub fn load_dir(dir: &Path) -> anyhow::Result<Loaded> {
 pub fn resolve(target: &Path, flags: &PlanFlags) -> anyhow::Result<Loaded> {
     if target.is_dir() {
         let loaded = load_dir(target)?;
-        if !loaded.dir.array_script().exists() {
+        if !loaded.dir.array_script(0).exists() {
             let templates = Templates::from_option_or_env(flags.templates.as_deref())?;
             write_scripts(&loaded, &templates)?;
         }

@@ -1,15 +1,16 @@
-//! The state of every array task of a planned sweep, from its result files (a complete
-//! result for this plan with no failed run = done; with failed runs = failed), the queue
-//! (`squeue`, when SLURM answers) and the submission log; and the logs of a task.
+//! The state of every array task of a planned sweep: what its result files say (the
+//! contract's one classification, [`sweep_core::classify`]), overlaid with the queue
+//! (`squeue`, when SLURM answers) for tasks without a complete result.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
-use sweep_core::sweep_dir::parse_result_file_name;
-use sweep_core::{Plan, ResultFile, SweepDir};
+use sweep_core::classify::{SweepResults, TaskVerdict};
+use sweep_core::jobs::{JobKind, JobRecord};
+use sweep_core::quarantine::quarantine;
+use sweep_core::SweepDir;
 
-use crate::jobs::{JobKind, JobRecord};
 use crate::slurm::QueueEntry;
 
 /// Where one task stands.
@@ -20,6 +21,8 @@ pub enum TaskState {
     Running,
     Pending,
     Failed,
+    /// Complete result files that disagree in their numbers.
+    Conflict,
     Missing,
 }
 
@@ -30,83 +33,10 @@ impl TaskState {
             TaskState::Running => "running",
             TaskState::Pending => "pending",
             TaskState::Failed => "failed",
+            TaskState::Conflict => "conflict",
             TaskState::Missing => "missing",
         }
     }
-}
-
-/// What the result files say about one task.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ResultState {
-    /// Complete, every run ok.
-    Ok { host: String },
-    /// Complete, some runs failed.
-    Failed {
-        host: String,
-        failed_runs: usize,
-        first_error: Option<String>,
-    },
-    /// A result file for this plan that cannot be read or is incomplete.
-    Broken { file: PathBuf, message: String },
-}
-
-/// Reads `results/`: the best result of each task for this plan (ok over failed over
-/// broken). Files of other plans (another plan hash) are ignored.
-pub fn scan_results(dir: &SweepDir, plan: &Plan) -> std::io::Result<BTreeMap<u64, ResultState>> {
-    let mut out: BTreeMap<u64, ResultState> = BTreeMap::new();
-    let entries = match std::fs::read_dir(dir.results()) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(e),
-    };
-    for entry in entries {
-        let entry = entry?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some((task, _)) = parse_result_file_name(&name) else {
-            continue;
-        };
-        if task >= plan.tasks {
-            continue;
-        }
-        let path = entry.path();
-        let state = match std::fs::read(&path) {
-            Err(e) => ResultState::Broken {
-                file: path,
-                message: e.to_string(),
-            },
-            Ok(bytes) => match ResultFile::from_slice(&bytes) {
-                Ok(r) if r.plan_hash != plan.hash => continue,
-                Ok(r) if r.task != task => ResultState::Broken {
-                    file: path,
-                    message: format!("holds task {} under the name of task {task}", r.task),
-                },
-                Ok(r) => match r.failed() {
-                    0 => ResultState::Ok { host: r.host },
-                    n => ResultState::Failed {
-                        first_error: r.runs.iter().find_map(|run| run.error.clone()),
-                        host: r.host,
-                        failed_runs: n,
-                    },
-                },
-                Err(e) => ResultState::Broken {
-                    file: path,
-                    message: e.to_string(),
-                },
-            },
-        };
-        let rank = |s: &ResultState| match s {
-            ResultState::Ok { .. } => 0,
-            ResultState::Failed { .. } => 1,
-            ResultState::Broken { .. } => 2,
-        };
-        match out.get(&task) {
-            Some(old) if rank(old) <= rank(&state) => {}
-            _ => {
-                out.insert(task, state);
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// Maps queue entries of the sweep's array jobs to task numbers: task -> (state, nodes).
@@ -140,93 +70,101 @@ pub struct TaskStatus {
     pub host: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// Result files of the task that are not used, each with why (`corrupt: ...`,
+    /// `duplicate (agrees): ...`, `temporary file of an interrupted write`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
 }
 
-/// The state of every task `0..plan.tasks`: a complete ok result wins; then the queue;
-/// then a failed or broken result; else missing.
+/// What the files of a task say, beside its verdict.
+fn file_notes(results: &SweepResults, task: u64) -> Vec<String> {
+    let Some(t) = results.tasks.get(&task) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for p in &t.problems {
+        out.push(format!(
+            "{}: {}: {}",
+            p.path.display(),
+            p.verdict.label(),
+            p.verdict.reason().unwrap_or("")
+        ));
+    }
+    for d in &t.duplicates {
+        out.push(format!(
+            "{}: duplicate that {} with the kept file",
+            d.path.display(),
+            if d.agrees { "agrees" } else { "DISAGREES" }
+        ));
+    }
+    for tmp in &t.temp {
+        out.push(format!(
+            "{}: temporary file of a write that did not finish",
+            tmp.display()
+        ));
+    }
+    out
+}
+
+/// The state of every task `0..tasks`: a done result wins; then the queue; then a
+/// failed or conflicting result; else missing.
 pub fn task_states(
-    plan: &Plan,
-    results: &BTreeMap<u64, ResultState>,
+    tasks: u64,
+    results: &SweepResults,
     queued: &HashMap<u64, (TaskState, String)>,
 ) -> Vec<TaskStatus> {
-    (0..plan.tasks)
+    (0..tasks)
         .map(|task| {
+            let kept_host = results
+                .tasks
+                .get(&task)
+                .and_then(|t| t.kept.as_ref())
+                .map(|k| k.host.clone());
+            let files = file_notes(results, task);
             let status = |state, host: Option<String>, detail: Option<String>| TaskStatus {
                 task,
                 state,
                 host,
                 detail,
+                files: files.clone(),
             };
-            match (results.get(&task), queued.get(&task)) {
-                (Some(ResultState::Ok { host }), _) => {
-                    status(TaskState::Done, Some(host.clone()), None)
-                }
+            match (results.verdict(task), queued.get(&task)) {
+                (TaskVerdict::Done, _) => status(TaskState::Done, kept_host, None),
                 (_, Some((state, nodes))) => {
                     status(*state, (!nodes.is_empty()).then(|| nodes.clone()), None)
                 }
                 (
-                    Some(ResultState::Failed {
-                        host,
+                    TaskVerdict::Failed {
                         failed_runs,
                         first_error,
-                    }),
+                    },
                     None,
                 ) => status(
                     TaskState::Failed,
-                    Some(host.clone()),
+                    kept_host,
                     Some(match first_error {
                         Some(e) => format!("{failed_runs} runs failed; first error: {e}"),
                         None => format!("{failed_runs} runs failed"),
                     }),
                 ),
-                (Some(ResultState::Broken { file, message }), None) => status(
-                    TaskState::Failed,
-                    None,
-                    Some(format!("{}: {message}", file.display())),
+                (TaskVerdict::Conflict, None) => status(
+                    TaskState::Conflict,
+                    kept_host,
+                    Some("complete result files disagree in their numbers".into()),
                 ),
-                (None, None) => status(TaskState::Missing, None, None),
+                (TaskVerdict::Missing, None) => {
+                    let detail = (!files.is_empty()).then(|| {
+                        format!(
+                            "no complete result ({} unusable file{})",
+                            files.len(),
+                            if files.len() == 1 { "" } else { "s" }
+                        )
+                    });
+                    status(TaskState::Missing, None, detail)
+                }
             }
         })
         .collect()
-}
-
-/// The stderr logs that may belong to `task`, newest submission first:
-/// `logs/<jobid>_<index>.err` of each array job holding it, then `logs/local_<task>.err`.
-pub fn error_logs(dir: &SweepDir, jobs: &[JobRecord], task: u64) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for j in jobs.iter().rev() {
-        if !matches!(j.kind, JobKind::Array | JobKind::Resubmit) {
-            continue;
-        }
-        let offset = j.offset.unwrap_or(0);
-        if task < offset {
-            continue;
-        }
-        let path = dir
-            .logs()
-            .join(format!("{}_{}.err", j.job_id, task - offset));
-        if path.is_file() {
-            out.push(path);
-        }
-    }
-    let local = dir.logs().join(format!("local_{task}.err"));
-    if local.is_file() {
-        out.push(local);
-    }
-    out
-}
-
-/// The last `n` lines of a text file (lossy UTF-8), or `None` if it cannot be read.
-pub fn tail(path: &Path, n: usize) -> Option<Vec<String>> {
-    let bytes = std::fs::read(path).ok()?;
-    let text = String::from_utf8_lossy(&bytes);
-    let lines: Vec<&str> = text.lines().collect();
-    Some(
-        lines[lines.len().saturating_sub(n)..]
-            .iter()
-            .map(|l| l.to_string())
-            .collect(),
-    )
 }
 
 /// Counts of each state.
@@ -238,31 +176,21 @@ pub fn counts(states: &[TaskStatus]) -> BTreeMap<TaskState, u64> {
     out
 }
 
-/// Moves the complete-but-failed result files of `task` (this plan) to
-/// `results/quarantine/<name>.<UTC time>`, so a resubmitted worker runs the task again
-/// instead of skipping it as done. Returns the new paths.
-pub fn set_aside_failed(dir: &SweepDir, plan: &Plan, task: u64) -> std::io::Result<Vec<PathBuf>> {
-    let mut moved = Vec::new();
-    let quarantine = dir.results().join("quarantine");
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
-    for entry in std::fs::read_dir(dir.results())? {
-        let entry = entry?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if parse_result_file_name(&name).map(|(k, _)| k) != Some(task) {
-            continue;
-        }
-        let Ok(bytes) = std::fs::read(entry.path()) else {
-            continue;
-        };
-        let Ok(r) = ResultFile::from_slice(&bytes) else {
-            continue;
-        };
-        if r.plan_hash == plan.hash && r.failed() > 0 {
-            std::fs::create_dir_all(&quarantine)?;
-            let to = quarantine.join(format!("{name}.{stamp}"));
-            std::fs::rename(entry.path(), &to)?;
-            moved.push(to);
-        }
-    }
-    Ok(moved)
+/// Moves the complete result files of `task` (failed runs, or disagreeing duplicates) to
+/// the quarantine, so a resubmitted worker runs the task again instead of skipping it.
+/// Returns the new paths.
+pub fn set_aside(
+    dir: &SweepDir,
+    results: &SweepResults,
+    task: u64,
+) -> Result<Vec<PathBuf>, sweep_core::quarantine::QuarantineError> {
+    let Some(t) = results.tasks.get(&task) else {
+        return Ok(Vec::new());
+    };
+    let files = t
+        .kept
+        .iter()
+        .map(|k| k.path.clone())
+        .chain(t.duplicates.iter().map(|d| d.path.clone()));
+    files.map(|p| quarantine(dir, &p)).collect()
 }

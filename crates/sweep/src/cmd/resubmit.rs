@@ -10,14 +10,14 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use chrono::Utc;
+use sweep_core::jobs::{JobKind, JobRecord, JOB_SCHEMA};
 use sweep_core::plan::format_index_list;
 
 use crate::cmd::status::compute;
 use crate::cmd::submit::{submit_collect, submit_one, SubmitMode};
-use crate::jobs::{JobKind, JobRecord, JOB_SCHEMA};
 use crate::render::{array_script_name, with_throttle};
 use crate::target::load_dir;
-use crate::tasks::{set_aside_failed, TaskState};
+use crate::tasks::{set_aside, TaskState};
 use crate::Outcome;
 
 /// Arguments of `sweep resubmit`.
@@ -53,14 +53,17 @@ pub fn select(plan: &sweep_core::Plan, tasks: &[u64]) -> anyhow::Result<BTreeMap
 
 pub fn run(args: &ResubmitArgs) -> anyhow::Result<Outcome> {
     let loaded = load_dir(&args.dir)?;
-    let (status, states, _) = compute(&loaded, 0)?;
+    let (status, states, results) = compute(&loaded, 0)?;
     if let Some(note) = &status.queue_note {
         eprintln!("note: {note}");
     }
     let wanted = |s: TaskState| match (args.failed_only, args.missing_only) {
-        (true, _) => s == TaskState::Failed,
+        (true, _) => matches!(s, TaskState::Failed | TaskState::Conflict),
         (_, true) => s == TaskState::Missing,
-        _ => s == TaskState::Failed || s == TaskState::Missing,
+        _ => matches!(
+            s,
+            TaskState::Failed | TaskState::Conflict | TaskState::Missing
+        ),
     };
     let tasks: Vec<u64> = states
         .iter()
@@ -83,14 +86,14 @@ pub fn run(args: &ResubmitArgs) -> anyhow::Result<Outcome> {
     if !args.dry_run {
         // The worker skips a task whose complete result exists, even with failed runs:
         // set those results aside so the task runs again.
-        for s in states
-            .iter()
-            .filter(|s| s.state == TaskState::Failed && wanted(s.state))
-        {
-            for moved in set_aside_failed(&loaded.dir, &loaded.plan, s.task)? {
+        for s in states.iter().filter(|s| {
+            matches!(s.state, TaskState::Failed | TaskState::Conflict) && wanted(s.state)
+        }) {
+            for moved in set_aside(&loaded.dir, &results, s.task)? {
                 println!(
-                    "task {}: failed result moved to {}",
+                    "task {}: {} result moved to {}",
                     s.task,
+                    s.state.label(),
                     moved.display()
                 );
             }

@@ -19,8 +19,8 @@ use sweep_core::plan::format_index_list;
 
 use crate::binaries::{self, Worker};
 use crate::target::{resolve, sharedfs_of, Loaded, PlanFlags};
-use crate::tasks::{scan_results, ResultState};
 use crate::Outcome;
+use sweep_core::classify::{scan, TaskVerdict};
 
 /// Arguments of `sweep run`.
 #[derive(Debug, clap::Args)]
@@ -131,9 +131,9 @@ pub fn run_local(loaded: &Loaded, worker: &Path, jobs: usize) -> anyhow::Result<
         .with_context(|| format!("cannot create {}", loaded.dir.logs().display()))?;
     std::fs::create_dir_all(loaded.dir.results())
         .with_context(|| format!("cannot create {}", loaded.dir.results().display()))?;
-    let results = scan_results(&loaded.dir, &loaded.plan)?;
+    let results = scan(&loaded.dir, &loaded.plan)?;
     let todo: Vec<u64> = (0..loaded.plan.tasks)
-        .filter(|t| !matches!(results.get(t), Some(ResultState::Ok { .. })))
+        .filter(|&t| results.verdict(t) != &TaskVerdict::Done)
         .collect();
     let mut outcome = LocalRun {
         skipped: loaded.plan.tasks - todo.len() as u64,
@@ -226,15 +226,13 @@ pub fn report(loaded: &Loaded, run: &LocalRun) -> anyhow::Result<bool> {
     for (task, e) in &run.errors {
         let log = loaded.dir.logs().join(format!("local_{task}.err"));
         println!("task {task}: {e}");
-        if let Some(lines) = crate::tasks::tail(&log, 3) {
-            for l in lines {
-                println!("  | {l}");
-            }
+        for l in sweep_core::jobs::tail_lines(&log, 3) {
+            println!("  | {l}");
         }
     }
-    let results = scan_results(&loaded.dir, &loaded.plan)?;
+    let results = scan(&loaded.dir, &loaded.plan)?;
     let done = (0..loaded.plan.tasks)
-        .filter(|t| matches!(results.get(t), Some(ResultState::Ok { .. })))
+        .filter(|&t| results.verdict(t) == &TaskVerdict::Done)
         .count() as u64;
     println!(
         "{done} of {} tasks done ({} combinations)",

@@ -8,12 +8,12 @@ use std::path::PathBuf;
 use serde::Serialize;
 use sweep_core::plan::format_index_list;
 
-use crate::jobs::{self, JobKind, JobRecord};
+use sweep_core::classify::{scan, SweepResults};
+use sweep_core::jobs::{self, tail_lines, task_err_logs, JobKind};
+
 use crate::slurm;
 use crate::target::{load_dir, Loaded};
-use crate::tasks::{
-    counts, error_logs, queued_tasks, scan_results, tail, task_states, TaskState, TaskStatus,
-};
+use crate::tasks::{counts, queued_tasks, task_states, TaskState, TaskStatus};
 use crate::Outcome;
 
 /// Arguments of `sweep status`.
@@ -42,7 +42,17 @@ pub struct SweepStatus {
     pub running: u64,
     pub pending: u64,
     pub failed: u64,
+    pub conflict: u64,
     pub missing: u64,
+    /// Temporary files of result writes that did not finish (a killed worker, or one still
+    /// writing).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub temp_files: Vec<PathBuf>,
+    /// Unusable result files of no task of this plan (another plan, an unknown task).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unplaced_files: Vec<String>,
+    /// Files set aside in results/quarantine/.
+    pub quarantined: usize,
     /// Why the queue is unknown, when squeue did not answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queue_note: Option<String>,
@@ -61,11 +71,12 @@ pub struct TaskDetail {
     pub log_tail: Vec<String>,
 }
 
-/// The task states of a sweep plus the jobs log; asks squeue when jobs were submitted.
+/// The task states of a sweep plus the jobs log and the judged result files; asks squeue
+/// when jobs were submitted.
 pub fn compute(
     loaded: &Loaded,
     log_lines: usize,
-) -> anyhow::Result<(SweepStatus, Vec<TaskStatus>, Vec<JobRecord>)> {
+) -> anyhow::Result<(SweepStatus, Vec<TaskStatus>, SweepResults)> {
     let records = jobs::read(&loaded.dir.jobs())?;
     let array_jobs: Vec<u64> = records
         .iter()
@@ -83,17 +94,19 @@ pub fn compute(
             ),
         }
     };
-    let results = scan_results(&loaded.dir, &loaded.plan)?;
+    let results = scan(&loaded.dir, &loaded.plan)?;
     let queued: HashMap<u64, (TaskState, String)> = queued_tasks(&records, &queue);
-    let states = task_states(&loaded.plan, &results, &queued);
+    let states = task_states(loaded.plan.tasks, &results, &queued);
     let c = counts(&states);
     let n = |s| c.get(&s).copied().unwrap_or(0);
     let not_done = states
         .iter()
         .filter(|s| s.state != TaskState::Done)
         .map(|s| {
-            let log = if s.state == TaskState::Failed {
-                error_logs(&loaded.dir, &records, s.task).into_iter().next()
+            let log = if matches!(s.state, TaskState::Failed | TaskState::Missing) {
+                task_err_logs(&loaded.dir, &records, s.task)
+                    .into_iter()
+                    .next()
             } else {
                 None
             };
@@ -101,7 +114,7 @@ pub fn compute(
                 status: s.clone(),
                 log_tail: log
                     .as_deref()
-                    .and_then(|p| tail(p, log_lines))
+                    .map(|p| tail_lines(p, log_lines))
                     .unwrap_or_default(),
                 log,
             }
@@ -118,11 +131,26 @@ pub fn compute(
         running: n(TaskState::Running),
         pending: n(TaskState::Pending),
         failed: n(TaskState::Failed),
+        conflict: n(TaskState::Conflict),
         missing: n(TaskState::Missing),
+        temp_files: results.all_temp().cloned().collect(),
+        unplaced_files: results
+            .unplaced
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}: {}: {}",
+                    p.path.display(),
+                    p.verdict.label(),
+                    p.verdict.reason().unwrap_or("")
+                )
+            })
+            .collect(),
+        quarantined: results.quarantined.len(),
         queue_note,
         not_done,
     };
-    Ok((status, states, records))
+    Ok((status, states, results))
 }
 
 fn print_text(s: &SweepStatus) {
@@ -135,6 +163,7 @@ fn print_text(s: &SweepStatus) {
         ("running", s.running),
         ("pending", s.pending),
         ("failed", s.failed),
+        ("conflict", s.conflict),
         ("missing", s.missing),
     ] {
         println!("  {label:<8} {n:>7}");
@@ -152,23 +181,40 @@ fn print_text(s: &SweepStatus) {
     for (state, list) in &by_state {
         println!("{} tasks: {}", state.label(), format_index_list(list));
     }
-    for d in s
-        .not_done
-        .iter()
-        .filter(|d| d.status.state == TaskState::Failed)
-    {
+    for d in s.not_done.iter().filter(|d| {
+        matches!(d.status.state, TaskState::Failed | TaskState::Conflict)
+            || !d.status.files.is_empty()
+    }) {
         let host = d.status.host.as_deref().unwrap_or("?");
         println!(
             "task {} (on {host}): {}",
             d.status.task,
-            d.status.detail.as_deref().unwrap_or("failed")
+            d.status.detail.as_deref().unwrap_or(d.status.state.label())
         );
+        for f in &d.status.files {
+            println!("  file {f}");
+        }
         if let Some(log) = &d.log {
             println!("  last lines of {}:", log.display());
             for line in &d.log_tail {
                 println!("  | {line}");
             }
         }
+    }
+    for f in &s.unplaced_files {
+        println!("unusable file of no task of this plan: {f}");
+    }
+    if !s.temp_files.is_empty() {
+        println!(
+            "{} temporary file(s) of result writes that did not finish (a worker killed while writing, or still writing):",
+            s.temp_files.len()
+        );
+        for f in &s.temp_files {
+            println!("  {}", f.display());
+        }
+    }
+    if s.quarantined > 0 {
+        println!("{} file(s) set aside in results/quarantine/", s.quarantined);
     }
 }
 

@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use chrono::Utc;
 
-use crate::jobs::{self, JobKind, JobRecord, JOB_SCHEMA};
 use crate::render::{array_script_name, chunk_array_spec};
 use crate::slurm::{sbatch, JobId, SbatchRequest};
 use crate::target::{resolve, Loaded, PlanFlags};
 use crate::Outcome;
+use sweep_core::jobs::{self, JobKind, JobRecord, JOB_SCHEMA};
 
 /// Arguments of `sweep submit`.
 #[derive(Debug, clap::Args)]

@@ -6,8 +6,8 @@ use std::process::Command;
 
 use backtest::synthetic::write_market;
 use chrono::{NaiveDate, Utc};
+use sweep_core::layout::result_file_name;
 use sweep_core::result::RESULT_SCHEMA;
-use sweep_core::sweep_dir::result_file_name;
 use sweep_core::{ResultFile, Run, RunStatus, SlurmIds};
 
 use crate::util::{show, write_executable};
@@ -266,10 +266,12 @@ fn status_counts_done_failed_running_missing() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["tasks"], 6);
     assert_eq!(v["done"], 2, "{v}");
-    assert_eq!(v["failed"], 2, "{v}");
+    assert_eq!(v["failed"], 1, "{v}");
     assert_eq!(v["running"], 1, "{v}");
     assert_eq!(v["pending"], 0, "{v}");
-    assert_eq!(v["missing"], 1, "{v}");
+    // Task 3 has only a truncated file, task 4 only a file of another plan: both are
+    // missing a result, and each file is named with what is wrong with it.
+    assert_eq!(v["missing"], 2, "{v}");
     let not_done = v["not_done"].as_array().expect("array");
     let task2 = not_done.iter().find(|t| t["task"] == 2).expect("task 2");
     assert_eq!(task2["state"], "failed");
@@ -293,6 +295,20 @@ fn status_counts_done_failed_running_missing() {
             "error: combination 5 failed"
         ]
     );
+    let task3 = not_done.iter().find(|t| t["task"] == 3).expect("task 3");
+    assert!(
+        task3["files"][0]
+            .as_str()
+            .is_some_and(|f| f.contains("task-3.node02.json: corrupt: truncated JSON")),
+        "{task3}"
+    );
+    let task4 = not_done.iter().find(|t| t["task"] == 4).expect("task 4");
+    assert!(
+        task4["files"][0]
+            .as_str()
+            .is_some_and(|f| f.contains("foreign plan")),
+        "{task4}"
+    );
     let task5 = not_done.iter().find(|t| t["task"] == 5).expect("task 5");
     assert_eq!(task5["state"], "running");
     assert_eq!(task5["host"], "node03");
@@ -305,8 +321,8 @@ fn status_counts_done_failed_running_missing() {
         .expect("run");
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("failed tasks: 2-3"), "{stdout}");
-    assert!(stdout.contains("missing tasks: 4"), "{stdout}");
+    assert!(stdout.contains("failed tasks: 2\n"), "{stdout}");
+    assert!(stdout.contains("missing tasks: 3-4"), "{stdout}");
     assert!(
         stdout.contains("data ends before the slow window"),
         "{stdout}"
@@ -329,7 +345,8 @@ fn resubmit_dry_run_lists_exactly_the_failed_and_missing_tasks() {
         assert_eq!(out.status.code(), Some(0), "{}", show(&out));
         text(&out.stdout)
     };
-    // Tasks 2, 3 (failed) and 4 (missing); 5 is running. Task 4 = index 0 of array 1.
+    // Task 2 (failed), 3 and 4 (missing: only a corrupt file, only another plan's file);
+    // 5 is running. Task 4 = index 0 of array 1.
     assert_eq!(
         run(&[]),
         format!(
@@ -338,11 +355,11 @@ fn resubmit_dry_run_lists_exactly_the_failed_and_missing_tasks() {
     );
     assert_eq!(
         run(&["--missing-only", "--no-collect"]),
-        format!("resubmitting 1 task: 4\nsbatch --parsable --array=0%2 {d}/array-1.sbatch\n")
+        format!("resubmitting 2 tasks: 3-4\nsbatch --parsable --array=3%2 {d}/array.sbatch\nsbatch --parsable --array=0%2 {d}/array-1.sbatch\n")
     );
     assert_eq!(
         run(&["--failed-only", "--no-collect"]),
-        format!("resubmitting 2 tasks: 2-3\nsbatch --parsable --array=2-3%2 {d}/array.sbatch\n")
+        format!("resubmitting 1 task: 2\nsbatch --parsable --array=2%2 {d}/array.sbatch\n")
     );
     assert!(!std::fs::read_to_string(sweep_dir.join("jobs.jsonl"))
         .expect("jobs")
@@ -377,7 +394,7 @@ fn submit_records_jobs_from_a_fake_sbatch() {
             "--parsable {d}/array.sbatch\n--parsable {d}/array-1.sbatch\n--parsable --dependency=afterany:900:901 {d}/collect.sbatch\n"
         )
     );
-    let records = sweep_cli::jobs::read(&sweep_dir.join("jobs.jsonl")).expect("jobs");
+    let records = sweep_core::jobs::read(&sweep_dir.join("jobs.jsonl")).expect("jobs");
     let summary: Vec<(u64, Option<u64>, Option<String>)> = records
         .iter()
         .map(|r| (r.job_id, r.offset, r.array.clone()))
@@ -667,10 +684,10 @@ fn resubmit_records_offsets_and_sets_failed_results_aside() {
             "--parsable --array=2-3%2 {d}/array.sbatch\n--parsable --array=0%2 {d}/array-1.sbatch\n--parsable --dependency=afterany:950:951 {d}/collect.sbatch\n"
         )
     );
-    let records = sweep_cli::jobs::read(&sweep_dir.join("jobs.jsonl")).expect("jobs");
+    let records = sweep_core::jobs::read(&sweep_dir.join("jobs.jsonl")).expect("jobs");
     let resubmits: Vec<(u64, Option<u64>, Option<String>)> = records
         .iter()
-        .filter(|r| r.kind == sweep_cli::jobs::JobKind::Resubmit)
+        .filter(|r| r.kind == sweep_core::jobs::JobKind::Resubmit)
         .map(|r| (r.job_id, r.offset, r.array.clone()))
         .collect();
     assert_eq!(

@@ -338,21 +338,21 @@ fn newlines_are_refused_with_the_field_named() {
                 partition: Some("p\n#SBATCH --uid=0".into()),
                 ..SlurmConfig::default()
             },
-            "[slurm] partition",
+            "[slurm] `partition`",
         ),
         (
             SlurmConfig {
                 job_name: Some("j\rk".into()),
                 ..SlurmConfig::default()
             },
-            "[slurm] job_name",
+            "[slurm] `job_name`",
         ),
         (
             SlurmConfig {
                 extra: vec!["--exclusive\n--uid=0".into()],
                 ..SlurmConfig::default()
             },
-            "[slurm] extra[0]",
+            "[slurm] `extra`",
         ),
     ] {
         let err = render_array(&t, &plan, &slurm, &ctx(), 0).expect_err("refused");
