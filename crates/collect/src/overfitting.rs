@@ -156,7 +156,7 @@ pub fn probability_of_backtest_overfitting(
             }
         }
     }
-    let splits = combinations(blocks, blocks / 2);
+    let splits: Vec<Vec<usize>> = cscv_splits(blocks).collect();
     let logits: Vec<f64> = splits
         .par_iter()
         .map(|in_sample| {
@@ -211,27 +211,11 @@ pub fn probability_of_backtest_overfitting(
     })
 }
 
-/// All k-subsets of 0..n in lexicographic order.
-fn combinations(n: usize, k: usize) -> Vec<Vec<usize>> {
-    let mut out = Vec::new();
-    let mut current: Vec<usize> = (0..k).collect();
-    if k > n {
-        return out;
-    }
-    loop {
-        out.push(current.clone());
-        let mut i = k;
-        while i > 0 && current[i - 1] == n - k + i - 1 {
-            i -= 1;
-        }
-        if i == 0 {
-            return out;
-        }
-        current[i - 1] += 1;
-        for j in i..k {
-            current[j] = current[j - 1] + 1;
-        }
-    }
+/// The CSCV splits of `blocks` blocks, lazily: each is the in-sample half, S/2 block indices
+/// in increasing order, and the splits come in lexicographic order.
+pub fn cscv_splits(blocks: usize) -> impl Iterator<Item = Vec<usize>> {
+    use itertools::Itertools;
+    (0..blocks).combinations(blocks / 2)
 }
 
 #[cfg(test)]
@@ -274,11 +258,33 @@ mod tests {
     }
 
     #[test]
-    fn combinations_count_is_binomial() {
-        assert_eq!(combinations(16, 8).len(), 12_870);
-        assert_eq!(combinations(4, 2).len(), 6);
-        assert_eq!(combinations(4, 2)[0], vec![0, 1]);
-        assert_eq!(combinations(4, 2)[5], vec![2, 3]);
+    fn splits_count_is_binomial() {
+        assert_eq!(cscv_splits(16).count(), 12_870);
+        let four: Vec<Vec<usize>> = cscv_splits(4).collect();
+        assert_eq!(four.len(), 6);
+        assert_eq!(four[0], vec![0, 1]);
+        assert_eq!(four[5], vec![2, 3]);
+    }
+
+    #[test]
+    fn each_split_and_its_complement_appear_once() {
+        for blocks in (2..=16).step_by(2) {
+            let splits: Vec<Vec<usize>> = cscv_splits(blocks).collect();
+            let count = splits.len();
+            // C(S, S/2).
+            let binomial = (1..=blocks / 2).fold(1usize, |c, i| c * (blocks / 2 + i) / i);
+            assert_eq!(count, binomial, "S = {blocks}");
+            // Lexicographic order, each a strictly increasing half of 0..S.
+            assert!(splits.windows(2).all(|w| w[0] < w[1]), "S = {blocks}");
+            for (j, half) in splits.iter().enumerate() {
+                assert_eq!(half.len(), blocks / 2);
+                assert!(half.windows(2).all(|w| w[0] < w[1]));
+                assert!(half.iter().all(|&b| b < blocks));
+                // The out-of-sample half is a split too: the (C - 1 - j)-th.
+                let complement: Vec<usize> = (0..blocks).filter(|b| !half.contains(b)).collect();
+                assert_eq!(splits[count - 1 - j], complement, "S = {blocks}, split {j}");
+            }
+        }
     }
 
     fn gaussian(rng: &mut ChaCha8Rng) -> f64 {
