@@ -13,6 +13,7 @@ pub mod process;
 pub mod result;
 pub mod spec;
 pub mod sweep_dir;
+pub mod term;
 
 pub use plan::{ArrayChunk, Plan};
 pub use planner::{load_plan, plan_sweep, PlanError, PlanOptions, PlanSummary, PlannedSweep};
