@@ -57,6 +57,8 @@ pub enum CollectError {
     Rank(#[from] ranking::RankError),
     #[error(transparent)]
     Sensitivity(#[from] sensitivity::SensitivityError),
+    #[error(transparent)]
+    Pbo(#[from] overfitting::PboError),
     #[error("cannot write {what}: {message}")]
     Output { what: String, message: String },
 }
@@ -171,6 +173,7 @@ pub struct Analysis {
 
 /// Reads, checks, merges and ranks (no output).
 pub fn analyse(options: &Options) -> Result<Analysis, CollectError> {
+    overfitting::check_blocks(options.pbo_blocks)?;
     let found = inputs::discover(&options.inputs)?;
     if found.files.is_empty() && found.sweeps.is_empty() {
         return Err(CollectError::NoResults);
@@ -337,6 +340,10 @@ fn write_file_with(
         w.flush()
     });
     match failure {
+        Some(CollectError::Output { message, .. }) => Err(CollectError::Output {
+            what: path.display().to_string(),
+            message,
+        }),
         Some(e) => Err(e),
         None => written.map_err(|source| CollectError::Io {
             path: path.to_path_buf(),

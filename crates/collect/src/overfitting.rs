@@ -6,6 +6,10 @@
 //! convention). The DSR works on the non-annualised, per-period ratio, so every Sharpe is
 //! divided by √252 before it enters these formulas ([`per_period_sharpe`]); the variance
 //! across trials is the variance of those per-period ratios.
+//!
+//! CSCV evaluates C(S, S/2) splits of S blocks, which grows as 4^S / √S: S is checked
+//! ([`check_blocks`]) against [`MAX_SPLITS`] before anything is allocated, and the splits
+//! are enumerated lazily.
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -105,17 +109,182 @@ pub struct Pbo {
     pub logits: Vec<f64>,
 }
 
+/// The most splits CSCV evaluates. The splits are enumerated lazily, but every split keeps
+/// its logit (8 bytes) for the report's histogram and costs 2 × S × N additions (N
+/// strategies): one million splits is 8 MB, and seconds to minutes of CPU for thousands of
+/// strategies. C(22, 11) = 705,432 is within the limit, C(24, 12) = 2,704,156 is not; the
+/// papers' S = 16 gives 12,870 splits.
+pub const MAX_SPLITS: u64 = 1_000_000;
+
+/// Bytes kept per split: its logit.
+const BYTES_PER_SPLIT: u64 = std::mem::size_of::<f64>() as u64;
+
+/// Splits handed to the worker threads at a time, so that only this many in-sample halves
+/// exist at once, whatever S.
+const SPLITS_PER_CHUNK: usize = 4096;
+
 /// Why PBO could not be computed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PboError {
     #[error("PBO needs at least 2 strategies with returns, got {0}")]
     TooFewStrategies(usize),
-    #[error("the number of blocks S must be even and at least 2, got {0}")]
+    #[error(
+        "--pbo-blocks {0}: CSCV needs at least 2 blocks (an even number; 16 is the usual choice)"
+    )]
+    TooFewBlocks(usize),
+    #[error(
+        "--pbo-blocks {0}: the number of CSCV blocks S must be even (every split puts half of \
+         the blocks in sample); {hint}",
+        hint = even_blocks_hint(*.0)
+    )]
     OddBlocks(usize),
     #[error(
-        "PBO needs at least {blocks} returns per strategy (one per block), the shortest has {got}"
+        "--pbo-blocks {blocks}: CSCV would evaluate C({blocks}, {}) = {} splits ({} for their \
+         logits alone, and time in proportion), more than the limit of {} splits; use a \
+         smaller even number of blocks: at most {largest} ({} splits); 16 ({} splits) is the \
+         usual choice",
+        .blocks / 2,
+        count_text(*.splits),
+        bytes_text(*.splits),
+        thousands(u128::from(*.limit)),
+        thousands(central_binomial(*.largest).unwrap_or(0)),
+        thousands(central_binomial(16).unwrap_or(0)),
+    )]
+    TooManySplits {
+        blocks: usize,
+        /// C(S, S/2); `None` when it exceeds `u128`.
+        splits: Option<u128>,
+        limit: u64,
+        /// The largest even S whose splits are within the limit.
+        largest: usize,
+    },
+    #[error(
+        "--pbo-blocks {blocks}: PBO needs at least {blocks} returns per strategy (one per \
+         block), the shortest has {got}{}",
+        smaller_blocks_hint(*.got)
     )]
     TooFewObservations { blocks: usize, got: usize },
+}
+
+/// C(s, s/2), the number of CSCV splits of `s` blocks; `None` beyond `u128`. At most about
+/// 130 steps whatever `s`: every step at least doubles the value until it overflows.
+pub fn central_binomial(s: usize) -> Option<u128> {
+    let k = (s / 2) as u128;
+    let n = s as u128;
+    let mut c: u128 = 1;
+    // c = C(n - k + i, i) after step i.
+    for i in 1..=k {
+        c = c.checked_mul(n - k + i)? / i;
+    }
+    Some(c)
+}
+
+/// The largest even S whose C(S, S/2) splits are at most `limit` (2 when none is).
+pub fn largest_blocks_within(limit: u64) -> usize {
+    let mut s = 2;
+    while central_binomial(s + 2).is_some_and(|c| c <= u128::from(limit)) {
+        s += 2;
+    }
+    s
+}
+
+/// Checks a number of CSCV blocks S before anything is read or allocated: even, at least
+/// 2, and at most [`MAX_SPLITS`] splits. Returns the number of splits C(S, S/2).
+///
+/// ```
+/// use collect::overfitting::{check_blocks, PboError};
+/// assert_eq!(check_blocks(16), Ok(12_870));
+/// assert!(matches!(check_blocks(40), Err(PboError::TooManySplits { largest: 22, .. })));
+/// ```
+pub fn check_blocks(blocks: usize) -> Result<usize, PboError> {
+    if blocks < 2 {
+        return Err(PboError::TooFewBlocks(blocks));
+    }
+    if blocks % 2 == 1 {
+        return Err(PboError::OddBlocks(blocks));
+    }
+    let splits = central_binomial(blocks);
+    match splits.filter(|&c| c <= u128::from(MAX_SPLITS)) {
+        Some(c) => usize::try_from(c).map_err(|_| too_many(blocks, splits)),
+        None => Err(too_many(blocks, splits)),
+    }
+}
+
+fn too_many(blocks: usize, splits: Option<u128>) -> PboError {
+    PboError::TooManySplits {
+        blocks,
+        splits,
+        limit: MAX_SPLITS,
+        largest: largest_blocks_within(MAX_SPLITS),
+    }
+}
+
+/// The CSCV splits of `blocks` blocks, lazily: each is the in-sample half, S/2 block indices
+/// in increasing order, and the splits come in lexicographic order. The complement of the
+/// j-th split (its out-of-sample half) is the (C - 1 - j)-th. Check `blocks` with
+/// [`check_blocks`] first: the iterator yields C(S, S/2) items.
+pub fn cscv_splits(blocks: usize) -> impl Iterator<Item = Vec<usize>> {
+    use itertools::Itertools;
+    (0..blocks).combinations(blocks / 2)
+}
+
+/// `n` with a comma every three digits: 137,846,528,820.
+fn thousands(n: u128) -> String {
+    let digits = n.to_string();
+    let head = match digits.len() % 3 {
+        0 => 3,
+        r => r,
+    };
+    let mut out = digits[..head].to_string();
+    for start in (head..digits.len()).step_by(3) {
+        out.push(',');
+        out.push_str(&digits[start..start + 3]);
+    }
+    out
+}
+
+fn count_text(splits: Option<u128>) -> String {
+    match splits {
+        Some(c) => thousands(c),
+        None => "more than 3.4e38".into(),
+    }
+}
+
+fn bytes_text(splits: Option<u128>) -> String {
+    let Some(bytes) = splits.and_then(|c| c.checked_mul(u128::from(BYTES_PER_SPLIT))) else {
+        return "beyond any memory".into();
+    };
+    let units = ["bytes", "KB", "MB", "GB", "TB", "PB", "EB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < units.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{value:.1} {}", units[unit])
+    }
+}
+
+fn even_blocks_hint(odd: usize) -> String {
+    let largest = largest_blocks_within(MAX_SPLITS);
+    let below = odd.saturating_sub(1).max(2).min(largest);
+    if odd < largest {
+        format!("use {below} or {}", odd + 1)
+    } else {
+        format!("use {below}")
+    }
+}
+
+fn smaller_blocks_hint(got: usize) -> String {
+    let even = got - got % 2;
+    if even >= 2 {
+        format!("; use an even S of at most {even}")
+    } else {
+        String::new()
+    }
 }
 
 /// Probability of Backtest Overfitting by CSCV. `returns[n]` is strategy n's series of
@@ -124,16 +293,17 @@ pub enum PboError {
 /// (the rest out of sample), the strategy with the best in-sample Sharpe (ties: lowest
 /// index) is ranked out of sample; ω = rank / (N + 1), λ = ln(ω / (1 - ω)); PBO = the
 /// fraction of λ ≤ 0.
+///
+/// `blocks` is checked by [`check_blocks`] before anything is allocated: C(S, S/2) grows
+/// as 4^S / √S, and S = 40 would mean 1.4e11 splits.
 pub fn probability_of_backtest_overfitting(
     returns: &[&[f64]],
     blocks: usize,
 ) -> Result<Pbo, PboError> {
+    let splits = check_blocks(blocks)?;
     let n = returns.len();
     if n < 2 {
         return Err(PboError::TooFewStrategies(n));
-    }
-    if blocks < 2 || blocks & 1 == 1 {
-        return Err(PboError::OddBlocks(blocks));
     }
     let shortest = returns.iter().map(|r| r.len()).min().unwrap_or(0);
     if shortest < blocks {
@@ -156,50 +326,57 @@ pub fn probability_of_backtest_overfitting(
             }
         }
     }
-    let splits = combinations(blocks, blocks / 2);
-    let logits: Vec<f64> = splits
-        .par_iter()
-        .map(|in_sample| {
-            let mut is_mask = vec![false; blocks];
-            for &b in in_sample {
-                is_mask[b] = true;
-            }
-            let rows = (block_len * blocks / 2) as f64;
-            let sharpe_of = |s: usize, want_in: bool| {
-                let (mut sum, mut sq) = (0.0, 0.0);
-                for (b, &inside) in is_mask.iter().enumerate() {
-                    if inside == want_in {
-                        sum += sums[b * n + s][0];
-                        sq += sums[b * n + s][1];
-                    }
-                }
-                let mean = sum / rows;
-                let var = (sq / rows - mean * mean).max(0.0);
-                if var > 0.0 {
-                    mean / var.sqrt()
-                } else {
-                    0.0
-                }
-            };
-            let mut best = 0;
-            let mut best_sr = f64::NEG_INFINITY;
-            for s in 0..n {
-                let sr = sharpe_of(s, true);
-                if sr > best_sr {
-                    best_sr = sr;
-                    best = s;
+    let logit_of = |in_sample: &Vec<usize>| {
+        let mut is_mask = vec![false; blocks];
+        for &b in in_sample {
+            is_mask[b] = true;
+        }
+        let rows = (block_len * blocks / 2) as f64;
+        let sharpe_of = |s: usize, want_in: bool| {
+            let (mut sum, mut sq) = (0.0, 0.0);
+            for (b, &inside) in is_mask.iter().enumerate() {
+                if inside == want_in {
+                    sum += sums[b * n + s][0];
+                    sq += sums[b * n + s][1];
                 }
             }
-            let oos: Vec<f64> = (0..n).map(|s| sharpe_of(s, false)).collect();
-            let chosen = oos[best];
-            let below = oos.iter().filter(|&&x| x < chosen).count() as f64;
-            let ties = oos.iter().filter(|&&x| x == chosen).count() as f64;
-            // Rank 1 = worst; ties share their average rank.
-            let rank = below + (ties + 1.0) / 2.0;
-            let omega = rank / (n as f64 + 1.0);
-            (omega / (1.0 - omega)).ln()
-        })
-        .collect();
+            let mean = sum / rows;
+            let var = (sq / rows - mean * mean).max(0.0);
+            if var > 0.0 {
+                mean / var.sqrt()
+            } else {
+                0.0
+            }
+        };
+        let mut best = 0;
+        let mut best_sr = f64::NEG_INFINITY;
+        for s in 0..n {
+            let sr = sharpe_of(s, true);
+            if sr > best_sr {
+                best_sr = sr;
+                best = s;
+            }
+        }
+        let oos: Vec<f64> = (0..n).map(|s| sharpe_of(s, false)).collect();
+        let chosen = oos[best];
+        let below = oos.iter().filter(|&&x| x < chosen).count() as f64;
+        let ties = oos.iter().filter(|&&x| x == chosen).count() as f64;
+        // Rank 1 = worst; ties share their average rank.
+        let rank = below + (ties + 1.0) / 2.0;
+        let omega = rank / (n as f64 + 1.0);
+        (omega / (1.0 - omega)).ln()
+    };
+    // The splits are enumerated lazily, a chunk at a time, and their logits kept in split
+    // order (the same order whatever the number of threads).
+    let mut logits: Vec<f64> = Vec::with_capacity(splits);
+    let mut halves = cscv_splits(blocks);
+    loop {
+        let chunk: Vec<Vec<usize>> = halves.by_ref().take(SPLITS_PER_CHUNK).collect();
+        if chunk.is_empty() {
+            break;
+        }
+        logits.par_extend(chunk.par_iter().map(logit_of));
+    }
     let overfit = logits.iter().filter(|&&l| l <= 0.0).count();
     Ok(Pbo {
         pbo: overfit as f64 / logits.len() as f64,
@@ -209,29 +386,6 @@ pub fn probability_of_backtest_overfitting(
         observations: t,
         logits,
     })
-}
-
-/// All k-subsets of 0..n in lexicographic order.
-fn combinations(n: usize, k: usize) -> Vec<Vec<usize>> {
-    let mut out = Vec::new();
-    let mut current: Vec<usize> = (0..k).collect();
-    if k > n {
-        return out;
-    }
-    loop {
-        out.push(current.clone());
-        let mut i = k;
-        while i > 0 && current[i - 1] == n - k + i - 1 {
-            i -= 1;
-        }
-        if i == 0 {
-            return out;
-        }
-        current[i - 1] += 1;
-        for j in i..k {
-            current[j] = current[j - 1] + 1;
-        }
-    }
 }
 
 #[cfg(test)]
@@ -274,11 +428,114 @@ mod tests {
     }
 
     #[test]
-    fn combinations_count_is_binomial() {
-        assert_eq!(combinations(16, 8).len(), 12_870);
-        assert_eq!(combinations(4, 2).len(), 6);
-        assert_eq!(combinations(4, 2)[0], vec![0, 1]);
-        assert_eq!(combinations(4, 2)[5], vec![2, 3]);
+    fn splits_count_is_binomial() {
+        assert_eq!(cscv_splits(16).count(), 12_870);
+        let four: Vec<Vec<usize>> = cscv_splits(4).collect();
+        assert_eq!(four.len(), 6);
+        assert_eq!(four[0], vec![0, 1]);
+        assert_eq!(four[5], vec![2, 3]);
+    }
+
+    #[test]
+    fn each_split_and_its_complement_appear_once() {
+        for blocks in (2..=16).step_by(2) {
+            let splits: Vec<Vec<usize>> = cscv_splits(blocks).collect();
+            let count = check_blocks(blocks).expect("valid S");
+            assert_eq!(splits.len(), count, "S = {blocks}");
+            assert_eq!(Some(count as u128), central_binomial(blocks));
+            // Lexicographic order, each a strictly increasing half of 0..S.
+            assert!(splits.windows(2).all(|w| w[0] < w[1]), "S = {blocks}");
+            for (j, half) in splits.iter().enumerate() {
+                assert_eq!(half.len(), blocks / 2);
+                assert!(half.windows(2).all(|w| w[0] < w[1]));
+                assert!(half.iter().all(|&b| b < blocks));
+                // The out-of-sample half is a split too: the (C - 1 - j)-th.
+                let complement: Vec<usize> = (0..blocks).filter(|b| !half.contains(b)).collect();
+                assert_eq!(splits[count - 1 - j], complement, "S = {blocks}, split {j}");
+            }
+        }
+    }
+
+    #[test]
+    fn central_binomials() {
+        assert_eq!(central_binomial(2), Some(2));
+        assert_eq!(central_binomial(16), Some(12_870));
+        assert_eq!(central_binomial(22), Some(705_432));
+        assert_eq!(central_binomial(24), Some(2_704_156));
+        assert_eq!(central_binomial(40), Some(137_846_528_820));
+        assert_eq!(
+            central_binomial(100),
+            Some(100_891_344_545_564_193_334_812_497_256)
+        );
+        assert_eq!(central_binomial(usize::MAX - 1), None);
+        assert_eq!(largest_blocks_within(MAX_SPLITS), 22);
+        assert_eq!(largest_blocks_within(12_870), 16);
+        assert_eq!(largest_blocks_within(0), 2);
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(12_870), "12,870");
+    }
+
+    #[test]
+    fn blocks_are_checked_before_anything_is_allocated() {
+        assert_eq!(check_blocks(0), Err(PboError::TooFewBlocks(0)));
+        assert_eq!(check_blocks(1), Err(PboError::TooFewBlocks(1)));
+        assert_eq!(check_blocks(7), Err(PboError::OddBlocks(7)));
+        assert_eq!(check_blocks(2), Ok(2));
+        assert_eq!(check_blocks(22), Ok(705_432));
+        let forty = PboError::TooManySplits {
+            blocks: 40,
+            splits: Some(137_846_528_820),
+            limit: MAX_SPLITS,
+            largest: 22,
+        };
+        assert_eq!(check_blocks(40), Err(forty.clone()));
+        assert_eq!(
+            forty.to_string(),
+            "--pbo-blocks 40: CSCV would evaluate C(40, 20) = 137,846,528,820 splits (1.1 TB \
+             for their logits alone, and time in proportion), more than the limit of \
+             1,000,000 splits; use a smaller even number of blocks: at most 22 (705,432 \
+             splits); 16 (12,870 splits) is the usual choice"
+        );
+        assert!(matches!(
+            check_blocks(24),
+            Err(PboError::TooManySplits { largest: 22, .. })
+        ));
+        let huge = check_blocks(usize::MAX - 1).expect_err("huge S");
+        assert!(
+            huge.to_string().contains("more than 3.4e38 splits"),
+            "{huge}"
+        );
+        assert!(huge.to_string().contains("beyond any memory"), "{huge}");
+        assert_eq!(
+            PboError::OddBlocks(7).to_string(),
+            "--pbo-blocks 7: the number of CSCV blocks S must be even (every split puts half \
+             of the blocks in sample); use 6 or 8"
+        );
+        assert!(PboError::OddBlocks(41).to_string().ends_with("use 22"));
+        assert!(PboError::OddBlocks(usize::MAX)
+            .to_string()
+            .ends_with("use 22"));
+        assert!(PboError::TooFewBlocks(0)
+            .to_string()
+            .contains("at least 2 blocks"));
+    }
+
+    #[test]
+    fn pbo_with_too_many_blocks_is_refused_at_once() {
+        // Before the check, S = 40 enumerated (and stored) 1.4e11 splits.
+        let a = [0.001; 400];
+        let started = std::time::Instant::now();
+        let err = probability_of_backtest_overfitting(&[&a, &a], 40).expect_err("S = 40");
+        assert!(matches!(err, PboError::TooManySplits { blocks: 40, .. }));
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        let short = probability_of_backtest_overfitting(&[&a[..9], &a], 16).expect_err("T < S");
+        assert_eq!(
+            short.to_string(),
+            "--pbo-blocks 16: PBO needs at least 16 returns per strategy (one per block), the \
+             shortest has 9; use an even S of at most 8"
+        );
     }
 
     fn gaussian(rng: &mut ChaCha8Rng) -> f64 {
@@ -380,6 +637,12 @@ pub struct Overfitting {
 /// Computes N, V[SR], the DSR of the `top_k` best ranked rows, and PBO (CSCV with `blocks`
 /// blocks) when `with_pbo` and the rows kept their returns. The Sharpe ratios are the
 /// in-sample ones when runs have a split (selection happened in-sample).
+///
+/// When PBO cannot be computed (runs without returns, fewer returns than blocks, an S that
+/// [`check_blocks`] refuses), `pbo` is `None` and `pbo_note` says why; nothing beyond
+/// [`MAX_SPLITS`] splits is ever allocated. `collect` checks `--pbo-blocks` with
+/// [`check_blocks`] before it reads any file, so that an S it cannot honour is an error
+/// (exit 2), not a note.
 pub fn summarise(
     table: &crate::table::Table,
     ranking: &crate::ranking::Ranking,

@@ -7,7 +7,8 @@
 //! * [`result`] (the file a task writes), [`reader`] (the one reader of result files),
 //!   [`classify`] (what the files mean for each task), [`quarantine`];
 //! * [`jobs`]: the jobs record `jobs.jsonl` and the logs of a task;
-//! * [`atomic`] writes, [`process`]-level behaviour.
+//! * [`atomic`] writes, [`process`]-level behaviour, [`interrupt`] by signals, [`term`]
+//!   output that never panics.
 //!
 //! The metric table lives with the metrics in the engine ([`backtest::METRICS`]).
 
@@ -28,6 +29,7 @@ pub mod quarantine;
 pub mod reader;
 pub mod result;
 pub mod spec;
+pub mod term;
 
 pub use layout::{SharedFs, SweepDir};
 pub use plan::{ArrayChunk, Plan};
