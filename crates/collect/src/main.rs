@@ -137,16 +137,11 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    match collect::run(&args.into_options()) {
-        Ok(verdict) => ExitCode::from(verdict.exit_code() as u8),
-        Err(e) => {
-            eprintln!("error: {e}");
-            let mut source = std::error::Error::source(&e);
-            while let Some(cause) = source {
-                eprintln!("  Caused by: {cause}");
-                source = cause.source();
-            }
-            ExitCode::from(2)
-        }
-    }
+    let result = collect::run(&args.into_options()).map(|verdict| verdict.exit_code() as u8);
+    ExitCode::from(sweep_core::process::exit_status(
+        result
+            .as_ref()
+            .map(|c| *c)
+            .map_err(|e| e as &(dyn std::error::Error + 'static)),
+    ))
 }

@@ -23,12 +23,19 @@ pub enum Outcome {
     Incomplete,
 }
 
+impl Outcome {
+    /// 0 complete, 1 incomplete.
+    pub fn code(self) -> u8 {
+        match self {
+            Outcome::Complete => 0,
+            Outcome::Incomplete => 1,
+        }
+    }
+}
+
 impl From<Outcome> for ExitCode {
     fn from(o: Outcome) -> ExitCode {
-        match o {
-            Outcome::Complete => ExitCode::SUCCESS,
-            Outcome::Incomplete => ExitCode::from(1),
-        }
+        ExitCode::from(o.code())
     }
 }
 

@@ -18,14 +18,8 @@ struct Cli {
 fn main() -> ExitCode {
     sweep_core::process::restore_default_sigpipe();
     let cli = Cli::parse();
-    match sweep_cli::run(cli.command) {
-        Ok(outcome) => outcome.into(),
-        Err(e) => {
-            eprintln!("error: {e}");
-            for cause in e.chain().skip(1) {
-                eprintln!("  Caused by: {cause}");
-            }
-            ExitCode::from(2)
-        }
-    }
+    let result = sweep_cli::run(cli.command).map(|outcome| outcome.code());
+    ExitCode::from(sweep_core::process::exit_status(
+        result.as_ref().map(|c| *c).map_err(|e| e.as_ref()),
+    ))
 }
