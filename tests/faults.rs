@@ -64,12 +64,7 @@ fn tree(dir: &Path) -> Vec<String> {
         };
         for e in entries.flatten() {
             let p = e.path();
-            out.push(
-                p.strip_prefix(root)
-                    .unwrap_or(&p)
-                    .display()
-                    .to_string(),
-            );
+            out.push(p.strip_prefix(root).unwrap_or(&p).display().to_string());
             if p.is_dir() {
                 walk(root, &p, out);
             }
@@ -131,7 +126,8 @@ fn a_spec_edited_after_planning_is_refused_by_the_worker() {
     );
     out.expect_code(2);
     assert!(
-        out.stderr.contains("spec.toml: the spec changed since planning")
+        out.stderr
+            .contains("spec.toml: the spec changed since planning")
             && out.stderr.contains("Plan the edited spec as a new sweep"),
         "{}",
         out.stderr
@@ -207,7 +203,12 @@ fn interrupted_plan(signal: i32, want: i32) {
         ),
     );
     let mut child = Command::new(bin("sweep"))
-        .args([os("plan"), spec.as_os_str(), os("--sharedfs"), fs.as_os_str()])
+        .args([
+            os("plan"),
+            spec.as_os_str(),
+            os("--sharedfs"),
+            fs.as_os_str(),
+        ])
         .env("PATH", path_env())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -319,9 +320,24 @@ fn the_sweep_directory_is_world_readable() {
 fn slurm_and_backtest_values_are_refused_at_plan_time() {
     let work = scratch("values");
     let cases: [(&str, &str, &str, &str); 6] = [
-        ("", "throttle = 0", "`slurm.throttle`", "expected a whole number of at least 1"),
-        ("", "combos_per_task = 0", "`slurm.combos_per_task`", "at least 1"),
-        ("", "time = \"ten minutes\"", "`slurm.time`", "expected a SLURM time limit"),
+        (
+            "",
+            "throttle = 0",
+            "`slurm.throttle`",
+            "expected a whole number of at least 1",
+        ),
+        (
+            "",
+            "combos_per_task = 0",
+            "`slurm.combos_per_task`",
+            "at least 1",
+        ),
+        (
+            "",
+            "time = \"ten minutes\"",
+            "`slurm.time`",
+            "expected a SLURM time limit",
+        ),
         ("", "mem = \"4 GB\"", "`slurm.mem`", "expected a size"),
         ("cash_buffer = 5.0", "", "cash_buffer", "[0, 1)"),
         ("commission_bps = -1.0", "", "commission_bps", "-1"),
@@ -396,7 +412,13 @@ fn status_and_collect_agree_on_every_kind_of_result_problem() {
         ),
     );
     let dir = plan(&spec, &work.join("fs"));
-    sweep(&[os("run"), dir.as_os_str(), os("--local"), os("--no-collect")]).expect_code(0);
+    sweep(&[
+        os("run"),
+        dir.as_os_str(),
+        os("--local"),
+        os("--no-collect"),
+    ])
+    .expect_code(0);
     let results = dir.join("results");
     let file_of = |task: u64| -> PathBuf {
         std::fs::read_dir(&results)

@@ -42,14 +42,14 @@ pub fn listing(symbols: &[String]) -> Vec<StrategyListing> {
 pub fn run(args: &StrategiesArgs) -> anyhow::Result<ExitCode> {
     let list = listing(&args.symbols);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        sweep_core::outln!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(ExitCode::SUCCESS);
     }
     for (k, s) in list.iter().enumerate() {
         if k > 0 {
-            println!();
+            sweep_core::outln!();
         }
-        println!("{}: {}", s.name, s.summary);
+        sweep_core::outln!("{}: {}", s.name, s.summary);
         let mut table = Table::new();
         table.load_preset(UTF8_FULL_CONDENSED);
         table.set_header(["parameter", "type", "default", "range", "help"]);
@@ -62,7 +62,7 @@ pub fn run(args: &StrategiesArgs) -> anyhow::Result<ExitCode> {
                 p.help.clone(),
             ]);
         }
-        println!("{table}");
+        sweep_core::outln!("{table}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -191,7 +191,7 @@ fn existing_results(dir: &SweepDir, plan: &Plan, task: u64) -> anyhow::Result<Ex
 /// Moves `path` to the quarantine, saying why on stderr.
 fn set_aside(dir: &SweepDir, path: &Path, reason: &str) -> anyhow::Result<PathBuf> {
     let target = quarantine(dir, path)?;
-    eprintln!(
+    sweep_core::errln!(
         "bt-worker: {} {reason}; moved to {}",
         path.display(),
         target.display()
@@ -283,7 +283,7 @@ pub fn run_task(
     }
     if let Some(done) = existing.complete.first() {
         if !force {
-            eprintln!(
+            sweep_core::errln!(
                 "bt-worker: task {task}: a complete result exists ({}); skipped (--force runs it again)",
                 done.display()
             );
@@ -319,7 +319,7 @@ pub fn run_task(
             })
         }
         Err(message) => {
-            eprintln!("bt-worker: task {task}: {message}");
+            sweep_core::errln!("bt-worker: task {task}: {message}");
             entries
                 .into_iter()
                 .map(|e| Run {
@@ -366,7 +366,7 @@ pub fn run_task(
     }
     let bytes = serde_json::to_vec(&file).context("cannot serialise the result")?;
     write_atomic(&target, &bytes).with_context(|| format!("{}: cannot write", target.display()))?;
-    eprintln!(
+    sweep_core::errln!(
         "bt-worker: task {task}: {} combinations, {} ok, {failed} failed, {:.2} s -> {}",
         file.count,
         file.count - failed,

@@ -266,8 +266,8 @@ pub fn run(options: &Options) -> Result<Verdict, CollectError> {
         Verdict::Partial
     };
     if !options.quiet {
-        eprint!("{}", analysis.completeness.to_text(20));
-        eprint!("{}", output::overfitting_text(&analysis));
+        sweep_core::err!("{}", analysis.completeness.to_text(20));
+        sweep_core::err!("{}", output::overfitting_text(&analysis));
     }
     let shown = options.top.or(match options.format {
         Format::Table => Some(20),
@@ -318,7 +318,7 @@ pub fn run(options: &Options) -> Result<Verdict, CollectError> {
         }
         write_file(&path, html.as_bytes())?;
         if !options.quiet {
-            eprintln!("collect: wrote {}", path.display());
+            sweep_core::errln!("collect: wrote {}", path.display());
         }
     }
     Ok(verdict)

@@ -131,7 +131,7 @@ pub enum PlanError {
         limit: u64,
         manifest: String,
     },
-    #[error("{at}: `params`: the manifest would take about {needed}, but {} has {free} free; free space or narrow the grid", .dir.display())]
+    #[error("{at}: `params`: No space left on device for the manifest: it needs about {needed}, and {} has {free} free; free space or narrow the grid", .dir.display())]
     NoSpace {
         at: At,
         dir: PathBuf,

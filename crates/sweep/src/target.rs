@@ -164,7 +164,7 @@ pub fn resolve(target: &Path, flags: &PlanFlags) -> anyhow::Result<Loaded> {
         Ok(loaded)
     } else if target.is_file() {
         let (loaded, _, summary) = plan_spec(target, flags)?;
-        println!("{summary}");
+        sweep_core::outln!("{summary}");
         Ok(loaded)
     } else {
         anyhow::bail!("{}: no such sweep directory or spec file", target.display())

@@ -83,16 +83,19 @@ fn print_top(results: &Path, n: usize) -> anyhow::Result<()> {
         }
     }
     rows.sort_by(|a, b| b.0.total_cmp(&a.0));
-    println!(
+    sweep_core::outln!(
         "top {n} of {} runs by Sharpe ratio (synthetic data):",
         rows.len()
     );
-    println!(
+    sweep_core::outln!(
         "{:>4}  {:>7}  {:>7}  {:>7}  params",
-        "i", "sharpe", "cagr", "max_dd"
+        "i",
+        "sharpe",
+        "cagr",
+        "max_dd"
     );
     for (sharpe, cagr, dd, i, params) in rows.into_iter().take(n) {
-        println!("{i:>4}  {sharpe:>7.3}  {cagr:>7.3}  {dd:>7.3}  {params}");
+        sweep_core::outln!("{i:>4}  {sharpe:>7.3}  {cagr:>7.3}  {dd:>7.3}  {params}");
     }
     Ok(())
 }
@@ -107,7 +110,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("sweep-demo"));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    println!(
+    sweep_core::outln!(
         "sweep demo: writing a SYNTHETIC market ({}) into {}",
         DEMO_SYMBOLS.join(", "),
         dir.join("data/synthetic").display()
@@ -118,7 +121,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
         ..PlanFlags::default()
     };
     let (loaded, _, summary) = plan_spec(&spec, &flags)?;
-    println!("{summary}");
+    sweep_core::outln!("{summary}");
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -128,7 +131,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
     if collected.is_none() {
         print_top(&loaded.dir.results(), 10)?;
     }
-    println!(
+    sweep_core::outln!(
         "\nThe data above is synthetic. Next: edit {} and run `sweep run {} --local`, or \
          `sweep submit {}` on a SLURM cluster.",
         spec.display(),

@@ -734,18 +734,18 @@ pub fn run(args: &InstallArgs) -> anyhow::Result<Outcome> {
         args.dry_run,
     )?;
     let shown = fs::canonicalize(&sharedfs).unwrap_or_else(|_| sharedfs.clone());
-    println!(
+    sweep_core::outln!(
         "{}shared filesystem {}",
         if args.dry_run { "dry run: " } else { "" },
         shown.display()
     );
     for dir in &report.created_dirs {
-        println!("created {}", dir.display());
+        sweep_core::outln!("created {}", dir.display());
     }
-    println!("{}", table(&report));
+    sweep_core::outln!("{}", table(&report));
     if let Some(first) = report.superseded.first() {
         let dir = first.source.parent().unwrap_or(Path::new(""));
-        println!(
+        sweep_core::outln!(
             "note: the running binaries ({}) were not installed: --from has {} binaries",
             dir.display(),
             first.arch
@@ -753,7 +753,7 @@ pub fn run(args: &InstallArgs) -> anyhow::Result<Outcome> {
     }
     for l in &report.lines {
         if l.action == Action::Missing {
-            println!(
+            sweep_core::outln!(
                 "missing: {} (build it: `cargo build --release`, or scripts/build-release.sh)",
                 l.candidate.source.display()
             );
@@ -764,7 +764,7 @@ pub fn run(args: &InstallArgs) -> anyhow::Result<Outcome> {
         .iter()
         .any(|l| l.linkage == "dynamic" && l.action.is_ok())
     {
-        println!(
+        sweep_core::outln!(
             "note: dynamically linked binaries run only on nodes with a compatible libc; \
              scripts/build-release.sh builds static ones"
         );
@@ -777,7 +777,7 @@ pub fn run(args: &InstallArgs) -> anyhow::Result<Outcome> {
         .collect();
     archs.dedup();
     if !archs.is_empty() {
-        println!(
+        sweep_core::outln!(
             "array tasks on {} nodes run {}/bin/$(uname -m)/bt-worker",
             archs.join(" and "),
             shown.display()

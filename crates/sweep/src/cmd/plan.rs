@@ -17,12 +17,12 @@ pub struct PlanArgs {
 
 pub fn run(args: &PlanArgs) -> anyhow::Result<Outcome> {
     let (loaded, scripts, summary) = plan_spec(&args.spec, &args.flags)?;
-    println!("{summary}");
+    sweep_core::outln!("{summary}");
     for s in &scripts {
         let name = s.strip_prefix(loaded.dir.root()).unwrap_or(s);
-        println!("  script:   {}", name.display());
+        sweep_core::outln!("  script:   {}", name.display());
     }
-    println!(
+    sweep_core::outln!(
         "next: sweep submit {}   (or: sweep run {} --local)",
         loaded.dir.root().display(),
         loaded.dir.root().display()

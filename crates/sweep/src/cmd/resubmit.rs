@@ -55,7 +55,7 @@ pub fn run(args: &ResubmitArgs) -> anyhow::Result<Outcome> {
     let loaded = load_dir(&args.dir)?;
     let (status, states, results) = compute(&loaded, 0)?;
     if let Some(note) = &status.queue_note {
-        eprintln!("note: {note}");
+        sweep_core::errln!("note: {note}");
     }
     let wanted = |s: TaskState| match (args.failed_only, args.missing_only) {
         (true, _) => matches!(s, TaskState::Failed | TaskState::Conflict),
@@ -71,13 +71,17 @@ pub fn run(args: &ResubmitArgs) -> anyhow::Result<Outcome> {
         .map(|s| s.task)
         .collect();
     if tasks.is_empty() {
-        println!(
+        sweep_core::outln!(
             "nothing to resubmit: {} done, {} running, {} pending, {} failed, {} missing",
-            status.done, status.running, status.pending, status.failed, status.missing
+            status.done,
+            status.running,
+            status.pending,
+            status.failed,
+            status.missing
         );
         return Ok(Outcome::Complete);
     }
-    println!(
+    sweep_core::outln!(
         "resubmitting {} task{}: {}",
         tasks.len(),
         if tasks.len() == 1 { "" } else { "s" },
@@ -90,7 +94,7 @@ pub fn run(args: &ResubmitArgs) -> anyhow::Result<Outcome> {
             matches!(s.state, TaskState::Failed | TaskState::Conflict) && wanted(s.state)
         }) {
             for moved in set_aside(&loaded.dir, &results, s.task)? {
-                println!(
+                sweep_core::outln!(
                     "task {}: {} result moved to {}",
                     s.task,
                     s.state.label(),
@@ -123,7 +127,9 @@ pub fn run(args: &ResubmitArgs) -> anyhow::Result<Outcome> {
             submitted: Utc::now(),
         })?;
         if let Some(id) = id {
-            println!("submitted array job {id} (--array={array}, SWEEP_TASK_OFFSET={offset})");
+            sweep_core::outln!(
+                "submitted array job {id} (--array={array}, SWEEP_TASK_OFFSET={offset})"
+            );
             ids.push(id.to_string());
         }
     }

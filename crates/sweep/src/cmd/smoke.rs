@@ -144,7 +144,7 @@ fn print_reports(reports: &[NodeReport]) {
             if r.data_readable { "yes" } else { "NO" }.to_string(),
         ]);
     }
-    println!("{table}");
+    sweep_core::outln!("{table}");
 }
 
 pub fn run(args: &SmokeArgs) -> anyhow::Result<Outcome> {
@@ -179,8 +179,8 @@ pub fn run(args: &SmokeArgs) -> anyhow::Result<Outcome> {
     let path = out_dir.join("smoke.sbatch");
     std::fs::write(&path, script).with_context(|| format!("cannot write {}", path.display()))?;
     if !args.submit {
-        println!("rendered {}", path.display());
-        println!(
+        sweep_core::outln!("rendered {}", path.display());
+        sweep_core::outln!(
             "submit it with `sweep smoke --submit` (or `sbatch {}`)",
             path.display()
         );
@@ -189,10 +189,10 @@ pub fn run(args: &SmokeArgs) -> anyhow::Result<Outcome> {
     let mut req = SbatchRequest::new(&path);
     req.wait = true;
     req.keep_output_in = Some(out_dir.clone());
-    println!("{} (waiting for the job to end)", req.command_line());
+    sweep_core::outln!("{} (waiting for the job to end)", req.command_line());
     let outcome = sbatch(&req)?;
     if let Some(id) = &outcome.job_id {
-        println!("smoke job {id} ended");
+        sweep_core::outln!("smoke job {id} ended");
     }
     let reports = read_reports(&out_dir)?;
     print_reports(&reports);
@@ -202,13 +202,13 @@ pub fn run(args: &SmokeArgs) -> anyhow::Result<Outcome> {
         .count();
     let missing = (nodes as usize).saturating_sub(reports.len());
     if missing > 0 {
-        println!(
+        sweep_core::outln!(
             "{missing} of {nodes} node(s) wrote no report (see {}/smoke_<job>.err)",
             out_dir.display()
         );
     }
     if bad > 0 {
-        println!(
+        sweep_core::outln!(
             "{bad} node(s) cannot run bt-worker or read {}",
             ctx.data_dir.display()
         );

@@ -154,9 +154,11 @@ pub fn compute(
 }
 
 fn print_text(s: &SweepStatus) {
-    println!(
+    sweep_core::outln!(
         "sweep {}: {} tasks ({} combinations)",
-        s.sweep, s.tasks, s.combos
+        s.sweep,
+        s.tasks,
+        s.combos
     );
     for (label, n) in [
         ("done", s.done),
@@ -166,10 +168,10 @@ fn print_text(s: &SweepStatus) {
         ("conflict", s.conflict),
         ("missing", s.missing),
     ] {
-        println!("  {label:<8} {n:>7}");
+        sweep_core::outln!("  {label:<8} {n:>7}");
     }
     if let Some(note) = &s.queue_note {
-        println!("note: {note}");
+        sweep_core::outln!("note: {note}");
     }
     let mut by_state: BTreeMap<TaskState, Vec<u64>> = BTreeMap::new();
     for d in &s.not_done {
@@ -179,42 +181,42 @@ fn print_text(s: &SweepStatus) {
             .push(d.status.task);
     }
     for (state, list) in &by_state {
-        println!("{} tasks: {}", state.label(), format_index_list(list));
+        sweep_core::outln!("{} tasks: {}", state.label(), format_index_list(list));
     }
     for d in s.not_done.iter().filter(|d| {
         matches!(d.status.state, TaskState::Failed | TaskState::Conflict)
             || !d.status.files.is_empty()
     }) {
         let host = d.status.host.as_deref().unwrap_or("?");
-        println!(
+        sweep_core::outln!(
             "task {} (on {host}): {}",
             d.status.task,
             d.status.detail.as_deref().unwrap_or(d.status.state.label())
         );
         for f in &d.status.files {
-            println!("  file {f}");
+            sweep_core::outln!("  file {f}");
         }
         if let Some(log) = &d.log {
-            println!("  last lines of {}:", log.display());
+            sweep_core::outln!("  last lines of {}:", log.display());
             for line in &d.log_tail {
-                println!("  | {line}");
+                sweep_core::outln!("  | {line}");
             }
         }
     }
     for f in &s.unplaced_files {
-        println!("unusable file of no task of this plan: {f}");
+        sweep_core::outln!("unusable file of no task of this plan: {f}");
     }
     if !s.temp_files.is_empty() {
-        println!(
+        sweep_core::outln!(
             "{} temporary file(s) of result writes that did not finish (a worker killed while writing, or still writing):",
             s.temp_files.len()
         );
         for f in &s.temp_files {
-            println!("  {}", f.display());
+            sweep_core::outln!("  {}", f.display());
         }
     }
     if s.quarantined > 0 {
-        println!("{} file(s) set aside in results/quarantine/", s.quarantined);
+        sweep_core::outln!("{} file(s) set aside in results/quarantine/", s.quarantined);
     }
 }
 
@@ -222,7 +224,7 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<Outcome> {
     let loaded = load_dir(&args.dir)?;
     let (status, _, _) = compute(&loaded, args.log_lines)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&status)?);
+        sweep_core::outln!("{}", serde_json::to_string_pretty(&status)?);
     } else {
         print_text(&status);
     }

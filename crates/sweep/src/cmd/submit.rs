@@ -54,13 +54,13 @@ pub fn submit_one(
     req.test_only = mode.test_only;
     req.keep_output_in = Some(loaded.dir.logs());
     if mode.dry_run {
-        println!("{}", req.command_line());
+        sweep_core::outln!("{}", req.command_line());
         return Ok(None);
     }
     let out = sbatch(&req)?;
     if mode.test_only {
         let said = format!("{}{}", out.stdout, out.stderr);
-        println!("{}: {}", req.command_line(), said.trim());
+        sweep_core::outln!("{}: {}", req.command_line(), said.trim());
         return Ok(None);
     }
     let Some(id) = out.job_id else {
@@ -94,7 +94,7 @@ pub fn submit_collect(
         }
     })?;
     if let Some(id) = &id {
-        println!(
+        sweep_core::outln!(
             "submitted collect job {id} ({})",
             dependency.trim_start_matches("--")
         );
@@ -110,7 +110,7 @@ pub fn run(args: &SubmitArgs) -> anyhow::Result<Outcome> {
     };
     let earlier = jobs::read(&loaded.dir.jobs())?;
     if !earlier.is_empty() && !mode.dry_run {
-        eprintln!(
+        sweep_core::errln!(
             "note: {} was submitted before ({} jobs in jobs.jsonl); tasks already done are skipped by the worker. `sweep resubmit` submits only what is missing or failed.",
             loaded.dir.root().display(),
             earlier.len()
@@ -135,7 +135,7 @@ pub fn run(args: &SubmitArgs) -> anyhow::Result<Outcome> {
         })
         .with_context(|| format!("cannot submit {}", script.display()))?;
         if let Some(id) = id {
-            println!(
+            sweep_core::outln!(
                 "submitted array job {id} (--array={array}, tasks {} to {})",
                 chunk.offset,
                 chunk.offset + chunk.count.saturating_sub(1)
@@ -152,11 +152,13 @@ pub fn run(args: &SubmitArgs) -> anyhow::Result<Outcome> {
         } else if !ids.is_empty() {
             submit_collect(&loaded, mode, &ids)?;
         } else if mode.test_only {
-            println!("collect job not tested: its --dependency needs the ids of queued arrays");
+            sweep_core::outln!(
+                "collect job not tested: its --dependency needs the ids of queued arrays"
+            );
         }
     }
     if !mode.dry_run && !mode.test_only {
-        println!("follow with: sweep status {}", loaded.dir.root().display());
+        sweep_core::outln!("follow with: sweep status {}", loaded.dir.root().display());
     }
     Ok(Outcome::Complete)
 }
