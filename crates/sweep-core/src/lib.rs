@@ -5,6 +5,7 @@
 pub mod atomic;
 pub mod constraint;
 pub mod grid;
+pub mod lock;
 pub mod manifest;
 pub mod overrides;
 pub mod plan;
