@@ -1,7 +1,7 @@
 //! `sweep`: plans trading-strategy parameter sweeps, renders and submits them as SLURM job
 //! arrays, follows and resubmits them, or runs them locally. Thin: parses flags, calls the
 //! library, maps the outcome to an exit code (0 complete, 1 something missing or failed,
-//! 2 error).
+//! 2 error; 130 or 143 when a local run was stopped by SIGINT or SIGTERM).
 
 use std::process::ExitCode;
 
@@ -21,6 +21,12 @@ fn main() -> ExitCode {
     match sweep_cli::run(cli.command) {
         Ok(outcome) => outcome.into(),
         Err(e) => {
+            // Stopped by SIGINT/SIGTERM: what was left is printed; exit as a shell reports
+            // a process ended by that signal (130, 143).
+            if let Some(stopped) = e.downcast_ref::<sweep_cli::cmd::run::Interrupted>() {
+                eprintln!("sweep: {stopped}");
+                return ExitCode::from(stopped.exit_code());
+            }
             eprintln!("error: {e}");
             for cause in e.chain().skip(1) {
                 eprintln!("  Caused by: {cause}");

@@ -10,3 +10,9 @@ mod render;
 
 #[path = "suite/cli.rs"]
 mod cli;
+
+#[path = "suite/procs.rs"]
+mod procs;
+
+#[path = "suite/run_local.rs"]
+mod run_local;
