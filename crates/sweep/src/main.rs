@@ -7,9 +7,21 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// The examples shown by `--help`; a test runs each one (crates/sweep/tests/suite/examples.rs).
+const EXAMPLES: &str = "\
+Examples:
+  sweep demo                                               # a synthetic market, swept locally
+  sweep plan sweeps/sixty_forty.toml --sharedfs /sharedfs
+  sweep submit /sharedfs/sweeps/sixty_forty-1a2b3c4d       # on a SLURM cluster
+  sweep status /sharedfs/sweeps/sixty_forty-1a2b3c4d
+  sweep run sweeps/sixty_forty.toml --local --sharedfs /sharedfs   # or without SLURM
+
+Exit codes: 0 complete, 1 finished but something is missing or failed, 2 error, 130/143 a
+local run stopped by SIGINT/SIGTERM.";
+
 /// Plan, submit, follow and run slurm-sweep parameter sweeps.
 #[derive(Debug, Parser)]
-#[command(name = "sweep", version, about)]
+#[command(name = "sweep", version, about, after_help = EXAMPLES)]
 struct Cli {
     #[command(subcommand)]
     command: sweep_cli::Command,

@@ -43,8 +43,16 @@ pub const SWEEPS_DIR_MODE: u32 = 0o1777;
 /// How long `<bin> --version` may take (qemu included) before it counts as not runnable.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// The examples shown by `--help`; a test runs each one (crates/sweep/tests/suite/examples.rs).
+const EXAMPLES: &str = "\
+Examples:
+  sweep install --sharedfs /sharedfs --dry-run     # what would be installed
+  sweep install --sharedfs /sharedfs               # this machine's sweep, bt-worker, collect
+  sweep install --sharedfs /sharedfs --from dist   # and dist/bin/<arch>/ of scripts/build-release.sh";
+
 /// Arguments of `sweep install`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
 pub struct InstallArgs {
     /// Root of the shared filesystem to lay out [default: $SLURM_SWEEP_SHAREDFS, else
     /// ./sharedfs].

@@ -36,8 +36,20 @@ use crate::target::{resolve, sharedfs_of, Loaded, PlanFlags};
 use crate::tasks::{scan_results, ResultState};
 use crate::Outcome;
 
+/// The examples shown by `--help`; a test runs each one (crates/sweep/tests/suite/examples.rs).
+const EXAMPLES: &str = "\
+One run per sweep directory at a time (a second one is refused, naming the first). Ctrl-C
+(SIGINT) or SIGTERM stops the running workers, says which tasks finished and which will run
+again, and exits 130 or 143.
+
+Examples:
+  sweep run sweeps/ma_cross.toml --local -j 2 -p fast=5,10,20 -p slow=50..200:50
+  sweep run sweeps/sixty_forty.toml --local --sharedfs /sharedfs --no-collect
+  sweep run /sharedfs/sweeps/sixty_forty-1a2b3c4d --local   # again: done tasks are skipped";
+
 /// Arguments of `sweep run`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
 pub struct RunArgs {
     /// A planned sweep directory, or a spec to plan first.
     pub target: PathBuf,
