@@ -16,3 +16,9 @@ mod procs;
 
 #[path = "suite/run_local.rs"]
 mod run_local;
+
+#[path = "suite/examples_runner.rs"]
+mod examples_runner;
+
+#[path = "suite/examples.rs"]
+mod examples;
