@@ -98,6 +98,27 @@ fn every_help_page_has_examples() {
             "{expected} not found in {names:?}"
         );
     }
+    // The option examples in the prose are found, so that they must be run too.
+    let inline = |name: &str| {
+        pages
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.inline.clone())
+            .unwrap_or_default()
+    };
+    for name in [
+        "sweep plan --help",
+        "sweep submit --help",
+        "sweep run --help",
+    ] {
+        assert!(
+            inline(name).contains(&"-p slow=50..200:50".to_string()),
+            "{name}: {:?}",
+            inline(name)
+        );
+    }
+    assert!(inline("collect --help").contains(&"fast,slow".to_string()));
+    assert!(inline("sweep smoke --help").contains(&"node[02-04]".to_string()));
     let bare: Vec<&str> = pages
         .iter()
         .filter(|p| p.examples.is_empty())
