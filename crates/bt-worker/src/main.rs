@@ -6,9 +6,41 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// The examples each `--help` shows; a test runs every one
+/// (crates/sweep/tests/suite/examples.rs).
+const EXAMPLES: &str = "\
+Examples:
+  bt-worker strategies
+  bt-worker check-data ../shared/data/qstrader_examples
+  bt-worker run --spec sweeps/ma_cross.toml -p fast=50 -p slow=200";
+
+const TASK_EXAMPLES: &str = "\
+Examples:
+  sweep plan sweeps/sixty_forty.toml --sharedfs /sharedfs
+  bt-worker task --sweep-dir /sharedfs/sweeps/sixty_forty-1a2b3c4d --task 0
+  SLURM_ARRAY_TASK_ID=1 bt-worker task --sweep-dir /sharedfs/sweeps/sixty_forty-1a2b3c4d   # as SLURM runs it
+  bt-worker task --sweep-dir /sharedfs/sweeps/sixty_forty-1a2b3c4d --task 0 --force   # again, though done";
+
+const RUN_EXAMPLES: &str = "\
+Examples:
+  bt-worker run --spec sweeps/ma_cross.toml -p fast=50 -p slow=200 --equity-csv equity.csv
+  bt-worker run --strategy fixed_weights --data-dir ../shared/data/qstrader_examples \\
+    --symbols SPY,AGG -p w_SPY=0.6 -p w_AGG=0.4 --start 2003-09-30 --end 2020-12-31 \\
+    --benchmark SPY --json sixty_forty.json   # QSTrader's JSONStatistics";
+
+const STRATEGIES_EXAMPLES: &str = "\
+Examples:
+  bt-worker strategies
+  bt-worker strategies --symbols SPY,AGG --json";
+
+const CHECK_DATA_EXAMPLES: &str = "\
+Examples:
+  bt-worker check-data ../shared/data/qstrader_examples
+  bt-worker check-data ../shared/data/pysystemtrade/adjusted_prices_csv --json";
+
 /// slurm-sweep's backtest worker: runs the combinations of one array task, or one backtest.
 #[derive(Debug, Parser)]
-#[command(name = "bt-worker", version, about)]
+#[command(name = "bt-worker", version, about, after_help = EXAMPLES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -17,12 +49,16 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the combinations of one array task of a sweep and write its result file.
+    #[command(after_help = TASK_EXAMPLES)]
     Task(bt_worker::task::TaskArgs),
     /// Run one backtest and print its statistics (optionally QSTrader's JSON statistics).
+    #[command(after_help = RUN_EXAMPLES)]
     Run(Box<bt_worker::run::RunArgs>),
     /// List the strategies and their parameters.
+    #[command(after_help = STRATEGIES_EXAMPLES)]
     Strategies(bt_worker::strategies::StrategiesArgs),
     /// Check the price files of a directory.
+    #[command(after_help = CHECK_DATA_EXAMPLES)]
     CheckData(bt_worker::check_data::CheckDataArgs),
 }
 

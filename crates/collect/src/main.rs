@@ -24,11 +24,21 @@ enum StatArg {
     Median,
 }
 
+/// The examples `--help` shows; a test runs each one (crates/sweep/tests/suite/examples.rs).
+const EXAMPLES: &str = "\
+Examples:
+  sweep plan sweeps/ma_cross.toml --sharedfs /sharedfs
+  collect /sharedfs/sweeps/ma_cross-1a2b3c4d                 # exit 1: partial, no task has run
+  sweep run sweeps/ma_cross.toml --local --no-collect --sharedfs /sharedfs
+  collect /sharedfs/sweeps/ma_cross-1a2b3c4d --by calmar --top 5
+  collect /sharedfs/sweeps/ma_cross-1a2b3c4d --where \"max_drawdown < 0.3 and trades >= 10\" --format md
+  collect /sharedfs/sweeps/ma_cross-1a2b3c4d --report --heatmap fast,slow --format csv > ranking.csv";
+
 /// Merge a sweep's result files into one ranked table; say plainly what is missing.
 ///
 /// Exit codes: 0 complete, 1 partial (missing, failed or corrupt), 2 error.
 #[derive(Debug, Parser)]
-#[command(name = "collect", version)]
+#[command(name = "collect", version, after_help = EXAMPLES)]
 struct Args {
     /// A sweep directory (with plan.json), or result files / folders of them, or QSTrader
     /// JSONStatistics files.

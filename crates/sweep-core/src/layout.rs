@@ -43,9 +43,13 @@ impl SharedFs {
     pub fn root(&self) -> &Path {
         &self.root
     }
+    /// `bin/`: one folder per CPU architecture.
+    pub fn bin_root(&self) -> PathBuf {
+        self.root.join("bin")
+    }
     /// `bin/<arch>/`: the binaries for one CPU architecture (as `uname -m` names it).
     pub fn bin(&self, arch: &str) -> PathBuf {
-        self.root.join("bin").join(arch)
+        self.bin_root().join(arch)
     }
     /// `bin/<arch>/bt-worker`.
     pub fn worker(&self, arch: &str) -> PathBuf {

@@ -20,6 +20,7 @@ pub mod identity;
 pub mod interrupt;
 pub mod jobs;
 pub mod layout;
+pub mod lock;
 pub mod manifest;
 pub mod overrides;
 pub mod plan;

@@ -1,19 +1,33 @@
-//! Command-line parameter overrides in Hydra's style: `-p fast=5,10,20`,
-//! `-p slow=range(50,200,50)`, `-p kind=choice(sma,ema)`, `-p +extra=1`.
+//! Command-line parameter overrides: `-p fast=5,10,20`, `-p slow=50..200:50`,
+//! `-p slow=range(50,200,50)` (Hydra's), `-p kind=choice(sma,ema)`, `-p +extra=1`.
 //!
 //! * `name=v1,v2,...` replaces the parameter's values (or adds the parameter when the spec
 //!   has none of that name; a new parameter becomes the last, fastest-varying axis). A
 //!   leading `+` (Hydra's "add") is accepted and means the same.
 //! * Each value is an integer, else a float, else `true`/`false`, else a string; quotes
-//!   (`'a,b'` or `"a,b"`) keep a string as it is, commas included.
+//!   (`'a,b'` or `"a,b"`) keep a string as it is, commas and `..` included.
+//! * `from..to:step` and `from..to` (step 1) are **inclusive** ranges, like the spec's
+//!   `{ from, to, step }`: `50..200:50` is `50,100,150,200`; `to` is included when a step
+//!   reaches it (`2..7:2` is `2,4,6`). Integers when all of from, to and step are
+//!   integers, else floats without drift (`0.1..0.3:0.1` is `0.1,0.2,0.3`). A range may
+//!   stand among the items of a list: `-p fast=2,5..20:5` is `2,5,10,15,20`.
 //! * `range(stop)`, `range(start, stop)`, `range(start, stop, step)` follow Hydra and
 //!   Python: **`stop` is excluded** (`range(50,200,50)` is `50,100,150`). Integers when all
 //!   arguments are integers, else floats without drift.
 //! * `choice(a, b, c)` is the list `a,b,c`.
+//!
+//! ```
+//! use backtest::ParamValue;
+//! use sweep_core::overrides::parse_override;
+//!
+//! let o = parse_override("slow=50..200:50").unwrap();
+//! assert_eq!(o.name, "slow");
+//! assert_eq!(o.values, [50, 100, 150, 200].map(ParamValue::Int));
+//! ```
 
 use backtest::ParamValue;
 
-use crate::grid::exclusive_range;
+use crate::grid::{exclusive_range, float_range, int_range};
 
 /// One `-p name=values` override.
 #[derive(Clone, Debug, PartialEq)]
@@ -73,11 +87,14 @@ pub fn parse_override(text: &str) -> Result<Override, OverrideError> {
             .map(|a| scalar(a))
             .collect()
     } else {
-        split_items(value)
-            .map_err(fail)?
-            .iter()
-            .map(|a| scalar(a))
-            .collect()
+        let mut values = Vec::new();
+        for item in split_items(value).map_err(fail)? {
+            match inclusive_range(&item) {
+                Some(range) => values.extend(range.map_err(fail)?),
+                None => values.push(scalar(&item)),
+            }
+        }
+        values
     };
     if values.is_empty() {
         return Err(fail(format!("`{name}` gets no values")));
@@ -87,6 +104,53 @@ pub fn parse_override(text: &str) -> Result<Override, OverrideError> {
         values,
         text: text.to_string(),
     })
+}
+
+/// The values of an inclusive range item `from..to:step` or `from..to` (step 1); `None`
+/// when `item` is no range (it has no `..`, or it is quoted).
+fn inclusive_range(item: &str) -> Option<Result<Vec<ParamValue>, String>> {
+    if item.starts_with(['\'', '"']) {
+        return None;
+    }
+    let (from, rest) = item.split_once("..")?;
+    let (to, step) = match rest.split_once(':') {
+        Some((to, step)) => (to, Some(step)),
+        None => (rest, None),
+    };
+    let bad = |what: &str, text: &str| {
+        Err(format!(
+            "`{item}`: {what} `{text}` is not a number (a range is `from..to:step` or \
+             `from..to`, both ends included; quote a string that contains `..`)"
+        ))
+    };
+    let number = |what: &str, text: &str| match scalar(text.trim()) {
+        v @ (ParamValue::Int(_) | ParamValue::Float(_)) => Ok(v),
+        _ => bad(what, text),
+    };
+    let from = match number("from", from) {
+        Ok(v) => v,
+        Err(e) => return Some(Err(e)),
+    };
+    let to = match number("to", to) {
+        Ok(v) => v,
+        Err(e) => return Some(Err(e)),
+    };
+    let step = match step.map(|s| number("step", s)).transpose() {
+        Ok(v) => v.unwrap_or(ParamValue::Int(1)),
+        Err(e) => return Some(Err(e)),
+    };
+    let values = match (&from, &to, &step) {
+        (ParamValue::Int(a), ParamValue::Int(b), ParamValue::Int(s)) => match b.checked_sub(*a) {
+            Some(_) => int_range(*a, *b, *s).map(|v| v.into_iter().map(ParamValue::Int).collect()),
+            None => Err(format!("from {a} to {b} is too wide a range")),
+        },
+        _ => {
+            let f = |v: &ParamValue| v.as_f64().unwrap_or(f64::NAN);
+            float_range(f(&from), f(&to), f(&step))
+                .map(|v| v.into_iter().map(ParamValue::Float).collect())
+        }
+    };
+    Some(values.map_err(|e| format!("`{item}`: {e}")))
 }
 
 /// The argument text of `func(...)`, if `value` is such a call.
@@ -204,6 +268,62 @@ mod tests {
             ]
         );
         assert_eq!(parse_override("+x=7").expect("add").name, "x");
+    }
+
+    #[test]
+    fn inclusive_ranges_include_to_when_a_step_reaches_it() {
+        let values = |text: &str| parse_override(text).expect(text).values;
+        assert_eq!(values("slow=50..200:50"), ints(&[50, 100, 150, 200]));
+        assert_eq!(values("slow=2..7:2"), ints(&[2, 4, 6]));
+        assert_eq!(values("n=3..6"), ints(&[3, 4, 5, 6]));
+        assert_eq!(values("n=3..3"), ints(&[3]));
+        assert_eq!(values("n=-2..2:2"), ints(&[-2, 0, 2]));
+        assert_eq!(values("n=10..1:-3"), ints(&[10, 7, 4, 1]));
+        assert_eq!(values("fast=2, 5..20:5"), ints(&[2, 5, 10, 15, 20]));
+        assert_eq!(
+            values("w=0.1..0.3:0.1"),
+            vec![
+                ParamValue::Float(0.1),
+                ParamValue::Float(0.2),
+                ParamValue::Float(0.3)
+            ]
+        );
+        // One float among the three makes every value a float, without drift.
+        assert_eq!(
+            values("w=0..1:0.25"),
+            [0.0, 0.25, 0.5, 0.75, 1.0].map(ParamValue::Float)
+        );
+        assert_eq!(values("x=1..2.0"), [1.0, 2.0].map(ParamValue::Float));
+        // The same values as the spec's `{ from, to, step }` range.
+        assert_eq!(
+            values("w=0..1:0.1"),
+            float_range(0.0, 1.0, 0.1)
+                .expect("range")
+                .into_iter()
+                .map(ParamValue::Float)
+                .collect::<Vec<_>>()
+        );
+        // Quoted, `..` is part of a string.
+        assert_eq!(values("s='a..b'"), vec![ParamValue::Str("a..b".into())]);
+    }
+
+    #[test]
+    fn bad_inclusive_ranges_name_the_override_and_the_part() {
+        for (bad, part) in [
+            ("slow=50..200:0", "must not be 0"),
+            ("slow=200..50:50", "wrong sign"),
+            ("slow=50..2OO:50", "to `2OO`"),
+            ("slow=a..200", "from `a`"),
+            ("slow=50..200:x", "step `x`"),
+            ("slow=50..200:", "step ``"),
+            ("slow=..200", "from ``"),
+            ("slow=0..1e9:1e-9", "values"),
+            ("n=-9223372036854775808..9223372036854775807", "too wide"),
+        ] {
+            let err = parse_override(bad).expect_err(bad).to_string();
+            assert!(err.contains(bad), "{err}");
+            assert!(err.contains(part), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -65,7 +65,7 @@ pub enum WorkerError {
     #[error(
         "bt-worker not found for architecture {arch}: looked for {}, beside the sweep \
          executable and on PATH; install one with `sweep install` or build it with `cargo build --release`",
-        .sharedfs.join("bin").join(arch).join("bt-worker").display()
+        sweep_core::SharedFs::new(.sharedfs).worker(arch).display()
     )]
     NotFound { sharedfs: PathBuf, arch: String },
 }
@@ -100,7 +100,7 @@ pub fn choose_worker(
             None => return Err(WorkerError::ExplicitMissing(worker.to_path_buf())),
         }
     }
-    let shared = sharedfs.join("bin").join(arch).join("bt-worker");
+    let shared = sweep_core::SharedFs::new(sharedfs).worker(arch);
     if is_executable(&shared) {
         return Ok(found(shared, WorkerSource::SharedFs));
     }

@@ -10,3 +10,15 @@ mod render;
 
 #[path = "suite/cli.rs"]
 mod cli;
+
+#[path = "suite/procs.rs"]
+mod procs;
+
+#[path = "suite/run_local.rs"]
+mod run_local;
+
+#[path = "suite/examples_runner.rs"]
+mod examples_runner;
+
+#[path = "suite/examples.rs"]
+mod examples;

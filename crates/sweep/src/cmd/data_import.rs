@@ -29,8 +29,14 @@ use crate::Outcome;
 /// import replaces a file by rename, which needs only the directory to be writable).
 pub const DATA_FILE_MODE: u32 = 0o444;
 
+/// The examples shown by `--help`; a test runs each one (crates/sweep/tests/suite/examples.rs).
+const DATA_EXAMPLES: &str = "\
+Examples:
+  sweep data import ~/prices --dataset etfs --sharedfs /sharedfs";
+
 /// Arguments of `sweep data`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = DATA_EXAMPLES)]
 pub struct DataArgs {
     #[command(subcommand)]
     pub command: DataCommand,
@@ -43,8 +49,15 @@ pub enum DataCommand {
     Import(ImportArgs),
 }
 
+/// The examples shown by `--help`; a test runs each one (crates/sweep/tests/suite/examples.rs).
+const IMPORT_EXAMPLES: &str = "\
+Examples:
+  sweep data import ~/prices/*.csv --dataset etfs --sharedfs /sharedfs --dry-run
+  sweep data import ~/prices --dataset etfs --sharedfs /sharedfs   # a directory: its *.csv files";
+
 /// Arguments of `sweep data import`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = IMPORT_EXAMPLES)]
 pub struct ImportArgs {
     /// Price files (`<SYMBOL>.csv`) or directories of them (their `*.csv`, not recursive).
     #[arg(required = true, value_name = "FILES_OR_DIR")]

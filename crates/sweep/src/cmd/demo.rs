@@ -14,8 +14,15 @@ use crate::cmd::run::{find_worker, report, run_collect, run_local};
 use crate::target::{plan_spec, PlanFlags};
 use crate::Outcome;
 
+/// The examples shown by `--help`; a test runs each one (crates/sweep/tests/suite/examples.rs).
+const EXAMPLES: &str = "\
+Examples:
+  sweep demo                      # everything in ./sweep-demo
+  sweep demo --dir my-demo -j 2";
+
 /// Arguments of `sweep demo`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
 pub struct DemoArgs {
     /// Where the demo writes its data, spec and sweep [default: ./sweep-demo].
     #[arg(long, value_name = "DIR")]

@@ -43,8 +43,16 @@ pub const SWEEPS_DIR_MODE: u32 = 0o1777;
 /// How long `<bin> --version` may take (qemu included) before it counts as not runnable.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// The examples shown by `--help`; a test runs each one (crates/sweep/tests/suite/examples.rs).
+const EXAMPLES: &str = "\
+Examples:
+  sweep install --sharedfs /sharedfs --dry-run     # what would be installed
+  sweep install --sharedfs /sharedfs               # this machine's sweep, bt-worker, collect
+  sweep install --sharedfs /sharedfs --from dist   # and dist/bin/<arch>/ of scripts/build-release.sh";
+
 /// Arguments of `sweep install`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
 pub struct InstallArgs {
     /// Root of the shared filesystem to lay out [default: $SLURM_SWEEP_SHAREDFS, else
     /// ./sharedfs].
@@ -385,12 +393,12 @@ pub fn ensure_dir(dir: &Path, mode: u32) -> io::Result<bool> {
 /// Creates the top of the layout: `bin/`, `data/`, `sweeps/`. Returns the directories created.
 pub fn lay_out(sharedfs: &Path) -> io::Result<Vec<PathBuf>> {
     let mut created = Vec::new();
-    for (sub, mode) in [
-        ("bin", DIR_MODE),
-        ("data", DIR_MODE),
-        ("sweeps", SWEEPS_DIR_MODE),
+    let fs = sweep_core::SharedFs::new(sharedfs);
+    for (dir, mode) in [
+        (fs.bin_root(), DIR_MODE),
+        (fs.data_root(), DIR_MODE),
+        (fs.sweeps(), SWEEPS_DIR_MODE),
     ] {
-        let dir = sharedfs.join(sub);
         if ensure_dir(&dir, mode)? {
             created.push(dir);
         }
@@ -512,9 +520,8 @@ pub fn running_candidates() -> anyhow::Result<Vec<Candidate>> {
 /// Checks one binary (ELF machine against its architecture, `--version`) and installs it
 /// into `<sharedfs>/bin/<arch>/` unless the same content is there already.
 pub fn install_one(sharedfs: &Path, candidate: &Candidate, dry_run: bool) -> Installed {
-    let dest = sharedfs
-        .join("bin")
-        .join(&candidate.arch)
+    let dest = sweep_core::SharedFs::new(sharedfs)
+        .bin(&candidate.arch)
         .join(candidate.name);
     let mut line = Installed {
         candidate: candidate.clone(),

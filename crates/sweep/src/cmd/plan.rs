@@ -6,8 +6,16 @@ use std::path::PathBuf;
 use crate::target::{plan_spec, PlanFlags};
 use crate::Outcome;
 
+/// The examples shown by `--help`; a test runs each one (crates/sweep/tests/suite/examples.rs).
+const EXAMPLES: &str = "\
+Examples:
+  sweep plan sweeps/ma_cross.toml --sharedfs /sharedfs
+  sweep plan sweeps/ma_cross.toml -p fast=5,10,20 -p slow=50..200:50   # a list; an inclusive range
+  sweep plan sweeps/ma_cross.toml -p 'fast=range(5,50,5)' --combos-per-task 50   # Hydra's range: 50 left out";
+
 /// Arguments of `sweep plan`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
 pub struct PlanArgs {
     /// The sweep spec (TOML).
     pub spec: PathBuf,

@@ -20,8 +20,16 @@ use crate::target::load_dir;
 use crate::tasks::{set_aside, TaskState};
 use crate::Outcome;
 
+/// The examples shown by `--help`; a test runs each one (crates/sweep/tests/suite/examples.rs).
+const EXAMPLES: &str = "\
+Examples:
+  sweep plan sweeps/sixty_forty.toml --sharedfs /sharedfs
+  sweep resubmit /sharedfs/sweeps/sixty_forty-1a2b3c4d --dry-run       # the sbatch lines of the missing tasks
+  sweep resubmit /sharedfs/sweeps/sixty_forty-1a2b3c4d --failed-only   # none failed: nothing to resubmit";
+
 /// Arguments of `sweep resubmit`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
 pub struct ResubmitArgs {
     /// The sweep directory.
     pub dir: PathBuf,

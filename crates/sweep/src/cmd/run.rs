@@ -1,29 +1,57 @@
 //! `sweep run DIR|SPEC --local [-j N]`: runs every array task that is not done as a local
 //! `bt-worker task` process (the worker chosen as the array script chooses it:
-//! `[slurm] worker`, `<sharedfs>/bin/<arch>/bt-worker`, beside `sweep`, PATH), with the environment SLURM would give it
-//! (`SLURM_ARRAY_TASK_ID`, `SWEEP_TASK_OFFSET`, `SLURM_ARRAY_JOB_ID=local-<pid>`, ...), at
-//! most N at once, stdout/stderr to `logs/local_<task>.out|.err`. The sweep directory ends
-//! up exactly as after a SLURM run. Then runs `collect DIR` when that binary exists.
+//! `[slurm] worker`, `<sharedfs>/bin/<arch>/bt-worker`, beside `sweep`, PATH), with the
+//! environment SLURM would give it (`SLURM_ARRAY_TASK_ID`, `SWEEP_TASK_OFFSET`,
+//! `SLURM_ARRAY_JOB_ID=local-<pid>`, ...), at most N at once, stdout/stderr to
+//! `logs/local_<task>.out|.err`. The sweep directory ends up exactly as after a SLURM run.
+//! Then runs `collect DIR` when that binary exists.
+//!
+//! * **One run per sweep**: the run holds `<sweep dir>/run.lock`
+//!   ([`sweep_core::lock::RunLock`]); a second `sweep run` of the same sweep is refused at
+//!   once (exit 2), naming the holder's pid, host and start time.
+//! * **Stopping**: each worker (and `collect`) runs in its own process group. On SIGINT or
+//!   SIGTERM (to `sweep` alone, or Ctrl-C to the terminal's foreground group) no further
+//!   task starts, each running worker's process group gets SIGTERM, then SIGKILL after
+//!   2 s; `sweep` waits for them, prints which tasks finished, which were interrupted (they
+//!   run again on the next `sweep run`) and which never started, and exits 130 (SIGINT) or
+//!   143 (SIGTERM). Nothing keeps writing into the sweep directory after it exits.
 
 use std::fs::File;
 use std::io::IsTerminal;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
-use std::time::Instant;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
+use signal_hook::consts::{SIGCHLD, SIGINT, SIGKILL, SIGTERM};
+use signal_hook::iterator::Signals;
+use sweep_core::lock::RunLock;
 use sweep_core::plan::format_index_list;
 
 use crate::binaries::{self, Worker};
 use crate::target::{resolve, sharedfs_of, Loaded, PlanFlags};
 use crate::Outcome;
 use sweep_core::classify::{scan, TaskVerdict};
+use sweep_core::interrupt::Interrupt;
+use sweep_core::layout::LogStream;
+
+/// The examples shown by `--help`; a test runs each one (crates/sweep/tests/suite/examples.rs).
+const EXAMPLES: &str = "\
+One run per sweep directory at a time (a second one is refused, naming the first). Ctrl-C
+(SIGINT) or SIGTERM stops the running workers, says which tasks finished and which will run
+again, and exits 130 or 143.
+
+Examples:
+  sweep run sweeps/ma_cross.toml --local -j 2 -p fast=5,10,20 -p slow=50..200:50
+  sweep run sweeps/sixty_forty.toml --local --sharedfs /sharedfs --no-collect
+  sweep run /sharedfs/sweeps/sixty_forty-1a2b3c4d --local   # again: done tasks are skipped";
 
 /// Arguments of `sweep run`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
 pub struct RunArgs {
     /// A planned sweep directory, or a spec to plan first.
     pub target: PathBuf,
@@ -45,6 +73,8 @@ pub struct RunArgs {
 pub struct LocalRun {
     pub skipped: u64,
     pub ran: u64,
+    /// The tasks this run started and saw end (whatever their exit status).
+    pub finished: Vec<u64>,
     /// Tasks whose worker exited with 1 (some combinations failed).
     pub with_failures: Vec<u64>,
     /// Tasks whose worker exited with another non-zero status or could not start.
@@ -85,24 +115,28 @@ pub fn choose_local_worker(loaded: &Loaded) -> anyhow::Result<Worker> {
     Ok(worker)
 }
 
-fn run_task(
+/// Starts the worker of `task` in its own process group (so that a signal meant for
+/// `sweep` alone does not reach it, and stopping it stops everything it started), with
+/// the environment SLURM would give it and its output in `logs/local_<task>.out|.err`.
+fn spawn_task(
     worker: &Path,
     loaded: &Loaded,
     task: u64,
     job_id: &str,
     host: &str,
-) -> Result<i32, String> {
+) -> Result<Child, String> {
     let (chunk, index) = loaded
         .plan
         .array_of(task)
         .ok_or_else(|| format!("task {task} is in no array"))?;
     let offset = loaded.plan.arrays[chunk].offset;
-    let logs = loaded.dir.logs();
-    let out = File::create(logs.join(format!("local_{task}.out")))
-        .map_err(|e| format!("cannot create logs/local_{task}.out: {e}"))?;
-    let err = File::create(logs.join(format!("local_{task}.err")))
-        .map_err(|e| format!("cannot create logs/local_{task}.err: {e}"))?;
-    let status = Command::new(worker)
+    let log = |stream| {
+        let path = loaded.dir.local_log(task, stream);
+        File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))
+    };
+    let out = log(LogStream::Out)?;
+    let err = log(LogStream::Err)?;
+    Command::new(worker)
         .arg("task")
         .arg("--sweep-dir")
         .arg(loaded.dir.root())
@@ -118,15 +152,174 @@ fn run_task(
         .env("SLURM_CPUS_PER_TASK", "1")
         .env("SLURMD_NODENAME", host)
         .env("RAYON_NUM_THREADS", "1")
+        .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
-        .status()
-        .map_err(|e| format!("cannot run {}: {e}", worker.display()))?;
-    Ok(status.code().unwrap_or(-1))
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", worker.display()))
 }
 
-/// Runs every task of the sweep that is not done, `jobs` at once.
+/// The signals that stop a local run, and SIGCHLD, which wakes it when a child ends.
+/// Installed once, on the first local run or collect of this process, and kept until it
+/// exits: from then on SIGINT and SIGTERM stop the run in order (children killed, what
+/// was left printed, exit 130 or 143) instead of killing `sweep` alone.
+struct Supervisor {
+    signals: Signals,
+    stop: Option<i32>,
+    /// Keeps SIGINT and SIGTERM from taking their default action (ending `sweep` at once)
+    /// for as long as the supervisor lives, which is until the process exits.
+    _caught: Interrupt,
+}
+
+static SUPERVISOR: Mutex<Option<Supervisor>> = Mutex::new(None);
+
+/// The process's [`Supervisor`], installed on first use.
+fn supervisor() -> anyhow::Result<MutexGuard<'static, Option<Supervisor>>> {
+    let mut guard = SUPERVISOR.lock().unwrap_or_else(|e| e.into_inner());
+    if guard.is_none() {
+        let signals = Signals::new([SIGINT, SIGTERM, SIGCHLD])
+            .context("cannot install the SIGINT/SIGTERM handlers of the local run")?;
+        let caught = Interrupt::install().context("cannot install the SIGINT/SIGTERM handlers")?;
+        *guard = Some(Supervisor {
+            signals,
+            stop: None,
+            _caught: caught,
+        });
+    }
+    Ok(guard)
+}
+
+impl Supervisor {
+    fn note(&mut self, signal: i32) {
+        if signal != SIGCHLD && self.stop.is_none() {
+            self.stop = Some(signal);
+        }
+    }
+
+    /// The stop signal received so far, without waiting.
+    fn stop_signal(&mut self) -> Option<i32> {
+        let pending: Vec<i32> = self.signals.pending().collect();
+        for s in pending {
+            self.note(s);
+        }
+        self.stop
+    }
+
+    /// Blocks until a signal arrives: a child ended (SIGCHLD), or SIGINT/SIGTERM.
+    fn wait(&mut self) {
+        let arrived: Vec<i32> = self.signals.wait().collect();
+        for s in arrived {
+            self.note(s);
+        }
+    }
+}
+
+/// A local run (or its collect) stopped by SIGINT or SIGTERM. `main` exits with
+/// [`Interrupted::exit_code`] (130 for SIGINT, 143 for SIGTERM, as shells report them).
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted by {}", Interrupt::name(*.signal))]
+pub struct Interrupted {
+    pub signal: i32,
+}
+
+impl Interrupted {
+    pub fn exit_code(&self) -> u8 {
+        Interrupt::exit_status(self.signal)
+    }
+}
+
+/// How long stopped children get between SIGTERM and SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// Stops running children: SIGTERM to each one's process group, SIGKILL to the groups
+/// still alive after [`STOP_GRACE`], then waits for every child. Returns each child's
+/// exit code (`None` when a signal ended it).
+fn stop_children<T: Copy>(running: Vec<(T, Child)>) -> Vec<(T, Option<i32>)> {
+    let kill_group = |child: &Child, signal: i32| {
+        if let Ok(pgid) = i32::try_from(child.id()) {
+            // SAFETY: kill(2) takes no pointers. The child is not reaped yet, so its pid
+            // (its process group's id, from process_group(0)) is not reused.
+            unsafe {
+                libc::kill(-pgid, signal);
+            }
+        }
+    };
+    for (_, child) in &running {
+        kill_group(child, SIGTERM);
+    }
+    let deadline = Instant::now() + STOP_GRACE;
+    let mut alive = running;
+    let mut ended = Vec::new();
+    while !alive.is_empty() && Instant::now() < deadline {
+        let mut still = Vec::new();
+        for (t, mut child) in alive {
+            match child.try_wait() {
+                Ok(Some(status)) => ended.push((t, status.code())),
+                Ok(None) => still.push((t, child)),
+                Err(_) => ended.push((t, None)),
+            }
+        }
+        alive = still;
+        if !alive.is_empty() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    for (t, mut child) in alive {
+        kill_group(&child, SIGKILL);
+        ended.push((t, child.wait().ok().and_then(|s| s.code())));
+    }
+    ended
+}
+
+/// Reaps the children that ended; returns whether any did.
+fn reap(
+    running: &mut Vec<(u64, Child)>,
+    finished: &mut Vec<(u64, Result<i32, String>)>,
+    bar: &ProgressBar,
+) -> bool {
+    let before = finished.len();
+    let mut still = Vec::with_capacity(running.len());
+    for (task, mut child) in running.drain(..) {
+        let r = match child.try_wait() {
+            Ok(None) => {
+                still.push((task, child));
+                continue;
+            }
+            Ok(Some(status)) => match status.code() {
+                Some(code) => Ok(code),
+                None => Err(format!("bt-worker was killed ({status})")),
+            },
+            Err(e) => Err(format!("cannot wait for bt-worker: {e}")),
+        };
+        if !matches!(r, Ok(0)) {
+            bar.set_message(format!("task {task} failed"));
+        }
+        bar.inc(1);
+        finished.push((task, r));
+    }
+    *running = still;
+    finished.len() > before
+}
+
+/// Runs every task of the sweep that is not done, `jobs` at once, holding the sweep
+/// directory's run lock (a second local run of the same sweep is refused, naming this
+/// one). On SIGINT or SIGTERM it starts no further task, stops the running ones (their
+/// whole process groups), prints which tasks finished and which were interrupted, and
+/// returns [`Interrupted`].
 pub fn run_local(loaded: &Loaded, worker: &Path, jobs: usize) -> anyhow::Result<LocalRun> {
+    let lock = RunLock::acquire(loaded.dir.root(), &binaries::host_name())?;
+    run_local_locked(loaded, worker, jobs, &lock)
+}
+
+/// [`run_local`] under a run lock the caller took (the lock is only borrowed as proof).
+fn run_local_locked(
+    loaded: &Loaded,
+    worker: &Path,
+    jobs: usize,
+    lock: &RunLock,
+) -> anyhow::Result<LocalRun> {
+    let host = lock.holder().host.clone();
     std::fs::create_dir_all(loaded.dir.logs())
         .with_context(|| format!("cannot create {}", loaded.dir.logs().display()))?;
     std::fs::create_dir_all(loaded.dir.results())
@@ -142,8 +335,11 @@ pub fn run_local(loaded: &Loaded, worker: &Path, jobs: usize) -> anyhow::Result<
     if todo.is_empty() {
         return Ok(outcome);
     }
+    let mut guard = supervisor()?;
+    let Some(sup) = guard.as_mut() else {
+        anyhow::bail!("the signal handlers of the local run are not installed");
+    };
     let job_id = format!("local-{}", std::process::id());
-    let host = binaries::host_name();
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(todo.len() as u64);
         if let Ok(style) = ProgressStyle::with_template(
@@ -155,31 +351,55 @@ pub fn run_local(loaded: &Loaded, worker: &Path, jobs: usize) -> anyhow::Result<
     } else {
         ProgressBar::hidden()
     };
-    let next = AtomicUsize::new(0);
-    let finished: Mutex<Vec<(u64, Result<i32, String>)>> = Mutex::new(Vec::new());
+    let jobs = jobs.max(1);
+    let mut queue = todo.iter().copied();
+    let mut running: Vec<(u64, Child)> = Vec::new();
+    let mut finished: Vec<(u64, Result<i32, String>)> = Vec::new();
     let started = Instant::now();
-    std::thread::scope(|s| {
-        for _ in 0..jobs.max(1).min(todo.len()) {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(&task) = todo.get(i) else { break };
-                let r = run_task(worker, loaded, task, &job_id, &host);
-                if !matches!(r, Ok(0)) {
-                    bar.set_message(format!("task {task} failed"));
-                }
-                bar.inc(1);
-                if let Ok(mut f) = finished.lock() {
-                    f.push((task, r));
-                }
-            });
+    let stop = loop {
+        if let Some(signal) = sup.stop_signal() {
+            break Some(signal);
         }
-    });
+        while running.len() < jobs {
+            let Some(task) = queue.next() else { break };
+            match spawn_task(worker, loaded, task, &job_id, &host) {
+                Ok(child) => running.push((task, child)),
+                Err(e) => {
+                    bar.inc(1);
+                    finished.push((task, Err(e)));
+                }
+            }
+        }
+        if running.is_empty() {
+            break None;
+        }
+        if !reap(&mut running, &mut finished, &bar) {
+            sup.wait();
+        }
+    };
     bar.finish_and_clear();
+    let mut interrupted = Vec::new();
+    if let Some(signal) = stop {
+        eprintln!(
+            "sweep run: {} received: starting no further task; stopping the {} running \
+             (SIGTERM, then SIGKILL after {} s)",
+            Interrupt::name(signal),
+            running.len(),
+            STOP_GRACE.as_secs()
+        );
+        for (task, code) in stop_children(std::mem::take(&mut running)) {
+            match code {
+                // The worker finished (and wrote its result) before it was stopped.
+                Some(code @ (0 | 1)) => finished.push((task, Ok(code))),
+                _ => interrupted.push(task),
+            }
+        }
+    }
     outcome.seconds = started.elapsed().as_secs_f64();
-    let mut finished = finished.into_inner().unwrap_or_default();
     finished.sort_by_key(|(t, _)| *t);
     for (task, r) in finished {
         outcome.ran += 1;
+        outcome.finished.push(task);
         match r {
             Ok(0) => {}
             Ok(1) => outcome.with_failures.push(task),
@@ -189,7 +409,73 @@ pub fn run_local(loaded: &Loaded, worker: &Path, jobs: usize) -> anyhow::Result<
             Err(e) => outcome.errors.push((task, e)),
         }
     }
+    if let Some(signal) = stop {
+        interrupted.sort_unstable();
+        let not_started: Vec<u64> = queue.collect();
+        report_interrupted(loaded, &outcome, &interrupted, &not_started, signal)?;
+        return Err(Interrupted { signal }.into());
+    }
     Ok(outcome)
+}
+
+fn tasks_phrase(tasks: &[u64]) -> String {
+    match tasks.len() {
+        0 => "none".to_string(),
+        1 => format!("task {}", format_index_list(tasks)),
+        n => format!("tasks {} ({n})", format_index_list(tasks)),
+    }
+}
+
+/// Prints what an interrupted local run left behind.
+fn report_interrupted(
+    loaded: &Loaded,
+    run: &LocalRun,
+    interrupted: &[u64],
+    not_started: &[u64],
+    signal: i32,
+) -> anyhow::Result<()> {
+    let failed: Vec<u64> = run.errors.iter().map(|(t, _)| *t).collect();
+    let mut finished: Vec<u64> = run.finished.clone();
+    finished.retain(|t| !failed.contains(t));
+    println!(
+        "sweep run interrupted by {} after {:.1} s:",
+        Interrupt::name(signal),
+        run.seconds
+    );
+    println!(
+        "  finished:    {} (results kept{})",
+        tasks_phrase(&finished),
+        if run.with_failures.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; with failed combinations: {}",
+                format_index_list(&run.with_failures)
+            )
+        }
+    );
+    println!(
+        "  interrupted: {} (stopped, no result written; they run again on the next `sweep run`)",
+        tasks_phrase(interrupted)
+    );
+    println!("  not started: {}", tasks_phrase(not_started));
+    if !failed.is_empty() {
+        println!(
+            "  errors:      {} (see logs/local_<task>.err)",
+            tasks_phrase(&failed)
+        );
+    }
+    let results = scan(&loaded.dir, &loaded.plan)?;
+    let done = (0..loaded.plan.tasks)
+        .filter(|&t| results.verdict(t) == &TaskVerdict::Done)
+        .count();
+    println!(
+        "{done} of {} tasks done ({} before this run); to finish: sweep run {} --local",
+        loaded.plan.tasks,
+        run.skipped,
+        loaded.dir.root().display()
+    );
+    Ok(())
 }
 
 /// Runs `collect DIR` when the binary exists; prints its output. `None` when absent.
@@ -201,11 +487,42 @@ pub fn run_collect(dir: &Path) -> anyhow::Result<Option<i32>> {
     use std::io::Write;
     // Flush what this process printed so collect's table comes after it.
     let _ = std::io::stdout().flush();
-    let status = Command::new(&collect)
+    let mut guard = supervisor()?;
+    let Some(sup) = guard.as_mut() else {
+        anyhow::bail!("the signal handlers of the local run are not installed");
+    };
+    if let Some(signal) = sup.stop_signal() {
+        return Err(Interrupted { signal }.into());
+    }
+    let mut child = Command::new(&collect)
         .arg(dir)
-        .status()
+        .stdin(Stdio::null())
+        .process_group(0)
+        .spawn()
         .with_context(|| format!("cannot run {}", collect.display()))?;
-    Ok(Some(status.code().unwrap_or(-1)))
+    loop {
+        if let Some(status) = child
+            .try_wait()
+            .with_context(|| format!("cannot wait for {}", collect.display()))?
+        {
+            return Ok(Some(status.code().unwrap_or(-1)));
+        }
+        if let Some(signal) = sup.stop_signal() {
+            stop_children(vec![((), child)]);
+            eprintln!("sweep run: {}: collect stopped", Interrupt::name(signal));
+            return Err(Interrupted { signal }.into());
+        }
+        sup.wait();
+    }
+}
+
+/// The stop signal received since the first local run or collect of this process, if any.
+pub fn stop_received() -> Option<i32> {
+    SUPERVISOR
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_mut()
+        .and_then(Supervisor::stop_signal)
 }
 
 /// Prints what a local run did; returns whether every task is done now.
@@ -224,7 +541,7 @@ pub fn report(loaded: &Loaded, run: &LocalRun) -> anyhow::Result<bool> {
         );
     }
     for (task, e) in &run.errors {
-        let log = loaded.dir.logs().join(format!("local_{task}.err"));
+        let log = loaded.dir.local_log(*task, LogStream::Err);
         println!("task {task}: {e}");
         for l in sweep_core::jobs::tail_lines(&log, 3) {
             println!("  | {l}");
@@ -248,17 +565,23 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         );
     }
     let loaded = resolve(&args.target, &args.flags)?;
+    // Refuse a second run of the same sweep before anything else is said or done.
+    let lock = RunLock::acquire(loaded.dir.root(), &binaries::host_name())?;
     let worker = choose_local_worker(&loaded)?;
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let outcome = run_local(&loaded, &worker.path, jobs)?;
+    let outcome = run_local_locked(&loaded, &worker.path, jobs, &lock)?;
+    drop(lock);
     let complete = report(&loaded, &outcome)?;
     let collect_ok = if args.no_collect {
         true
     } else {
         matches!(run_collect(loaded.dir.root())?, Some(0) | None)
     };
+    if let Some(signal) = stop_received() {
+        return Err(Interrupted { signal }.into());
+    }
     Ok(if complete && collect_ok {
         Outcome::Complete
     } else {

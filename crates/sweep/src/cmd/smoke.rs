@@ -15,8 +15,16 @@ use crate::render::{render_smoke, SmokeContext, Templates};
 use crate::slurm::{sbatch, SbatchRequest};
 use crate::Outcome;
 
+/// The examples shown by `--help`; a test runs each one (crates/sweep/tests/suite/examples.rs).
+const EXAMPLES: &str = "\
+Examples:
+  sweep install --sharedfs /sharedfs                          # bin/<arch>/, data/, sweeps/
+  sweep smoke --nodelist 'node[02-04]' --sharedfs /sharedfs   # renders smoke.sbatch only
+  sweep smoke --nodes 3 --partition mycluster --sharedfs /sharedfs --submit   # waits for the job";
+
 /// Arguments of `sweep smoke`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
 pub struct SmokeArgs {
     /// Number of nodes (one task each).
     #[arg(long, default_value_t = 1, conflicts_with = "nodelist")]
@@ -165,7 +173,7 @@ pub fn run(args: &SmokeArgs) -> anyhow::Result<Outcome> {
     let ctx = SmokeContext {
         sharedfs: sharedfs.clone(),
         out_dir: out_dir.clone(),
-        data_dir: sharedfs.join("data"),
+        data_dir: sweep_core::SharedFs::new(&sharedfs).data_root(),
         nodes,
         nodelist: args.nodelist.clone(),
         time: args.time.clone(),

@@ -16,8 +16,17 @@ use crate::target::{load_dir, Loaded};
 use crate::tasks::{counts, queued_tasks, task_states, TaskState, TaskStatus};
 use crate::Outcome;
 
+/// The examples shown by `--help`; a test runs each one (crates/sweep/tests/suite/examples.rs).
+const EXAMPLES: &str = "\
+Examples:
+  sweep plan sweeps/sixty_forty.toml --sharedfs /sharedfs
+  sweep status /sharedfs/sweeps/sixty_forty-1a2b3c4d          # exit 1: tasks are missing
+  sweep run /sharedfs/sweeps/sixty_forty-1a2b3c4d --local --no-collect
+  sweep status /sharedfs/sweeps/sixty_forty-1a2b3c4d --json   # exit 0: every task is done";
+
 /// Arguments of `sweep status`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
 pub struct StatusArgs {
     /// The sweep directory.
     pub dir: PathBuf,

@@ -14,8 +14,16 @@ use crate::target::{resolve, Loaded, PlanFlags};
 use crate::Outcome;
 use sweep_core::jobs::{self, JobKind, JobRecord, JOB_SCHEMA};
 
+/// The examples shown by `--help`; a test runs each one (crates/sweep/tests/suite/examples.rs).
+const EXAMPLES: &str = "\
+Examples:
+  sweep submit sweeps/ma_cross.toml -p fast=5,10,20 -p slow=50..200:50 --dry-run   # prints the sbatch lines
+  sweep submit sweeps/sixty_forty.toml --sharedfs /sharedfs   # plans, then submits the arrays and collect
+  sweep submit /sharedfs/sweeps/sixty_forty-1a2b3c4d --test-only   # SLURM checks the jobs; queues nothing";
+
 /// Arguments of `sweep submit`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
 pub struct SubmitArgs {
     /// A planned sweep directory, or a spec to plan first.
     pub target: PathBuf,
