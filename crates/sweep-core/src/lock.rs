@@ -38,8 +38,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::layout::SweepDir;
 
-/// The lock file's name inside the sweep directory.
-
 /// The schema id written into the lock file.
 pub const LOCK_SCHEMA: &str = "slurm-sweep/run-lock/v1";
 
