@@ -107,7 +107,7 @@ pub fn choose_local_worker(loaded: &Loaded) -> anyhow::Result<Worker> {
         &sharedfs,
         arch,
     )?;
-    eprintln!(
+    sweep_core::errln!(
         "sweep run: using bt-worker {} ({}; {arch})",
         worker.path.display(),
         worker.source
@@ -380,7 +380,7 @@ fn run_local_locked(
     bar.finish_and_clear();
     let mut interrupted = Vec::new();
     if let Some(signal) = stop {
-        eprintln!(
+        sweep_core::errln!(
             "sweep run: {} received: starting no further task; stopping the {} running \
              (SIGTERM, then SIGKILL after {} s)",
             Interrupt::name(signal),
@@ -437,12 +437,12 @@ fn report_interrupted(
     let failed: Vec<u64> = run.errors.iter().map(|(t, _)| *t).collect();
     let mut finished: Vec<u64> = run.finished.clone();
     finished.retain(|t| !failed.contains(t));
-    println!(
+    sweep_core::outln!(
         "sweep run interrupted by {} after {:.1} s:",
         Interrupt::name(signal),
         run.seconds
     );
-    println!(
+    sweep_core::outln!(
         "  finished:    {} (results kept{})",
         tasks_phrase(&finished),
         if run.with_failures.is_empty() {
@@ -454,13 +454,13 @@ fn report_interrupted(
             )
         }
     );
-    println!(
+    sweep_core::outln!(
         "  interrupted: {} (stopped, no result written; they run again on the next `sweep run`)",
         tasks_phrase(interrupted)
     );
-    println!("  not started: {}", tasks_phrase(not_started));
+    sweep_core::outln!("  not started: {}", tasks_phrase(not_started));
     if !failed.is_empty() {
-        println!(
+        sweep_core::outln!(
             "  errors:      {} (see logs/local_<task>.err)",
             tasks_phrase(&failed)
         );
@@ -469,7 +469,7 @@ fn report_interrupted(
     let done = (0..loaded.plan.tasks)
         .filter(|&t| results.verdict(t) == &TaskVerdict::Done)
         .count();
-    println!(
+    sweep_core::outln!(
         "{done} of {} tasks done ({} before this run); to finish: sweep run {} --local",
         loaded.plan.tasks,
         run.skipped,
@@ -481,7 +481,9 @@ fn report_interrupted(
 /// Runs `collect DIR` when the binary exists; prints its output. `None` when absent.
 pub fn run_collect(dir: &Path) -> anyhow::Result<Option<i32>> {
     let Some(collect) = binaries::find("collect") else {
-        println!("collect not found beside the sweep executable nor on PATH: results not merged");
+        sweep_core::outln!(
+            "collect not found beside the sweep executable nor on PATH: results not merged"
+        );
         return Ok(None);
     };
     use std::io::Write;
@@ -509,7 +511,7 @@ pub fn run_collect(dir: &Path) -> anyhow::Result<Option<i32>> {
         }
         if let Some(signal) = sup.stop_signal() {
             stop_children(vec![((), child)]);
-            eprintln!("sweep run: {}: collect stopped", Interrupt::name(signal));
+            sweep_core::errln!("sweep run: {}: collect stopped", Interrupt::name(signal));
             return Err(Interrupted { signal }.into());
         }
         sup.wait();
@@ -527,7 +529,7 @@ pub fn stop_received() -> Option<i32> {
 
 /// Prints what a local run did; returns whether every task is done now.
 pub fn report(loaded: &Loaded, run: &LocalRun) -> anyhow::Result<bool> {
-    println!(
+    sweep_core::outln!(
         "ran {} task{} locally in {:.1} s ({} already done, skipped)",
         run.ran,
         if run.ran == 1 { "" } else { "s" },
@@ -535,25 +537,26 @@ pub fn report(loaded: &Loaded, run: &LocalRun) -> anyhow::Result<bool> {
         run.skipped
     );
     if !run.with_failures.is_empty() {
-        println!(
+        sweep_core::outln!(
             "tasks with failed combinations: {} (see logs/local_<task>.err)",
             format_index_list(&run.with_failures)
         );
     }
     for (task, e) in &run.errors {
         let log = loaded.dir.local_log(*task, LogStream::Err);
-        println!("task {task}: {e}");
+        sweep_core::outln!("task {task}: {e}");
         for l in sweep_core::jobs::tail_lines(&log, 3) {
-            println!("  | {l}");
+            sweep_core::outln!("  | {l}");
         }
     }
     let results = scan(&loaded.dir, &loaded.plan)?;
     let done = (0..loaded.plan.tasks)
         .filter(|&t| results.verdict(t) == &TaskVerdict::Done)
         .count() as u64;
-    println!(
+    sweep_core::outln!(
         "{done} of {} tasks done ({} combinations)",
-        loaded.plan.tasks, loaded.plan.combos
+        loaded.plan.tasks,
+        loaded.plan.combos
     );
     Ok(done == loaded.plan.tasks)
 }
@@ -574,14 +577,30 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     let outcome = run_local_locked(&loaded, &worker.path, jobs, &lock)?;
     drop(lock);
     let complete = report(&loaded, &outcome)?;
-    let collect_ok = if args.no_collect {
-        true
+    let collect_code = if args.no_collect {
+        None
     } else {
-        matches!(run_collect(loaded.dir.root())?, Some(0) | None)
+        run_collect(loaded.dir.root())?
     };
     if let Some(signal) = stop_received() {
         return Err(Interrupted { signal }.into());
     }
+    // A worker or collect that failed outright (exit 2: nothing it could write, a refused
+    // spec) makes the run an error, not merely incomplete.
+    if !outcome.errors.is_empty() {
+        let tasks: Vec<u64> = outcome.errors.iter().map(|(t, _)| *t).collect();
+        anyhow::bail!(
+            "{} task(s) ended with an error ({}): see what they printed above and in logs/local_<task>.err",
+            tasks.len(),
+            format_index_list(&tasks)
+        );
+    }
+    if collect_code.is_some_and(|c| c >= 2) {
+        anyhow::bail!(
+            "collect ended with an error (exit {collect_code:?}); see what it printed above"
+        );
+    }
+    let collect_ok = matches!(collect_code, Some(0) | None);
     Ok(if complete && collect_ok {
         Outcome::Complete
     } else {
