@@ -16,7 +16,7 @@ pub mod stats;
 pub mod strategy;
 pub mod synthetic;
 
-pub use config::{BacktestConfig, Calendar, DataConfig, DataFormat, Rebalance};
+pub use config::{BacktestConfig, Calendar, ConfigError, DataConfig, DataFormat, Rebalance};
 pub use data::{DataError, MarketData};
 pub use metrics::Metrics;
 pub use params::{ParamError, ParamKind, ParamSpec, ParamValue, Params};

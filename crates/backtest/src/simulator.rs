@@ -31,7 +31,7 @@
 
 use chrono::{Datelike, NaiveDate, Weekday};
 
-use crate::config::{BacktestConfig, Rebalance};
+use crate::config::{BacktestConfig, ConfigError, Rebalance};
 use crate::data::MarketData;
 use crate::metrics::Metrics;
 use crate::params::{ParamError, ParamValue, Params};
@@ -48,6 +48,9 @@ pub enum BacktestError {
     UnknownStrategy(String),
     #[error(transparent)]
     Params(#[from] ParamError),
+    /// A `[backtest]` setting out of range ([`BacktestConfig::validate`]).
+    #[error("[backtest] {0}")]
+    Config(#[from] ConfigError),
     #[error("{0}")]
     Invalid(String),
 }
@@ -137,6 +140,23 @@ pub fn day_range(dates: &[NaiveDate], config: &BacktestConfig) -> Result<DayRang
             dates[end - 1]
         )));
     }
+    if let Some(split) = config.split {
+        // Both parts of the split must have a day of the equity curve.
+        let curve = &dates[trade_from..end];
+        let at = curve.partition_point(|d| *d < split);
+        let empty = if at == 0 {
+            Some(("in-sample", "the first day of the equity curve", curve[0]))
+        } else if at == curve.len() {
+            Some(("out-of-sample", "the last simulated day", curve[at - 1]))
+        } else {
+            None
+        };
+        if let Some((part, which, day)) = empty {
+            return Err(BacktestError::Invalid(format!(
+                "the split date {split} leaves the {part} part empty ({which} is {day})"
+            )));
+        }
+    }
     Ok(DayRange {
         start,
         trade_from,
@@ -159,7 +179,7 @@ pub fn run_backtest(
         registry::find(strategy).ok_or_else(|| BacktestError::UnknownStrategy(strategy.into()))?;
     let resolved = info.resolve(&data.symbols, params)?;
     check_data(data)?;
-    check_config(config)?;
+    config.validate()?;
     let range = day_range(&data.dates, config)?;
     let setup = Setup {
         data,
@@ -211,30 +231,6 @@ fn check_data(data: &MarketData) -> Result<(), BacktestError> {
     }
     if data.symbols.is_empty() {
         return Err(BacktestError::Invalid("market data has no symbols".into()));
-    }
-    Ok(())
-}
-
-fn check_config(config: &BacktestConfig) -> Result<(), BacktestError> {
-    let bad = |what: &str, v: f64| {
-        Err(BacktestError::Invalid(format!(
-            "{what} = {v} is not allowed"
-        )))
-    };
-    if !(config.initial_cash.is_finite() && config.initial_cash > 0.0) {
-        return bad("initial_cash", config.initial_cash);
-    }
-    if !(0.0..1.0).contains(&config.cash_buffer) {
-        return bad("cash_buffer (must be in [0, 1))", config.cash_buffer);
-    }
-    for (name, v) in [
-        ("commission_bps", config.commission_bps),
-        ("fee_per_trade", config.fee_per_trade),
-        ("slippage_bps", config.slippage_bps),
-    ] {
-        if !(v.is_finite() && v >= 0.0) {
-            return bad(name, v);
-        }
     }
     Ok(())
 }

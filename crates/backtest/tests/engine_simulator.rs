@@ -396,3 +396,113 @@ fn unknown_strategy_and_bad_params_are_errors() {
     };
     assert!(run_backtest(&data, "fixed_weights", &Params::new(), &cfg).is_err());
 }
+
+#[test]
+fn invalid_settings_fail_the_run_and_the_benchmark_naming_the_field() {
+    // Every setting a hostile spec can break: each is refused by `validate`, and by both
+    // entry points of the simulator with the same message, before any day is simulated.
+    let data = market(weekdays("2024-01-01", 5), &[("A", &[10.0; 5], &[10.0; 5])]);
+    let base = BacktestConfig::default;
+    let cases = [
+        (
+            BacktestConfig {
+                cash_buffer: 5.0,
+                ..base()
+            },
+            "`cash_buffer` = 5: expected a fraction in [0, 1)",
+        ),
+        (
+            BacktestConfig {
+                commission_bps: -3.0,
+                ..base()
+            },
+            "`commission_bps` = -3: expected a finite number >= 0",
+        ),
+        (
+            BacktestConfig {
+                fee_per_trade: -1.0,
+                ..base()
+            },
+            "`fee_per_trade` = -1: expected a finite number >= 0",
+        ),
+        (
+            BacktestConfig {
+                slippage_bps: -2.0,
+                ..base()
+            },
+            "`slippage_bps` = -2: expected a finite number >= 0",
+        ),
+        (
+            BacktestConfig {
+                initial_cash: f64::NAN,
+                ..base()
+            },
+            "`initial_cash` = NaN: expected a finite amount greater than 0",
+        ),
+        (
+            BacktestConfig {
+                initial_cash: -1000.0,
+                ..base()
+            },
+            "`initial_cash` = -1000: expected a finite amount greater than 0",
+        ),
+        (
+            BacktestConfig {
+                start: Some(date("2024-01-05")),
+                end: Some(date("2024-01-02")),
+                ..base()
+            },
+            "`start` = 2024-01-05: expected a date on or before `end` = 2024-01-02",
+        ),
+        (
+            BacktestConfig {
+                start: Some(date("2024-01-02")),
+                burn_in: Some(date("2024-01-01")),
+                ..base()
+            },
+            "`burn_in` = 2024-01-01: expected a date on or after `start` = 2024-01-02",
+        ),
+        (
+            BacktestConfig {
+                end: Some(date("2024-01-04")),
+                split: Some(date("2024-01-05")),
+                ..base()
+            },
+            "`split` = 2024-01-05: expected a date on or before `end` = 2024-01-04",
+        ),
+    ];
+    let w = params(&[("w_A", ParamValue::Float(1.0))]);
+    for (cfg, want) in cases {
+        let err = cfg.validate().expect_err(want);
+        assert_eq!(err.to_string(), want);
+        let run = run_backtest(&data, "fixed_weights", &w, &cfg).expect_err(want);
+        assert!(matches!(run, BacktestError::Config(_)), "{run}");
+        assert_eq!(run.to_string(), format!("[backtest] {want}"));
+        let bench = run_benchmark(&data, "A", &cfg).expect_err(want);
+        assert_eq!(bench.to_string(), format!("[backtest] {want}"));
+    }
+}
+
+#[test]
+fn a_split_that_leaves_a_part_empty_is_an_error() {
+    // The data's own dates bound the split too (a config without start/end passes
+    // `validate`): a split after the last day or on the first leaves a part empty.
+    let data = market(weekdays("2024-01-01", 5), &[("A", &[10.0; 5], &[10.0; 5])]);
+    let w = params(&[("w_A", ParamValue::Float(1.0))]);
+    for (split, part) in [("2024-02-01", "out-of-sample"), ("2023-12-01", "in-sample")] {
+        let cfg = BacktestConfig {
+            split: Some(date(split)),
+            ..BacktestConfig::default()
+        };
+        let err = run_backtest(&data, "fixed_weights", &w, &cfg).expect_err(split);
+        let msg = err.to_string();
+        assert!(msg.contains(split) && msg.contains(part), "{msg}");
+    }
+    let cfg = BacktestConfig {
+        split: Some(date("2024-01-03")),
+        ..BacktestConfig::default()
+    };
+    let out = run_backtest(&data, "fixed_weights", &w, &cfg).expect("a split inside");
+    assert_eq!(out.in_sample.map(|m| m.n_obs), Some(2));
+    assert_eq!(out.out_of_sample.map(|m| m.n_obs), Some(3));
+}
