@@ -217,6 +217,14 @@ pub fn request(args: &RunArgs) -> anyhow::Result<RunRequest> {
 /// Runs one backtest. Exit code 0, or an error.
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let req = request(args)?;
+    // The settings are checked before any data is read (the simulator checks them again).
+    req.backtest.validate().with_context(|| match &args.spec {
+        Some(spec) => format!(
+            "invalid backtest setting (from [backtest] of {} and the flags)",
+            spec.display()
+        ),
+        None => "invalid backtest setting (from the flags)".to_string(),
+    })?;
     let info = registry::find(&req.strategy)
         .ok_or_else(|| backtest::BacktestError::UnknownStrategy(req.strategy.clone()))?;
     let resolved = info
