@@ -17,7 +17,7 @@ pub mod strategy;
 pub mod synthetic;
 
 pub use config::{BacktestConfig, Calendar, ConfigError, DataConfig, DataFormat, Rebalance};
-pub use data::{DataError, MarketData};
+pub use data::{DataError, DataNote, MarketData};
 pub use metrics::Metrics;
 pub use params::{ParamError, ParamKind, ParamSpec, ParamValue, Params};
 pub use simulator::{run_backtest, BacktestError, RunOutput};
