@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
+use backtest::data::DataNote;
 use backtest::simulator::{run_benchmark, RunOutput};
 use backtest::stats::{json_statistics, EquityCurve, StrategyNames, TargetAllocations};
 use backtest::{
@@ -232,6 +233,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("parameters of strategy `{}`", req.strategy))?;
     let market = MarketData::load(&req.data, &req.backtest)
         .with_context(|| format!("loading prices from {}", req.data.dir.display()))?;
+    let notes = market.notes();
+    print_notes(&notes);
     let out = run_backtest(&market, &req.strategy, &resolved, &req.backtest)
         .with_context(|| format!("running `{}`", req.strategy))?;
     let bench = match &args.benchmark {
@@ -242,6 +245,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             };
             let market = MarketData::load(&data, &req.backtest)
                 .with_context(|| format!("loading benchmark {symbol}"))?;
+            let new: Vec<DataNote> = market
+                .notes()
+                .into_iter()
+                .filter(|n| !notes.iter().any(|seen| seen.file == n.file))
+                .collect();
+            print_notes(&new);
             Some(
                 run_benchmark(&market, symbol, &req.backtest)
                     .with_context(|| format!("running benchmark {symbol}"))?,
@@ -272,6 +281,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         write_fills_csv(path, &out)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What loading skipped or filled, one `note:` line per file, on stderr.
+fn print_notes(notes: &[DataNote]) {
+    for note in notes {
+        eprintln!("note: {note}");
+    }
 }
 
 fn print_summary(
