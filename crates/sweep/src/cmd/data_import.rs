@@ -1,7 +1,9 @@
 //! `sweep data import FILES_OR_DIR... --dataset NAME [--sharedfs DIR]`: validates price
-//! files with the same check as `bt-worker check-data` ([`backtest::data::check_file`]) and
-//! copies the good ones into `<sharedfs>/data/<NAME>/`, atomically (temp file in the
-//! directory, fsync, rename) and read-only (`0444`).
+//! files with the same check as `bt-worker check-data` ([`backtest::data::check_file`], the
+//! loader's own per-file parse, so an imported file is one that planning and the worker
+//! load) and copies the good ones into `<sharedfs>/data/<NAME>/`, atomically (temp file in
+//! the directory, fsync, rename) and read-only (`0444`). What loading will skip in a file
+//! (`null` rows, intraday rows, dates without a daily close) is printed as a note.
 //!
 //! A file with any problem is refused with every problem (file, line, field); the good files
 //! are imported anyway and the exit code is 1. A file already in the dataset with the same
@@ -353,8 +355,12 @@ pub fn run_import(args: &ImportArgs) -> anyhow::Result<Outcome> {
     );
     println!("{}", table(&report));
     for l in &report.lines {
-        if let ImportAction::Refused(why) = &l.action {
-            println!("refused: {why}");
+        match (&l.action, &l.report) {
+            (ImportAction::Refused(why), _) => println!("refused: {why}"),
+            (_, Some(r)) if !r.notes.is_empty() => {
+                println!("note: {}: {}", l.source.display(), r.notes.join("; "));
+            }
+            _ => {}
         }
     }
     if report
