@@ -20,5 +20,5 @@ pub use config::{BacktestConfig, Calendar, ConfigError, DataConfig, DataFormat, 
 pub use data::{DataError, DataNote, MarketData};
 pub use metrics::Metrics;
 pub use params::{ParamError, ParamKind, ParamSpec, ParamValue, Params};
-pub use simulator::{run_backtest, BacktestError, RunOutput};
+pub use simulator::{preflight, run_backtest, BacktestError, RunOutput};
 pub use strategy::registry;

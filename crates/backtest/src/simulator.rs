@@ -36,7 +36,7 @@ use crate::data::MarketData;
 use crate::metrics::Metrics;
 use crate::params::{ParamError, ParamValue, Params};
 use crate::stats;
-use crate::strategy::{registry, Setup};
+use crate::strategy::{registry, Setup, StrategyInfo, WarmUp};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BacktestError {
@@ -53,6 +53,24 @@ pub enum BacktestError {
     Config(#[from] ConfigError),
     #[error("{0}")]
     Invalid(String),
+    /// The strategy's warm-up ([`WarmUp`]) is as long as the run's days of prices or longer:
+    /// its first signal would come on the last day (an order fills the day after) or never,
+    /// so it could never trade.
+    #[error(
+        "{strategy}: `{param}` = {days} gives a first signal after {days} days of prices and \
+         a first fill the day after, but the run has {available} day(s) of prices ({first}..\
+         {last}): it could never trade"
+    )]
+    WarmUp {
+        strategy: String,
+        param: &'static str,
+        days: usize,
+        /// Days of prices in the run (from the start, or from the symbol's first price).
+        available: usize,
+        /// The run's first and last simulated days.
+        first: NaiveDate,
+        last: NaiveDate,
+    },
 }
 
 fn strategy_hint(name: &str) -> String {
@@ -168,19 +186,81 @@ fn show(d: Option<NaiveDate>) -> String {
     d.map_or_else(|| "-".to_string(), |d| d.to_string())
 }
 
-/// Runs `strategy` with `params` (validated and completed with defaults) over `data`.
-pub fn run_backtest(
+/// Checks, without simulating, everything [`run_backtest`] checks before its day loop: the
+/// strategy's name and parameters, the data's shape, the settings
+/// ([`BacktestConfig::validate`]), the simulated days (start, burn-in, end and split against
+/// the data's dates) and the strategy's warm-up against those days
+/// ([`BacktestError::WarmUp`]). Cheap (no signal is computed): planning can run it on every
+/// combination, and an `Ok` here means the run will not fail on these grounds.
+pub fn preflight(
     data: &MarketData,
     strategy: &str,
     params: &Params,
     config: &BacktestConfig,
-) -> Result<RunOutput, BacktestError> {
+) -> Result<(), BacktestError> {
+    prepare(data, strategy, params, config).map(|_| ())
+}
+
+/// [`preflight`]'s checks; the strategy, its resolved parameters and the day range.
+fn prepare(
+    data: &MarketData,
+    strategy: &str,
+    params: &Params,
+    config: &BacktestConfig,
+) -> Result<(&'static StrategyInfo, Params, DayRange), BacktestError> {
     let info =
         registry::find(strategy).ok_or_else(|| BacktestError::UnknownStrategy(strategy.into()))?;
     let resolved = info.resolve(&data.symbols, params)?;
     check_data(data)?;
     config.validate()?;
     let range = day_range(&data.dates, config)?;
+    if let Some(warm_up) = info.warm_up(&resolved)? {
+        check_warm_up(data, info.name, warm_up, range)?;
+    }
+    Ok((info, resolved, range))
+}
+
+/// A [`BacktestError::WarmUp`] when `warm_up` needs as many days of prices as `range` has,
+/// or more (counted from the start, or from the symbol's first finite close in the range).
+fn check_warm_up(
+    data: &MarketData,
+    strategy: &str,
+    warm_up: WarmUp,
+    range: DayRange,
+) -> Result<(), BacktestError> {
+    let days = range.end - range.start;
+    let before_first_price = warm_up
+        .from_first_price_of
+        .and_then(|symbol| data.close.get(symbol))
+        .map_or(0, |closes| {
+            closes[range.start..range.end]
+                .iter()
+                .position(|c| c.is_finite())
+                .unwrap_or(days)
+        });
+    let available = days - before_first_price;
+    if warm_up.days < available {
+        return Ok(());
+    }
+    Err(BacktestError::WarmUp {
+        strategy: strategy.to_string(),
+        param: warm_up.param,
+        days: warm_up.days,
+        available,
+        first: data.dates[range.start],
+        last: data.dates[range.end - 1],
+    })
+}
+
+/// Runs `strategy` with `params` (validated and completed with defaults) over `data`, after
+/// the checks of [`preflight`].
+pub fn run_backtest(
+    data: &MarketData,
+    strategy: &str,
+    params: &Params,
+    config: &BacktestConfig,
+) -> Result<RunOutput, BacktestError> {
+    let (info, resolved, range) = prepare(data, strategy, params, config)?;
     let setup = Setup {
         data,
         config,

@@ -1,6 +1,8 @@
 //! `bt-worker run` as a real binary refusing what would fail every combination of a sweep:
 //! out-of-range `[backtest]` settings (from a spec or from flags) are refused before any data
-//! is read, naming the field, the value and what was expected (exit code 2).
+//! is read, naming the field, the value and what was expected (exit code 2); and a
+//! strategy whose warm-up is longer than the data (it could never trade) is an error naming
+//! the parameter, not a quiet run with no trade.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -156,4 +158,49 @@ fn out_of_range_flags_are_refused_and_valid_ones_run() {
     );
     let o = with(&["--cash-buffer", "0.05", "--commission-bps", "2"]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+}
+
+#[test]
+fn a_window_longer_than_the_data_is_an_error_not_a_run_without_trades() {
+    let data = etfs();
+    let data = data.to_str().expect("utf-8 path");
+    let ma = |slow: &str| {
+        worker(&[
+            "run",
+            "--strategy",
+            "ma_cross",
+            "--data-dir",
+            data,
+            "--symbols",
+            "SPY",
+            "--start",
+            "2018-01-02",
+            "--end",
+            "2020-12-31",
+            "-p",
+            "fast=50",
+            "-p",
+            &format!("slow={slow}"),
+        ])
+    };
+    // 2018-01-02..2020-12-31 is 783 weekdays (the default calendar).
+    let o = ma("5000");
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    let want = "ma_cross: `slow` = 5000 gives a first signal after 5000 days of prices and a \
+                first fill the day after, but the run has 783 day(s) of prices \
+                (2018-01-02..2020-12-31): it could never trade";
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(want),
+        "no `{want}` in {}",
+        show(&o)
+    );
+    // A window that fits trades.
+    let o = ma("200");
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let trades = stdout
+        .lines()
+        .find(|l| l.contains("trades"))
+        .unwrap_or_else(|| panic!("no trades row: {stdout}"));
+    assert!(!trades.contains(" 0 "), "{trades}");
 }

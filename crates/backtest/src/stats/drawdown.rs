@@ -45,9 +45,9 @@ pub(crate) fn drawdown_at(hwm: f64, value: f64) -> f64 {
 /// The high-water mark is QSTrader's for positive curves: `hwm[t] = max(hwm[t−1], curve[t])`
 /// for `t ≥ 1`, starting at day 1 (day 0's value never sets it), and the drawdown of day 0 is
 /// forced to 0. QSTrader starts its mark at 0, so where day 1 is at or below zero it divides
-/// by 0; here the mark then starts at day 0's value instead ([`start_mark`]), and a day's
-/// drawdown is [`drawdown_at`] its mark: `(hwm − v) / hwm` under a positive mark (a loss
-/// through zero is a drawdown of 100% or more), `+inf` below a mark that is not positive. A
+/// by 0; here the mark then starts at day 0's value instead, and a day's drawdown under its
+/// mark is `(hwm − v) / hwm` while the mark is positive (a loss through zero is a drawdown
+/// of 100% or more), `+inf` below a mark that is not positive. A
 /// day counts towards the duration when its drawdown is not exactly 0 (so NaN counts).
 ///
 /// ```
