@@ -195,12 +195,15 @@ fn interrupted_plan(signal: i32, want: i32) {
     let spec = write(
         &work,
         "big.toml",
+        // SPY's whole history (8,041 bars), so every window fits and planning runs long.
         &spy_spec(
             "big",
             "fast = { from = 1, to = 2000, step = 1 }\nslow = { from = 1, to = 5000, step = 1 }",
             "",
             "",
-        ),
+        )
+        .replace("start = \"2010-01-04\"", "start = \"1993-01-29\"")
+        .replace("end = \"2014-12-31\"", "end = \"2025-01-06\""),
     );
     let mut child = Command::new(bin("sweep"))
         .args([
@@ -549,4 +552,32 @@ fn status_and_collect_agree_on_every_kind_of_result_problem() {
     };
     assert!(agrees(5));
     assert!(!agrees(6));
+}
+
+#[test]
+fn a_window_longer_than_the_data_is_refused_at_plan_time() {
+    let work = scratch("window");
+    let fs = work.join("fs");
+    // 2010-2014 is 1,305 weekdays: slow = 5000 can never trade.
+    let spec = write(
+        &work,
+        "window.toml",
+        &spy_spec("window", "fast = [10]\nslow = [50, 5000]", "", ""),
+    );
+    let out = sweep(&[
+        os("plan"),
+        spec.as_os_str(),
+        os("--sharedfs"),
+        fs.as_os_str(),
+    ]);
+    out.expect_code(2);
+    assert!(
+        out.stderr.contains("window.toml:")
+            && out.stderr.contains("combination 1 (fast=10, kind=sma, long_only=true, slow=5000) cannot run on this data")
+            && out.stderr.contains("`slow` = 5000")
+            && out.stderr.contains("could never trade"),
+        "{}",
+        out.stderr
+    );
+    assert!(tree(&fs.join("sweeps")).is_empty());
 }

@@ -1,5 +1,9 @@
 //! Backtest settings and data selection: the `[backtest]` and `[data]` tables of a sweep
 //! spec, also built from `bt-worker run` flags. Defaults follow QSTrader 0.3.0.
+//!
+//! [`BacktestConfig::validate`] is the one check of the settings: the simulator runs it
+//! before every backtest, and planning and `bt-worker run` run it before loading anything,
+//! so a bad value fails once, naming the field, instead of failing every combination.
 
 use std::path::PathBuf;
 
@@ -107,5 +111,299 @@ impl Default for BacktestConfig {
             split: None,
             keep_returns: false,
         }
+    }
+}
+
+/// A `[backtest]` setting outside what the simulator accepts, naming the field, the value
+/// and what was expected.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    /// A number outside its range (or not finite).
+    #[error("`{field}` = {value}: expected {expected}")]
+    Number {
+        field: &'static str,
+        value: f64,
+        expected: &'static str,
+    },
+    /// A date out of order with another one.
+    #[error("`{field}` = {value}: expected a date {relation} `{other}` = {other_value}")]
+    DateOrder {
+        field: &'static str,
+        value: NaiveDate,
+        /// "on or after", "after", "on or before".
+        relation: &'static str,
+        other: &'static str,
+        other_value: NaiveDate,
+    },
+}
+
+impl ConfigError {
+    /// The field (`[backtest]` key) the problem is in.
+    pub fn field(&self) -> &'static str {
+        match self {
+            ConfigError::Number { field, .. } | ConfigError::DateOrder { field, .. } => field,
+        }
+    }
+}
+
+impl BacktestConfig {
+    /// Checks every setting the simulator relies on; the first problem names the field, its
+    /// value and what was expected:
+    ///
+    /// - `initial_cash`: finite and > 0;
+    /// - `cash_buffer`: a fraction in [0, 1);
+    /// - `commission_bps`, `fee_per_trade`, `slippage_bps`: finite and >= 0;
+    /// - `start` <= `end`; `burn_in` within [`start`, `end`]; `split` after `start` and
+    ///   after `burn_in` (else the in-sample part is empty) and on or before `end` (checked
+    ///   against the dates that are set; the data's own first and last dates are checked when
+    ///   a run selects its days).
+    ///
+    /// ```
+    /// use backtest::BacktestConfig;
+    ///
+    /// assert!(BacktestConfig::default().validate().is_ok());
+    /// let bad = BacktestConfig { cash_buffer: 5.0, ..BacktestConfig::default() };
+    /// assert_eq!(
+    ///     bad.validate().unwrap_err().to_string(),
+    ///     "`cash_buffer` = 5: expected a fraction in [0, 1)"
+    /// );
+    /// ```
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let number = |field, value: f64, ok: bool, expected| {
+            if ok {
+                Ok(())
+            } else {
+                Err(ConfigError::Number {
+                    field,
+                    value,
+                    expected,
+                })
+            }
+        };
+        let cash = self.initial_cash;
+        number(
+            "initial_cash",
+            cash,
+            cash.is_finite() && cash > 0.0,
+            "a finite amount greater than 0",
+        )?;
+        let buffer = self.cash_buffer;
+        number(
+            "cash_buffer",
+            buffer,
+            (0.0..1.0).contains(&buffer),
+            "a fraction in [0, 1)",
+        )?;
+        for (field, value) in [
+            ("commission_bps", self.commission_bps),
+            ("fee_per_trade", self.fee_per_trade),
+            ("slippage_bps", self.slippage_bps),
+        ] {
+            number(
+                field,
+                value,
+                value.is_finite() && value >= 0.0,
+                "a finite number >= 0",
+            )?;
+        }
+        let (start, end, burn_in, split) = (self.start, self.end, self.burn_in, self.split);
+        date_order("start", start, ON_OR_BEFORE, "end", end)?;
+        date_order("burn_in", burn_in, ON_OR_AFTER, "start", start)?;
+        date_order("burn_in", burn_in, ON_OR_BEFORE, "end", end)?;
+        date_order("split", split, AFTER, "start", start)?;
+        date_order("split", split, AFTER, "burn_in", burn_in)?;
+        date_order("split", split, ON_OR_BEFORE, "end", end)?;
+        Ok(())
+    }
+}
+
+/// How one date must compare with another: the words of the message and the test.
+type Relation = (&'static str, fn(&NaiveDate, &NaiveDate) -> bool);
+const AFTER: Relation = ("after", NaiveDate::gt);
+const ON_OR_AFTER: Relation = ("on or after", NaiveDate::ge);
+const ON_OR_BEFORE: Relation = ("on or before", NaiveDate::le);
+
+/// Checks `field` `relation` `other` when both dates are set.
+fn date_order(
+    field: &'static str,
+    value: Option<NaiveDate>,
+    (relation, holds): Relation,
+    other: &'static str,
+    other_value: Option<NaiveDate>,
+) -> Result<(), ConfigError> {
+    match (value, other_value) {
+        (Some(value), Some(other_value)) if !holds(&value, &other_value) => {
+            Err(ConfigError::DateOrder {
+                field,
+                value,
+                relation,
+                other,
+                other_value,
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
+    }
+
+    fn error(config: BacktestConfig) -> String {
+        config.validate().expect_err("invalid").to_string()
+    }
+
+    #[test]
+    fn defaults_and_edges_are_valid() {
+        assert_eq!(BacktestConfig::default().validate(), Ok(()));
+        let edges = BacktestConfig {
+            cash_buffer: 0.0,
+            commission_bps: 0.0,
+            start: Some(ymd(2020, 1, 1)),
+            burn_in: Some(ymd(2020, 1, 1)),
+            split: Some(ymd(2020, 12, 31)),
+            end: Some(ymd(2020, 12, 31)),
+            ..BacktestConfig::default()
+        };
+        assert_eq!(edges.validate(), Ok(()));
+    }
+
+    #[test]
+    fn numbers_name_field_value_and_expectation() {
+        let base = BacktestConfig::default;
+        let cases = [
+            (
+                BacktestConfig {
+                    cash_buffer: 5.0,
+                    ..base()
+                },
+                "`cash_buffer` = 5: expected a fraction in [0, 1)",
+            ),
+            (
+                BacktestConfig {
+                    cash_buffer: 1.0,
+                    ..base()
+                },
+                "`cash_buffer` = 1: expected a fraction in [0, 1)",
+            ),
+            (
+                BacktestConfig {
+                    cash_buffer: -0.01,
+                    ..base()
+                },
+                "`cash_buffer` = -0.01: expected a fraction in [0, 1)",
+            ),
+            (
+                BacktestConfig {
+                    commission_bps: -1.0,
+                    ..base()
+                },
+                "`commission_bps` = -1: expected a finite number >= 0",
+            ),
+            (
+                BacktestConfig {
+                    fee_per_trade: -0.5,
+                    ..base()
+                },
+                "`fee_per_trade` = -0.5: expected a finite number >= 0",
+            ),
+            (
+                BacktestConfig {
+                    slippage_bps: f64::NAN,
+                    ..base()
+                },
+                "`slippage_bps` = NaN: expected a finite number >= 0",
+            ),
+            (
+                BacktestConfig {
+                    initial_cash: 0.0,
+                    ..base()
+                },
+                "`initial_cash` = 0: expected a finite amount greater than 0",
+            ),
+            (
+                BacktestConfig {
+                    initial_cash: f64::INFINITY,
+                    ..base()
+                },
+                "`initial_cash` = inf: expected a finite amount greater than 0",
+            ),
+        ];
+        for (config, want) in cases {
+            assert_eq!(error(config), want);
+        }
+    }
+
+    #[test]
+    fn dates_must_be_in_order() {
+        let base = || BacktestConfig {
+            start: Some(ymd(2020, 1, 1)),
+            end: Some(ymd(2020, 12, 31)),
+            ..BacktestConfig::default()
+        };
+        let reversed = BacktestConfig {
+            start: Some(ymd(2021, 1, 1)),
+            ..base()
+        };
+        assert_eq!(
+            error(reversed),
+            "`start` = 2021-01-01: expected a date on or before `end` = 2020-12-31"
+        );
+        let early = BacktestConfig {
+            burn_in: Some(ymd(2019, 6, 1)),
+            ..base()
+        };
+        assert_eq!(
+            error(early),
+            "`burn_in` = 2019-06-01: expected a date on or after `start` = 2020-01-01"
+        );
+        let late = BacktestConfig {
+            burn_in: Some(ymd(2021, 6, 1)),
+            ..base()
+        };
+        assert_eq!(
+            error(late),
+            "`burn_in` = 2021-06-01: expected a date on or before `end` = 2020-12-31"
+        );
+        let split_late = BacktestConfig {
+            split: Some(ymd(2021, 6, 1)),
+            ..base()
+        };
+        assert_eq!(
+            error(split_late),
+            "`split` = 2021-06-01: expected a date on or before `end` = 2020-12-31"
+        );
+        let split_at_start = BacktestConfig {
+            split: Some(ymd(2020, 1, 1)),
+            ..base()
+        };
+        assert_eq!(
+            error(split_at_start),
+            "`split` = 2020-01-01: expected a date after `start` = 2020-01-01"
+        );
+        let split_before_burn_in = BacktestConfig {
+            burn_in: Some(ymd(2020, 6, 1)),
+            split: Some(ymd(2020, 3, 1)),
+            ..base()
+        };
+        let err = split_before_burn_in
+            .validate()
+            .expect_err("empty in-sample");
+        assert_eq!(err.field(), "split");
+        assert!(
+            err.to_string().contains("after `burn_in` = 2020-06-01"),
+            "{err}"
+        );
+        // Only the dates that are set are compared.
+        let open_ended = BacktestConfig {
+            burn_in: Some(ymd(2030, 1, 1)),
+            split: Some(ymd(2031, 1, 1)),
+            ..BacktestConfig::default()
+        };
+        assert_eq!(open_ended.validate(), Ok(()));
     }
 }

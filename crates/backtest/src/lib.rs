@@ -16,9 +16,9 @@ pub mod stats;
 pub mod strategy;
 pub mod synthetic;
 
-pub use config::{BacktestConfig, Calendar, DataConfig, DataFormat, Rebalance};
-pub use data::{DataError, MarketData};
+pub use config::{BacktestConfig, Calendar, ConfigError, DataConfig, DataFormat, Rebalance};
+pub use data::{DataError, DataNote, MarketData};
 pub use metrics::{metric_index, Better, MetricDef, Metrics, METRICS, METRIC_COUNT};
 pub use params::{ParamError, ParamKind, ParamSpec, ParamValue, Params};
-pub use simulator::{run_backtest, BacktestError, RunOutput};
+pub use simulator::{preflight, run_backtest, BacktestError, RunOutput};
 pub use strategy::registry;

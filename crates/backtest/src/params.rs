@@ -256,24 +256,10 @@ pub fn unknown(strategy: &str, specs: &[ParamSpec], name: &str) -> ParamError {
 pub fn closest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
     candidates
         .iter()
-        .map(|c| (levenshtein(name, c), *c))
+        .map(|c| (strsim::levenshtein(name, c), *c))
         .filter(|(d, c)| *d <= 2.max(c.len() / 3))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
-}
-
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]
@@ -307,6 +293,23 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("did you mean `fast`"), "{msg}");
         assert!(msg.contains("fast, weight, kind"), "{msg}");
+    }
+
+    #[test]
+    fn closest_is_by_edit_distance_with_a_length_threshold() {
+        let names = ["fast", "slow", "lookback", "vol_target"];
+        // Distance 2 is always close enough; longer names allow a third of their length.
+        assert_eq!(closest("fsat", &names), Some("fast"));
+        assert_eq!(closest("slo", &names), Some("slow"));
+        assert_eq!(closest("lokbak", &names), Some("lookback"));
+        assert_eq!(closest("voltarget", &names), Some("vol_target"));
+        assert_eq!(closest("xyz", &names), None);
+        assert_eq!(closest("fastest_window", &names), None);
+        // Counted in characters, not bytes: one substituted `é` is distance 1.
+        assert_eq!(closest("fést", &names), Some("fast"));
+        // A tie keeps the first candidate.
+        assert_eq!(closest("flow", &["slow", "flaw"]), Some("slow"));
+        assert_eq!(closest("", &[]), None);
     }
 
     #[test]

@@ -31,12 +31,12 @@
 
 use chrono::{Datelike, NaiveDate, Weekday};
 
-use crate::config::{BacktestConfig, Rebalance};
+use crate::config::{BacktestConfig, ConfigError, Rebalance};
 use crate::data::MarketData;
 use crate::metrics::Metrics;
 use crate::params::{ParamError, ParamValue, Params};
 use crate::stats;
-use crate::strategy::{registry, Setup};
+use crate::strategy::{registry, Setup, StrategyInfo, WarmUp};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BacktestError {
@@ -48,8 +48,29 @@ pub enum BacktestError {
     UnknownStrategy(String),
     #[error(transparent)]
     Params(#[from] ParamError),
+    /// A `[backtest]` setting out of range ([`BacktestConfig::validate`]).
+    #[error("[backtest] {0}")]
+    Config(#[from] ConfigError),
     #[error("{0}")]
     Invalid(String),
+    /// The strategy's warm-up ([`WarmUp`]) is as long as the run's days of prices or longer:
+    /// its first signal would come on the last day (an order fills the day after) or never,
+    /// so it could never trade.
+    #[error(
+        "{strategy}: `{param}` = {days} gives a first signal after {days} days of prices and \
+         a first fill the day after, but the run has {available} day(s) of prices ({first}..\
+         {last}): it could never trade"
+    )]
+    WarmUp {
+        strategy: String,
+        param: &'static str,
+        days: usize,
+        /// Days of prices in the run (from the start, or from the symbol's first price).
+        available: usize,
+        /// The run's first and last simulated days.
+        first: NaiveDate,
+        last: NaiveDate,
+    },
 }
 
 fn strategy_hint(name: &str) -> String {
@@ -137,6 +158,23 @@ pub fn day_range(dates: &[NaiveDate], config: &BacktestConfig) -> Result<DayRang
             dates[end - 1]
         )));
     }
+    if let Some(split) = config.split {
+        // Both parts of the split must have a day of the equity curve.
+        let curve = &dates[trade_from..end];
+        let at = curve.partition_point(|d| *d < split);
+        let empty = if at == 0 {
+            Some(("in-sample", "the first day of the equity curve", curve[0]))
+        } else if at == curve.len() {
+            Some(("out-of-sample", "the last simulated day", curve[at - 1]))
+        } else {
+            None
+        };
+        if let Some((part, which, day)) = empty {
+            return Err(BacktestError::Invalid(format!(
+                "the split date {split} leaves the {part} part empty ({which} is {day})"
+            )));
+        }
+    }
     Ok(DayRange {
         start,
         trade_from,
@@ -148,19 +186,81 @@ fn show(d: Option<NaiveDate>) -> String {
     d.map_or_else(|| "-".to_string(), |d| d.to_string())
 }
 
-/// Runs `strategy` with `params` (validated and completed with defaults) over `data`.
+/// Checks, without simulating, everything [`run_backtest`] checks before its day loop: the
+/// strategy's name and parameters, the data's shape, the settings
+/// ([`BacktestConfig::validate`]), the simulated days (start, burn-in, end and split against
+/// the data's dates) and the strategy's warm-up against those days
+/// ([`BacktestError::WarmUp`]). Cheap (no signal is computed): planning can run it on every
+/// combination, and an `Ok` here means the run will not fail on these grounds.
+pub fn preflight(
+    data: &MarketData,
+    strategy: &str,
+    params: &Params,
+    config: &BacktestConfig,
+) -> Result<(), BacktestError> {
+    prepare(data, strategy, params, config).map(|_| ())
+}
+
+/// [`preflight`]'s checks; the strategy, its resolved parameters and the day range.
+fn prepare(
+    data: &MarketData,
+    strategy: &str,
+    params: &Params,
+    config: &BacktestConfig,
+) -> Result<(&'static StrategyInfo, Params, DayRange), BacktestError> {
+    let info =
+        registry::find(strategy).ok_or_else(|| BacktestError::UnknownStrategy(strategy.into()))?;
+    let resolved = info.resolve(&data.symbols, params)?;
+    check_data(data)?;
+    config.validate()?;
+    let range = day_range(&data.dates, config)?;
+    if let Some(warm_up) = info.warm_up(&resolved)? {
+        check_warm_up(data, info.name, warm_up, range)?;
+    }
+    Ok((info, resolved, range))
+}
+
+/// A [`BacktestError::WarmUp`] when `warm_up` needs as many days of prices as `range` has,
+/// or more (counted from the start, or from the symbol's first finite close in the range).
+fn check_warm_up(
+    data: &MarketData,
+    strategy: &str,
+    warm_up: WarmUp,
+    range: DayRange,
+) -> Result<(), BacktestError> {
+    let days = range.end - range.start;
+    let before_first_price = warm_up
+        .from_first_price_of
+        .and_then(|symbol| data.close.get(symbol))
+        .map_or(0, |closes| {
+            closes[range.start..range.end]
+                .iter()
+                .position(|c| c.is_finite())
+                .unwrap_or(days)
+        });
+    let available = days - before_first_price;
+    if warm_up.days < available {
+        return Ok(());
+    }
+    Err(BacktestError::WarmUp {
+        strategy: strategy.to_string(),
+        param: warm_up.param,
+        days: warm_up.days,
+        available,
+        first: data.dates[range.start],
+        last: data.dates[range.end - 1],
+    })
+}
+
+/// Runs `strategy` with `params` (validated and completed with defaults) over `data`, after
+/// the checks of [`preflight`].
 pub fn run_backtest(
     data: &MarketData,
     strategy: &str,
     params: &Params,
     config: &BacktestConfig,
 ) -> Result<RunOutput, BacktestError> {
-    let info =
-        registry::find(strategy).ok_or_else(|| BacktestError::UnknownStrategy(strategy.into()))?;
-    let resolved = info.resolve(&data.symbols, params)?;
-    check_data(data)?;
-    check_config(config)?;
-    let range = day_range(&data.dates, config)?;
+    let (info, resolved, range) = prepare(data, strategy, params, config)?;
     let setup = Setup {
         data,
         config,
@@ -211,30 +311,6 @@ fn check_data(data: &MarketData) -> Result<(), BacktestError> {
     }
     if data.symbols.is_empty() {
         return Err(BacktestError::Invalid("market data has no symbols".into()));
-    }
-    Ok(())
-}
-
-fn check_config(config: &BacktestConfig) -> Result<(), BacktestError> {
-    let bad = |what: &str, v: f64| {
-        Err(BacktestError::Invalid(format!(
-            "{what} = {v} is not allowed"
-        )))
-    };
-    if !(config.initial_cash.is_finite() && config.initial_cash > 0.0) {
-        return bad("initial_cash", config.initial_cash);
-    }
-    if !(0.0..1.0).contains(&config.cash_buffer) {
-        return bad("cash_buffer (must be in [0, 1))", config.cash_buffer);
-    }
-    for (name, v) in [
-        ("commission_bps", config.commission_bps),
-        ("fee_per_trade", config.fee_per_trade),
-        ("slippage_bps", config.slippage_bps),
-    ] {
-        if !(v.is_finite() && v >= 0.0) {
-            return bad(name, v);
-        }
     }
     Ok(())
 }

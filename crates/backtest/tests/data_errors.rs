@@ -331,7 +331,8 @@ fn check_collects_every_problem_of_every_file() {
     assert_eq!(b.stats.dates_without_close, 1);
     let summary = b.to_string();
     assert!(
-        summary.contains("1 empty prices") && summary.contains("1 intraday rows"),
+        summary.contains("skipped 1 row with an empty price")
+            && summary.contains("ignored 1 intraday row (the daily close is the 23:00:00 row)"),
         "{summary}"
     );
 

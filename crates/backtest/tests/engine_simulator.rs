@@ -4,7 +4,8 @@
 
 use backtest::simulator::{run_benchmark, Fill};
 use backtest::{
-    run_backtest, BacktestConfig, BacktestError, MarketData, ParamValue, Params, Rebalance,
+    preflight, run_backtest, BacktestConfig, BacktestError, MarketData, ParamValue, Params,
+    Rebalance,
 };
 use chrono::{Datelike, NaiveDate, Weekday};
 
@@ -395,4 +396,216 @@ fn unknown_strategy_and_bad_params_are_errors() {
         ..BacktestConfig::default()
     };
     assert!(run_backtest(&data, "fixed_weights", &Params::new(), &cfg).is_err());
+}
+
+#[test]
+fn invalid_settings_fail_the_run_and_the_benchmark_naming_the_field() {
+    // Every setting a hostile spec can break: each is refused by `validate`, and by both
+    // entry points of the simulator with the same message, before any day is simulated.
+    let data = market(weekdays("2024-01-01", 5), &[("A", &[10.0; 5], &[10.0; 5])]);
+    let base = BacktestConfig::default;
+    let cases = [
+        (
+            BacktestConfig {
+                cash_buffer: 5.0,
+                ..base()
+            },
+            "`cash_buffer` = 5: expected a fraction in [0, 1)",
+        ),
+        (
+            BacktestConfig {
+                commission_bps: -3.0,
+                ..base()
+            },
+            "`commission_bps` = -3: expected a finite number >= 0",
+        ),
+        (
+            BacktestConfig {
+                fee_per_trade: -1.0,
+                ..base()
+            },
+            "`fee_per_trade` = -1: expected a finite number >= 0",
+        ),
+        (
+            BacktestConfig {
+                slippage_bps: -2.0,
+                ..base()
+            },
+            "`slippage_bps` = -2: expected a finite number >= 0",
+        ),
+        (
+            BacktestConfig {
+                initial_cash: f64::NAN,
+                ..base()
+            },
+            "`initial_cash` = NaN: expected a finite amount greater than 0",
+        ),
+        (
+            BacktestConfig {
+                initial_cash: -1000.0,
+                ..base()
+            },
+            "`initial_cash` = -1000: expected a finite amount greater than 0",
+        ),
+        (
+            BacktestConfig {
+                start: Some(date("2024-01-05")),
+                end: Some(date("2024-01-02")),
+                ..base()
+            },
+            "`start` = 2024-01-05: expected a date on or before `end` = 2024-01-02",
+        ),
+        (
+            BacktestConfig {
+                start: Some(date("2024-01-02")),
+                burn_in: Some(date("2024-01-01")),
+                ..base()
+            },
+            "`burn_in` = 2024-01-01: expected a date on or after `start` = 2024-01-02",
+        ),
+        (
+            BacktestConfig {
+                end: Some(date("2024-01-04")),
+                split: Some(date("2024-01-05")),
+                ..base()
+            },
+            "`split` = 2024-01-05: expected a date on or before `end` = 2024-01-04",
+        ),
+    ];
+    let w = params(&[("w_A", ParamValue::Float(1.0))]);
+    for (cfg, want) in cases {
+        let err = cfg.validate().expect_err(want);
+        assert_eq!(err.to_string(), want);
+        let run = run_backtest(&data, "fixed_weights", &w, &cfg).expect_err(want);
+        assert!(matches!(run, BacktestError::Config(_)), "{run}");
+        assert_eq!(run.to_string(), format!("[backtest] {want}"));
+        let bench = run_benchmark(&data, "A", &cfg).expect_err(want);
+        assert_eq!(bench.to_string(), format!("[backtest] {want}"));
+    }
+}
+
+#[test]
+fn a_split_that_leaves_a_part_empty_is_an_error() {
+    // The data's own dates bound the split too (a config without start/end passes
+    // `validate`): a split after the last day or on the first leaves a part empty.
+    let data = market(weekdays("2024-01-01", 5), &[("A", &[10.0; 5], &[10.0; 5])]);
+    let w = params(&[("w_A", ParamValue::Float(1.0))]);
+    for (split, part) in [("2024-02-01", "out-of-sample"), ("2023-12-01", "in-sample")] {
+        let cfg = BacktestConfig {
+            split: Some(date(split)),
+            ..BacktestConfig::default()
+        };
+        let err = run_backtest(&data, "fixed_weights", &w, &cfg).expect_err(split);
+        let msg = err.to_string();
+        assert!(msg.contains(split) && msg.contains(part), "{msg}");
+    }
+    let cfg = BacktestConfig {
+        split: Some(date("2024-01-03")),
+        ..BacktestConfig::default()
+    };
+    let out = run_backtest(&data, "fixed_weights", &w, &cfg).expect("a split inside");
+    assert_eq!(out.in_sample.map(|m| m.n_obs), Some(2));
+    assert_eq!(out.out_of_sample.map(|m| m.n_obs), Some(3));
+}
+
+#[test]
+fn a_warm_up_as_long_as_the_run_is_an_error_naming_the_parameter() {
+    // ma_cross signals after max(fast, slow) closes, and the order fills the next day: on 6
+    // days, slow = 5 can still trade (signal on day 5, fill on day 6), slow = 6 cannot.
+    let closes = [10.0, 11.0, 12.0, 13.0, 14.0, 15.0];
+    let data = market(weekdays("2024-01-01", 6), &[("A", &closes, &closes)]);
+    let ma = |slow: i64| {
+        params(&[
+            ("fast", ParamValue::Int(1)),
+            ("slow", ParamValue::Int(slow)),
+        ])
+    };
+    let cfg = config(Rebalance::Daily, 1000.0, 0.0);
+    let out = run_backtest(&data, "ma_cross", &ma(5), &cfg).expect("slow = 5 fits");
+    assert_eq!(out.metrics.trades, 1);
+    for slow in [6, 5000] {
+        let err = run_backtest(&data, "ma_cross", &ma(slow), &cfg).expect_err("never trades");
+        assert!(
+            matches!(err, BacktestError::WarmUp { days, available: 6, .. } if days == slow as usize),
+            "{err}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "ma_cross: `slow` = {slow} gives a first signal after {slow} days of prices and \
+                 a first fill the day after, but the run has 6 day(s) of prices \
+                 (2024-01-01..2024-01-08): it could never trade"
+            )
+        );
+        // The same answer without simulating, for planning.
+        assert_eq!(
+            preflight(&data, "ma_cross", &ma(slow), &cfg)
+                .expect_err("never")
+                .to_string(),
+            err.to_string()
+        );
+    }
+    assert!(preflight(&data, "ma_cross", &ma(5), &cfg).is_ok());
+    // fast > slow: the longer window is fast's.
+    let inverted = params(&[("fast", ParamValue::Int(7)), ("slow", ParamValue::Int(2))]);
+    let err = run_backtest(&data, "ma_cross", &inverted, &cfg).expect_err("never trades");
+    assert!(err.to_string().starts_with("ma_cross: `fast` = 7"), "{err}");
+
+    // Counted from the symbol's first price: two days without a price leave 4.
+    let late = [f64::NAN, f64::NAN, 12.0, 13.0, 14.0, 15.0];
+    let data = market(weekdays("2024-01-01", 6), &[("A", &late, &late)]);
+    assert!(run_backtest(&data, "ma_cross", &ma(3), &cfg).is_ok());
+    let err = run_backtest(&data, "ma_cross", &ma(4), &cfg).expect_err("never trades");
+    assert!(
+        matches!(err, BacktestError::WarmUp { available: 4, .. }),
+        "{err}"
+    );
+
+    // momentum_taa: weights from the lookback-th day seen, from the start.
+    let momentum = |lookback: i64| {
+        params(&[
+            ("lookback", ParamValue::Int(lookback)),
+            ("top_n", ParamValue::Int(1)),
+        ])
+    };
+    let data = market(weekdays("2024-01-01", 6), &[("A", &closes, &closes)]);
+    assert!(run_backtest(&data, "momentum_taa", &momentum(5), &cfg).is_ok());
+    let err = run_backtest(&data, "momentum_taa", &momentum(6), &cfg).expect_err("never");
+    assert!(
+        err.to_string().starts_with("momentum_taa: `lookback` = 6"),
+        "{err}"
+    );
+    // Strategies without a warm-up run on a single day.
+    let one = market(weekdays("2024-01-01", 1), &[("A", &[10.0], &[10.0])]);
+    assert!(run_backtest(&one, "fixed_weights", &Params::new(), &cfg).is_ok());
+}
+
+#[test]
+fn a_run_that_never_trades_says_so_in_its_metrics() {
+    // Long only on a falling price: the fast average stays below the slow one, the run is
+    // flat throughout: 0 trades, 0 exposure, 0 turnover, in the whole and in both parts.
+    let closes: Vec<f64> = (0..30).map(|d| 100.0 - f64::from(d)).collect();
+    let data = market(weekdays("2024-01-01", 30), &[("A", &closes, &closes)]);
+    let p = params(&[("fast", ParamValue::Int(2)), ("slow", ParamValue::Int(5))]);
+    let cfg = BacktestConfig {
+        split: Some(date("2024-01-22")),
+        ..config(Rebalance::Daily, 1000.0, 0.0)
+    };
+    let out = run_backtest(&data, "ma_cross", &p, &cfg).expect("runs");
+    assert!(out.fills.is_empty());
+    for m in [&out.metrics]
+        .into_iter()
+        .chain(out.in_sample.as_ref())
+        .chain(out.out_of_sample.as_ref())
+    {
+        assert_eq!((m.trades, m.exposure, m.turnover), (0, 0.0, 0.0), "{m:?}");
+    }
+    assert_eq!(out.metrics.total_return, 0.0);
+    // The same prices rising: it trades once (buys), and the part with the fill counts it.
+    let rising: Vec<f64> = closes.iter().rev().copied().collect();
+    let data = market(weekdays("2024-01-01", 30), &[("A", &rising, &rising)]);
+    let out = run_backtest(&data, "ma_cross", &p, &cfg).expect("runs");
+    assert_eq!(out.metrics.trades, 1);
+    assert_eq!(out.in_sample.map(|m| m.trades), Some(1));
+    assert_eq!(out.out_of_sample.map(|m| m.trades), Some(0));
 }

@@ -9,6 +9,7 @@ use backtest::{
     run_backtest, BacktestConfig, Calendar, DataConfig, DataFormat, MarketData, Metrics,
     ParamValue, Params,
 };
+use chrono::Datelike;
 use std::path::PathBuf;
 
 /// The definition, day by day and without blocks, written out plainly.
@@ -90,17 +91,25 @@ mod reference {
         sums
     }
 
-    /// QSTrader's drawdown from day 1 (its mark), the largest `(hwm - e) / hwm`, and the
-    /// longest run of days below the mark (a NaN day is not below).
-    fn drawdown(equity: &[f64]) -> (f64, u64) {
-        let Some(&day1) = equity.get(1) else {
+    /// The drawdown, day by day: the mark is the running maximum from day 1 (QSTrader's:
+    /// day 0 never sets it), except that it starts at day 0's equity when day 1's is not
+    /// positive; a day below the mark is in drawdown, of `(hwm - e) / hwm` under a positive
+    /// mark and of +inf under one that is not; the largest, and the longest run of days below
+    /// the mark (a NaN day is not below).
+    pub fn drawdown(equity: &[f64]) -> (f64, u64) {
+        let (Some(&day0), Some(&day1)) = (equity.first(), equity.get(1)) else {
             return (0.0, 0);
         };
-        let (mut hwm, mut max, mut run, mut longest) = (day1, 0.0f64, 0u64, 0u64);
+        let mut hwm = if day1 > 0.0 { day1 } else { day0 };
+        let (mut max, mut run, mut longest) = (0.0f64, 0u64, 0u64);
         for &e in &equity[1..] {
             if e < hwm {
                 run += 1;
-                let dd = (hwm - e) / hwm;
+                let dd = if hwm > 0.0 {
+                    (hwm - e) / hwm
+                } else {
+                    f64::INFINITY
+                };
                 if dd > max {
                     max = dd;
                 }
@@ -179,6 +188,75 @@ fn zero_nan_and_negative_flat_stretches() {
     let mut down: Vec<f64> = (0..60).map(|i| 100.0 - f64::from(i)).collect();
     down[20..45].fill(-10.0);
     same(&down, "through zero into a flat negative stretch");
+}
+
+#[test]
+fn a_short_ma_cross_squeezed_through_zero() {
+    // A simulated run whose equity goes below zero: ma_cross 5/20 long/short goes short in
+    // a slow decline (100 -> 70.5 over 60 days), then the price gaps to 400 and stays: the
+    // short (10,939 shares sized at day 19's close of 90.5: 99% of 1,000,000) loses about
+    // 3.6 million from a peak near 1.2 million. The maximum drawdown is the plain
+    // definition's and near 300%; the JSON statistics say the same.
+    let mut close: Vec<f64> = (0..60).map(|d| 100.0 - 0.5 * f64::from(d)).collect();
+    close.extend([400.0; 20]);
+    let mut open = vec![close[0]];
+    open.extend_from_slice(&close[..close.len() - 1]);
+    open[60] = 400.0;
+    let dates: Vec<chrono::NaiveDate> = "2024-01-01"
+        .parse::<chrono::NaiveDate>()
+        .expect("date")
+        .iter_days()
+        .filter(|d| d.weekday().num_days_from_monday() < 5)
+        .take(close.len())
+        .collect();
+    let market = MarketData {
+        dates: dates.clone(),
+        symbols: vec!["SQZ".into()],
+        open: vec![open],
+        close: vec![close],
+        ..MarketData::default()
+    };
+    let params: Params = [
+        ("fast", ParamValue::Int(5)),
+        ("slow", ParamValue::Int(20)),
+        ("long_only", ParamValue::Bool(false)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let out = run_backtest(&market, "ma_cross", &params, &BacktestConfig::default()).expect("runs");
+    let lowest = out.equity.iter().copied().fold(f64::INFINITY, f64::min);
+    assert!(
+        lowest < -2e6,
+        "the squeeze takes the equity below zero: {lowest}"
+    );
+    same(&out.equity, "short squeezed through zero");
+    let (max_dd, duration) = reference::drawdown(&out.equity);
+    assert_eq!(out.metrics.max_drawdown, max_dd);
+    assert_eq!(out.metrics.max_drawdown_duration, duration);
+    let peak = out.equity.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    assert!(
+        (out.metrics.max_drawdown - (peak - lowest) / peak).abs() < 1e-12,
+        "{} vs {peak} -> {lowest}",
+        out.metrics.max_drawdown
+    );
+    assert!(
+        out.metrics.max_drawdown > 2.5,
+        "{}",
+        out.metrics.max_drawdown
+    );
+    // Every day from the gap on is in drawdown (20 days, the last of the curve).
+    assert!(duration >= 20, "{duration}");
+    let json = backtest::stats::curve_statistics(
+        backtest::stats::EquityCurve {
+            dates: &out.dates,
+            equity: &out.equity,
+        },
+        "strategy",
+    )
+    .expect("statistics");
+    assert_eq!(json.max_drawdown.to_bits(), max_dd.to_bits());
+    assert_eq!(json.max_drawdown_duration, duration);
 }
 
 fn data_dir() -> PathBuf {

@@ -71,14 +71,7 @@ fn main() -> ExitCode {
         Command::Strategies(args) => bt_worker::strategies::run(args),
         Command::CheckData(args) => bt_worker::check_data::run(args),
     };
-    match outcome {
-        Ok(code) => code,
-        Err(err) => {
-            eprintln!("error: {err}");
-            for cause in err.chain().skip(1) {
-                eprintln!("  Caused by: {cause}");
-            }
-            ExitCode::from(2)
-        }
-    }
+    ExitCode::from(sweep_core::process::exit_status(
+        outcome.as_ref().map(|c| *c).map_err(|e| e.as_ref()),
+    ))
 }

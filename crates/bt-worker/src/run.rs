@@ -8,9 +8,9 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use anyhow::{bail, Context};
+use backtest::data::DataNote;
 use backtest::simulator::{run_benchmark, RunOutput};
 use backtest::stats::{json_statistics, EquityCurve, StrategyNames, TargetAllocations};
 use backtest::{
@@ -133,7 +133,7 @@ pub fn request(args: &RunArgs) -> anyhow::Result<RunRequest> {
                     .iter()
                     .any(|t| parse_override(t).is_ok_and(|o| o.name == p.name));
                 if values.len() > 1 && !overridden {
-                    eprintln!(
+                    sweep_core::errln!(
                         "note: the spec gives {} values for `{}`; running with the first, {} \
                          (choose with -p {}=VALUE)",
                         values.len(),
@@ -215,8 +215,16 @@ pub fn request(args: &RunArgs) -> anyhow::Result<RunRequest> {
 }
 
 /// Runs one backtest. Exit code 0, or an error.
-pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     let req = request(args)?;
+    // The settings are checked before any data is read (the simulator checks them again).
+    req.backtest.validate().with_context(|| match &args.spec {
+        Some(spec) => format!(
+            "invalid backtest setting (from [backtest] of {} and the flags)",
+            spec.display()
+        ),
+        None => "invalid backtest setting (from the flags)".to_string(),
+    })?;
     let info = registry::find(&req.strategy)
         .ok_or_else(|| backtest::BacktestError::UnknownStrategy(req.strategy.clone()))?;
     let resolved = info
@@ -224,6 +232,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("parameters of strategy `{}`", req.strategy))?;
     let market = MarketData::load(&req.data, &req.backtest)
         .with_context(|| format!("loading prices from {}", req.data.dir.display()))?;
+    let notes = market.notes();
+    print_notes(&notes);
     let out = run_backtest(&market, &req.strategy, &resolved, &req.backtest)
         .with_context(|| format!("running `{}`", req.strategy))?;
     let bench = match &args.benchmark {
@@ -234,6 +244,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             };
             let market = MarketData::load(&data, &req.backtest)
                 .with_context(|| format!("loading benchmark {symbol}"))?;
+            let new: Vec<DataNote> = market
+                .notes()
+                .into_iter()
+                .filter(|n| !notes.iter().any(|seen| seen.file == n.file))
+                .collect();
+            print_notes(&new);
             Some(
                 run_benchmark(&market, symbol, &req.backtest)
                     .with_context(|| format!("running benchmark {symbol}"))?,
@@ -255,7 +271,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             &out,
             bench.as_ref().zip(args.benchmark.as_deref()),
         )?;
-        eprintln!("wrote {}", path.display());
+        sweep_core::errln!("wrote {}", path.display());
     }
     if let Some(path) = &args.equity_csv {
         write_equity_csv(path, &out)?;
@@ -263,7 +279,14 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.fills_csv {
         write_fills_csv(path, &out)?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(0)
+}
+
+/// What loading skipped or filled, one `note:` line per file, on stderr.
+fn print_notes(notes: &[DataNote]) {
+    for note in notes {
+        sweep_core::errln!("note: {note}");
+    }
 }
 
 fn print_summary(
@@ -273,15 +296,15 @@ fn print_summary(
     bench: Option<(&RunOutput, &str)>,
 ) {
     let params: Vec<String> = resolved.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    println!(
+    sweep_core::outln!(
         "{} ({}) on {}",
         req.name,
         req.strategy,
         req.data.symbols.join(", ")
     );
-    println!("parameters: {}", params.join(" "));
+    sweep_core::outln!("parameters: {}", params.join(" "));
     if let (Some(first), Some(last)) = (out.dates.first(), out.dates.last()) {
-        println!(
+        sweep_core::outln!(
             "period: {first} .. {last} ({} days), rebalance {:?}, {} fills",
             out.dates.len(),
             req.backtest.rebalance,
@@ -327,13 +350,13 @@ fn print_summary(
     row("trades", &|o| o.metrics.trades.to_string());
     row("turnover / year", &metric(|m| m.turnover, false));
     row("exposure", &metric(|m| m.exposure, true));
-    println!("{table}");
+    sweep_core::outln!("{table}");
     for (label, m) in [
         ("in-sample", &out.in_sample),
         ("out-of-sample", &out.out_of_sample),
     ] {
         if let Some(m) = m {
-            println!(
+            sweep_core::outln!(
                 "{label}: sharpe {:.4}, cagr {:.2}%, max drawdown {:.2}%, {} days",
                 m.sharpe,
                 100.0 * m.cagr,

@@ -1,8 +1,6 @@
 //! `bt-worker strategies`: lists the registered strategies and their parameters (name,
 //! type, default, range, help), as a table or as JSON.
 
-use std::process::ExitCode;
-
 use backtest::{registry, ParamSpec};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use serde::Serialize;
@@ -39,11 +37,11 @@ pub fn listing(symbols: &[String]) -> Vec<StrategyListing> {
 }
 
 /// Prints the listing. Always exit code 0.
-pub fn run(args: &StrategiesArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: &StrategiesArgs) -> anyhow::Result<u8> {
     let list = listing(&args.symbols);
     if args.json {
         sweep_core::outln!("{}", serde_json::to_string_pretty(&list)?);
-        return Ok(ExitCode::SUCCESS);
+        return Ok(0);
     }
     for (k, s) in list.iter().enumerate() {
         if k > 0 {
@@ -64,7 +62,7 @@ pub fn run(args: &StrategiesArgs) -> anyhow::Result<ExitCode> {
         }
         sweep_core::outln!("{table}");
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(0)
 }
 
 fn range_text(p: &ParamSpec) -> String {

@@ -24,7 +24,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+
 use std::time::Instant;
 
 use anyhow::{bail, Context};
@@ -72,16 +72,16 @@ pub enum TaskOutcome {
 
 impl TaskOutcome {
     /// 0 when nothing failed, 1 when some combinations failed.
-    pub fn exit_code(&self) -> ExitCode {
+    pub fn exit_code(&self) -> u8 {
         match self {
-            TaskOutcome::Ran { failed, .. } if *failed > 0 => ExitCode::from(1),
-            _ => ExitCode::SUCCESS,
+            TaskOutcome::Ran { failed, .. } if *failed > 0 => 1,
+            _ => 0,
         }
     }
 }
 
 /// Runs one task. Exit code: 0 all combinations ran, 1 some failed, 2 error.
-pub fn run(args: &TaskArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: &TaskArgs) -> anyhow::Result<u8> {
     let task = match args.task {
         Some(k) => k,
         None => task_from_env(&|v| std::env::var(v).ok())?,
@@ -303,6 +303,11 @@ pub fn run_task(
             MarketData::load(&spec.data, &spec.backtest)
                 .map_err(|e| format!("data could not be loaded: {e}"))
         });
+    if let Ok(market) = &data {
+        for note in market.notes() {
+            sweep_core::errln!("bt-worker: task {task}: note: {note}");
+        }
+    }
     let runs: Vec<Run> = match data {
         Ok(data) => {
             let pool = rayon::ThreadPoolBuilder::new()

@@ -114,6 +114,13 @@ pub enum PlanError {
         strategy: String,
         error: Box<ParamError>,
     },
+    #[error("{at}: combination {index} ({params}) cannot run on this data: {error}; exclude it with a constraint, or change the grid or [backtest]")]
+    Preflight {
+        at: At,
+        index: u64,
+        params: String,
+        error: Box<backtest::BacktestError>,
+    },
     #[error("{at}: `data.symbols`: no data for `{symbol}`: {} does not exist", .file.display())]
     MissingData {
         at: At,
@@ -540,11 +547,7 @@ impl SweepGrid {
                 line: self.params_line,
             },
             index,
-            params: p
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(", "),
+            params: params_text(&p),
             strategy: self.strategy.name.to_string(),
             error: Box::new(source),
         })?;
@@ -649,6 +652,14 @@ impl SweepGrid {
 
 pub use crate::identity::sha256_file;
 
+/// `name=value, ...` of a parameter set, for messages.
+fn params_text(p: &Params) -> String {
+    p.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Hashes every data file of the spec; a missing file is an error naming its path.
 fn hash_data(spec: &Spec) -> Result<Vec<DataFileHash>, PlanError> {
     let at = At {
@@ -722,15 +733,19 @@ pub fn plan_sweep_with(
     let (spec, grid) = prepare_spec(spec_path, &options.overrides)?;
     check_size(&spec, &grid, options)?;
     let data = hash_data(&spec)?;
-    if options.check_data {
-        MarketData::load(&spec.data, &spec.backtest).map_err(|source| PlanError::Data {
-            at: At {
-                path: spec.path.clone(),
-                line: spec.lines.data,
-            },
-            error: Box::new(source),
-        })?;
-    }
+    let market = if options.check_data {
+        let market =
+            MarketData::load(&spec.data, &spec.backtest).map_err(|source| PlanError::Data {
+                at: At {
+                    path: spec.path.clone(),
+                    line: spec.lines.data,
+                },
+                error: Box::new(source),
+            })?;
+        Some(market)
+    } else {
+        None
+    };
     let bad_spec = |message| PlanError::BadPlan {
         path: spec.path.clone(),
         message,
@@ -749,7 +764,12 @@ pub fn plan_sweep_with(
     let existing = read_plan(&dir.plan()).ok().filter(|p| p.hash == hash);
     let reused = existing.is_some() && dir.manifest().is_file();
     let existing_results = count_results(&dir);
-    let mut notes = Vec::new();
+    // What loading skipped or filled, as the worker will load it.
+    let mut notes: Vec<String> = market
+        .iter()
+        .flat_map(|m| m.notes())
+        .map(|n| format!("data: {n}"))
+        .collect();
 
     // A new directory is built in a hidden folder beside it, then renamed into place.
     let interrupt = Interrupt::install().map_err(io_err(&sweeps))?;
@@ -769,7 +789,10 @@ pub fn plan_sweep_with(
 
     let (combos, filtered) = match &existing {
         Some(p) if reused => (p.combos, p.combos),
-        _ => write_manifest(&grid, &write_dir, &interrupt)?,
+        _ => {
+            let check = market.as_ref().map(|m| (m, &spec));
+            write_manifest(&grid, &write_dir, &interrupt, check)?
+        }
     };
     make_dirs(&write_dir)?;
     if let Some(s) = spec.sample {
@@ -885,12 +908,15 @@ pub fn plan_sweep_with(
 }
 
 /// Writes the manifest into `dir` (through a temporary file, world-readable) and returns
-/// `(combinations written, combinations passing the constraints)`. Stops, leaving nothing,
-/// when SIGINT or SIGTERM arrives.
+/// `(combinations written, combinations passing the constraints)`. With `check` (the loaded
+/// data and the spec), each combination first passes the checks the worker makes before
+/// simulating ([`backtest::preflight`]: parameters, settings, days, warm-up). Stops,
+/// leaving nothing, when SIGINT or SIGTERM arrives.
 fn write_manifest(
     grid: &SweepGrid,
     dir: &SweepDir,
     interrupt: &Interrupt,
+    check: Option<(&MarketData, &Spec)>,
 ) -> Result<(u64, u64), PlanError> {
     let path = dir.manifest();
     let mut counts = (0, 0);
@@ -905,6 +931,19 @@ fn write_manifest(
                         status: Interrupt::exit_status(sig),
                     });
                 }
+            }
+            if let Some((market, spec)) = check {
+                backtest::preflight(market, &spec.strategy, &params, &spec.backtest).map_err(
+                    |error| PlanError::Preflight {
+                        at: At {
+                            path: spec.path.clone(),
+                            line: grid.params_line,
+                        },
+                        index: i,
+                        params: params_text(&params),
+                        error: Box::new(error),
+                    },
+                )?;
             }
             serde_json::to_writer(&mut w, &ManifestEntry { i, params })
                 .map_err(|e| io_err(&path)(e.into()))?;

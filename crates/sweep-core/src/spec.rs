@@ -328,12 +328,24 @@ impl Spec {
         };
         let backtest = match &raw.backtest {
             None => BacktestConfig::default(),
-            Some(b) => backtest_from_toml(b.get_ref()).map_err(|(key, message)| {
-                let key_line = key
-                    .and_then(|k| key_line_after(text, b.span().start, &k))
-                    .or(line(b.span()));
-                field(key_line, "backtest", message)
-            })?,
+            Some(b) => {
+                let key_line = |key: Option<&str>| {
+                    key.and_then(|k| key_line_after(text, b.span().start, k))
+                        .or(line(b.span()))
+                };
+                let config = backtest_from_toml(b.get_ref()).map_err(|(key, message)| {
+                    field(key_line(key.as_deref()), "backtest", message)
+                })?;
+                // The checks the simulator makes, now, with the key's line.
+                config.validate().map_err(|e| {
+                    field(
+                        key_line(Some(e.field())),
+                        &format!("backtest.{}", e.field()),
+                        e.to_string(),
+                    )
+                })?;
+                config
+            }
         };
         let name_line = line(raw.name.span());
         let name = raw.name.into_inner();

@@ -1,7 +1,8 @@
 //! `sweep data import` with the real binary: real price files imported read-only, a bad
 //! file refused with file:line:field while the good ones are imported, an identical
 //! re-import skipped without touching the file, different content refused unless
-//! `--replace`.
+//! `--replace`; a file the worker could not load (no daily close) refused with the loader's
+//! own message, and what loading will skip printed as a note.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -161,4 +162,46 @@ fn a_bad_dataset_name_is_an_error() {
     assert_eq!(o.status.code(), Some(2), "{}", show(&o));
     assert!(!tmp.path().join("escape").exists());
     assert!(String::from_utf8_lossy(&o.stderr).contains("dataset name"));
+}
+
+#[test]
+fn a_file_the_loader_refuses_is_refused_and_skipped_rows_are_noted() {
+    // A pysystemtrade file with intraday rows only (no 23:00:00 / lone 00:00:00 row on any
+    // date): the worker cannot load it, so the import refuses it with the loader's message.
+    // A Yahoo file with a `null` row is imported, with a note of what loading skips.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let fs = tmp.path().join("sharedfs");
+    let futures = tmp.path().join("FUT.csv");
+    std::fs::write(
+        &futures,
+        "DATETIME,price\n2021-03-01 10:00:00,100.5\n2021-03-01 15:00:00,101\n\
+         2021-03-02 09:00:00,99\n2021-03-02 23:30:00,98\n",
+    )
+    .expect("write");
+    let nulls = tmp.path().join("NUL.csv");
+    std::fs::write(
+        &nulls,
+        "Date,Open,High,Low,Close,Adj Close,Volume\n2020-01-02,10,11,9,10,10,100\n\
+         2020-01-03,null,null,null,null,null,null\n2020-01-06,10,11,9,10.5,10.5,100\n",
+    )
+    .expect("write");
+    let o = import(&fs, &[&futures, &nulls], &["--dataset", "mixed"]);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    let out = stdout(&o);
+    let refused = format!(
+        "refused: {}: pysystemtrade, 4 rows, 0 daily bars; ignored 4 intraday rows (the daily \
+         close is the 23:00:00 row); 2 dates have no daily close (no 23:00:00 row, nor a lone \
+         00:00:00 row) and no bar: 1 problem(s)\n  {}: no daily prices in 4 data rows",
+        futures.display(),
+        futures.display()
+    );
+    assert!(out.contains(&refused), "no `{refused}` in\n{out}");
+    assert!(!fs.join("data/mixed/FUT.csv").exists());
+    let note = format!(
+        "note: {}: skipped 1 `null` row (every price `null`)",
+        nulls.display()
+    );
+    assert!(out.contains(&note), "no `{note}` in\n{out}");
+    assert!(fs.join("data/mixed/NUL.csv").is_file());
+    assert!(out.contains("1 of 2 files refused"), "{out}");
 }

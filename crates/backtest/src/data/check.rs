@@ -1,6 +1,12 @@
 //! Checking price files without stopping at the first problem: one [`FileReport`] per file
 //! (format, dates, rows, rows skipped by reason, every problem up to a cap). Backs
-//! `bt-worker check-data DIR`.
+//! `bt-worker check-data DIR` and `sweep data import`.
+//!
+//! The check is the loader's own parse ([`parse_file`], which [`load_file`] runs too) with a
+//! collector that keeps going: the first problem a check reports is the error loading the
+//! file gives, and a file without problems loads.
+//!
+//! [`load_file`]: super::load_file
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -54,6 +60,8 @@ pub struct FileReport {
     pub last_date: Option<NaiveDate>,
     /// Rows read, bars kept, rows skipped by reason.
     pub stats: LoadStats,
+    /// What was skipped, in words ([`LoadStats::notes`], the loader's wording).
+    pub notes: Vec<String>,
     /// The first [`MAX_PROBLEMS_PER_FILE`] problems, in file order.
     pub problems: Vec<Problem>,
     /// All problems found (may exceed `problems.len()`).
@@ -89,18 +97,8 @@ impl fmt::Display for FileReport {
         if let (Some(first), Some(last)) = (self.first_date, self.last_date) {
             write!(f, " {first}..{last}")?;
         }
-        let skipped: Vec<String> = [
-            (stats.null_rows, "null rows"),
-            (stats.blank_prices, "empty prices"),
-            (stats.intraday_rows, "intraday rows"),
-            (stats.dates_without_close, "dates without a daily close"),
-        ]
-        .iter()
-        .filter(|(count, _)| *count > 0)
-        .map(|(count, what)| format!("{count} {what}"))
-        .collect();
-        if !skipped.is_empty() {
-            write!(f, "; skipped {}", skipped.join(", "))?;
+        if !self.notes.is_empty() {
+            write!(f, "; {}", self.notes.join("; "))?;
         }
         if self.is_ok() {
             return write!(f, ": OK");
@@ -126,6 +124,7 @@ pub fn check_file(path: &Path, format: DataFormat) -> FileReport {
         format: (series.format != DataFormat::Auto).then_some(series.format),
         first_date: series.first_date(),
         last_date: series.last_date(),
+        notes: series.stats.notes(),
         stats: series.stats,
         problems: problems.list.iter().map(Problem::from).collect(),
         problem_count: problems.total,
@@ -154,6 +153,7 @@ pub fn check_dir_with(dir: &Path, format: DataFormat) -> Vec<FileReport> {
                 first_date: None,
                 last_date: None,
                 stats: LoadStats::default(),
+                notes: Vec::new(),
                 problems: vec![Problem::from(&error)],
                 problem_count: 1,
             }];

@@ -4,7 +4,10 @@
 //! Loading one file ([`load_file`] → [`PriceSeries`]) is separate from aligning several
 //! ([`MarketData::from_series`]), so loading time can be measured on its own.
 //! [`check_dir`] / [`check_file`] read files without stopping at the first problem, for
-//! `bt-worker check-data`.
+//! `bt-worker check-data` and `sweep data import`. Both run the loader's own per-file parse
+//! (and its [`PriceSeries::check_has_bars`]), so a file the check accepts also loads, and
+//! both say what was skipped with the same [`LoadStats::notes`]; after loading,
+//! [`MarketData::notes`] says it per symbol, with the calendar days filled.
 //!
 //! Alignment rules:
 //! - The calendar runs from `config.start` (default: the earliest first date of the symbols)
@@ -30,6 +33,7 @@ use chrono::{Datelike, NaiveDate, Weekday};
 use serde::Serialize;
 
 use crate::config::{BacktestConfig, Calendar, DataConfig, DataFormat};
+use parse::count;
 
 pub use check::{
     check_dir, check_dir_with, check_file, FileReport, Problem, MAX_PROBLEMS_PER_FILE,
@@ -54,6 +58,55 @@ pub struct SymbolStats {
     pub days_before_first: usize,
     /// Calendar days without a row for the symbol, that repeat its last close.
     pub days_filled: usize,
+}
+
+impl SymbolStats {
+    /// What loading and aligning this symbol skipped, ignored or filled, one phrase per
+    /// kind: [`LoadStats::notes`] and the calendar days filled or without a price. Empty
+    /// when the file was used as it is.
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes = self.load.notes();
+        if self.days_before_first > 0 {
+            let first = self
+                .first_date
+                .map_or_else(String::new, |d| format!(" ({d})"));
+            let days = count(self.days_before_first, "calendar day");
+            let verb = if self.days_before_first == 1 {
+                "has"
+            } else {
+                "have"
+            };
+            notes.push(format!(
+                "{days} before its first price{first} {verb} no price (not traded)"
+            ));
+        }
+        if self.days_filled > 0 {
+            let days = count(self.days_filled, "calendar day");
+            let verb = if self.days_filled == 1 {
+                "repeats"
+            } else {
+                "repeat"
+            };
+            notes.push(format!("{days} without a row {verb} the last close"));
+        }
+        notes
+    }
+}
+
+/// What loading one file did that its user should know (rows skipped, calendar days
+/// filled): [`MarketData::notes`]. Shown as `<file>: <phrase>; <phrase>`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DataNote {
+    pub symbol: String,
+    pub file: PathBuf,
+    /// One phrase per kind, e.g. "skipped 2 `null` rows (every price `null`)".
+    pub notes: Vec<String>,
+}
+
+impl std::fmt::Display for DataNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.file.display(), self.notes.join("; "))
+    }
 }
 
 /// Prices of several symbols aligned on one calendar. Indexed `[symbol][day]`.
@@ -217,17 +270,7 @@ impl MarketData {
             )));
         }
         for one in &series {
-            if one.is_empty() {
-                let stats = &one.stats;
-                return Err(DataError::File {
-                    file: one.file.clone(),
-                    message: format!(
-                        "no daily prices: {} rows read, {} null rows, {} empty prices, {} \
-                         intraday rows",
-                        stats.rows, stats.null_rows, stats.blank_prices, stats.intraday_rows
-                    ),
-                });
-            }
+            one.check_has_bars()?;
         }
         let start = match config.start {
             Some(start) => start,
@@ -296,6 +339,25 @@ impl MarketData {
             market.files.push(one.file);
         }
         Ok(market)
+    }
+
+    /// What loading skipped, ignored or filled, one [`DataNote`] per file that has any (in
+    /// symbol order; empty for data built by hand or files used as they are). Loading never
+    /// drops or fills a row silently: every caller that loads (planning, `bt-worker run`,
+    /// `bt-worker task`) can print these.
+    pub fn notes(&self) -> Vec<DataNote> {
+        self.stats
+            .iter()
+            .zip(&self.files)
+            .filter_map(|(stats, file)| {
+                let notes = stats.notes();
+                (!notes.is_empty()).then(|| DataNote {
+                    symbol: stats.symbol.clone(),
+                    file: file.clone(),
+                    notes,
+                })
+            })
+            .collect()
     }
 
     /// The position of `symbol` in `symbols`.
@@ -436,6 +498,36 @@ mod tests {
     }
 
     #[test]
+    fn symbol_notes_count_in_words() {
+        let stats = SymbolStats {
+            load: LoadStats {
+                rows: 40,
+                bars: 30,
+                null_rows: 1,
+                blank_prices: 2,
+                intraday_rows: 7,
+                dates_without_close: 1,
+            },
+            first_date: Some(ymd(2003, 9, 29)),
+            days_before_first: 5,
+            days_filled: 2,
+            ..SymbolStats::default()
+        };
+        assert_eq!(
+            stats.notes(),
+            [
+                "skipped 1 `null` row (every price `null`)",
+                "skipped 2 rows with an empty price",
+                "ignored 7 intraday rows (the daily close is the 23:00:00 row)",
+                "1 date has no daily close (no 23:00:00 row, nor a lone 00:00:00 row) and no bar",
+                "5 calendar days before its first price (2003-09-29) have no price (not traded)",
+                "2 calendar days without a row repeat the last close",
+            ]
+        );
+        assert!(SymbolStats::default().notes().is_empty());
+    }
+
+    #[test]
     fn weekdays_fill_holidays_with_the_last_close() {
         // Fri 2020-01-03, (weekend), Mon 06 missing for A, Tue 07.
         let a = series(
@@ -461,6 +553,15 @@ mod tests {
         assert_eq!(market.stats[0].days_filled, 1);
         assert_eq!(market.stats[1].days_before_first, 1);
         assert_eq!(market.symbol_index("B"), Some(1));
+        let notes: Vec<String> = market.notes().iter().map(|n| n.to_string()).collect();
+        assert_eq!(
+            notes,
+            [
+                "A.csv: 1 calendar day without a row repeats the last close",
+                "B.csv: 1 calendar day before its first price (2020-01-06) has no price (not \
+                 traded)"
+            ]
+        );
 
         let trading = BacktestConfig {
             calendar: Calendar::TradingDays,

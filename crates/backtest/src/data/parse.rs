@@ -66,6 +66,51 @@ impl LoadStats {
     pub fn skipped_rows(&self) -> usize {
         self.null_rows + self.blank_prices + self.intraday_rows
     }
+
+    /// What reading the file skipped, ignored or left without a bar, one phrase per kind
+    /// (empty when every row became a bar). The wording every caller prints: `bt-worker
+    /// check-data`, `sweep data import`, and, through [`MarketData::notes`], planning and
+    /// the worker.
+    ///
+    /// [`MarketData::notes`]: super::MarketData::notes
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if self.null_rows > 0 {
+            notes.push(format!(
+                "skipped {} (every price `null`)",
+                count(self.null_rows, "`null` row")
+            ));
+        }
+        if self.blank_prices > 0 {
+            notes.push(format!(
+                "skipped {} with an empty price",
+                count(self.blank_prices, "row")
+            ));
+        }
+        if self.intraday_rows > 0 {
+            notes.push(format!(
+                "ignored {} (the daily close is the 23:00:00 row)",
+                count(self.intraday_rows, "intraday row")
+            ));
+        }
+        if self.dates_without_close > 0 {
+            notes.push(format!(
+                "{} no daily close (no 23:00:00 row, nor a lone 00:00:00 row) and no bar",
+                count_verb(self.dates_without_close, "date", "has", "have")
+            ));
+        }
+        notes
+    }
+}
+
+/// `1 row`, `2 rows`.
+pub(crate) fn count(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
+/// `1 date has`, `2 dates have`: `n` `what`s and the verb agreeing with them.
+pub(crate) fn count_verb(n: usize, what: &str, one: &str, many: &str) -> String {
+    format!("{} {}", count(n, what), if n == 1 { one } else { many })
 }
 
 /// One file's daily bars, oldest first, prices adjusted (`x Adj Close / Close` when the file
@@ -119,6 +164,27 @@ impl PriceSeries {
 
     pub fn last_date(&self) -> Option<NaiveDate> {
         self.dates.last().copied()
+    }
+
+    /// An error when the file has data rows but none became a daily bar (every row skipped:
+    /// all `null`, empty prices, or a pysystemtrade file without a daily-close row on any
+    /// date), saying what was skipped. The one rule that loading ([`load_file`]), checking
+    /// (`check_file`, `check_dir`) and aligning (`MarketData::from_series`) share, so a file
+    /// that passes the check also loads.
+    pub fn check_has_bars(&self) -> Result<(), DataError> {
+        if !self.is_empty() {
+            return Ok(());
+        }
+        let mut message = format!("no daily prices in {}", count(self.stats.rows, "data row"));
+        let notes = self.stats.notes();
+        if !notes.is_empty() {
+            message.push_str(": ");
+            message.push_str(&notes.join("; "));
+        }
+        Err(DataError::File {
+            file: self.file.clone(),
+            message,
+        })
     }
 }
 
@@ -239,12 +305,21 @@ pub(crate) fn parse_file(path: &Path, format: DataFormat, problems: &mut Problem
             read_pysystemtrade(&mut reader, &mut record, &columns, &mut series, &mut ctx);
         }
     }
-    if series.stats.rows == 0 && !ctx.problems.is_done() {
+    if ctx.problems.is_done() {
+        return series;
+    }
+    if series.stats.rows == 0 {
         ctx.problems.push(DataError::Empty {
             file: path.to_path_buf(),
             line: 2,
             message: "a header and no data rows".to_string(),
         });
+    } else if ctx.problems.total == 0 {
+        // (A file with bad rows already fails; that none of its rows made a bar adds
+        // nothing.)
+        if let Err(error) = series.check_has_bars() {
+            ctx.problems.push(error);
+        }
     }
     series
 }

@@ -261,7 +261,19 @@ pub fn curve_statistics(
         log_sum += (1.0 + r).ln();
         cum.push(log_sum.exp());
     }
-    let dd = drawdowns(&cum);
+    // QSTrader's exp(cumsum(log(1 + r))) has no value once the equity reaches or crosses
+    // zero (the log of a loss of 100% or more): there the cumulative returns are the equity
+    // over its first day, and the drawdowns are those of the equity itself, as the summary
+    // metrics measure them (the same bits as `summary`'s maximum drawdown).
+    let through_zero = equity.iter().any(|e| *e <= 0.0);
+    if through_zero && equity[0] > 0.0 {
+        cum = equity.iter().map(|e| e / equity[0]).collect();
+    }
+    let dd = if through_zero {
+        drawdowns(equity)
+    } else {
+        drawdowns(&cum)
+    };
 
     let monthly = monthly_returns(dates, &returns);
     let yearly = yearly_returns(dates, &returns);
@@ -406,6 +418,34 @@ mod tests {
 
     fn d(s: &str) -> NaiveDate {
         s.parse().expect("date")
+    }
+
+    #[test]
+    fn equity_through_zero_has_its_drawdown_and_cumulative_returns() {
+        // QSTrader's log-sum cumulative returns have no value below zero (and wrote its
+        // drawdown from them: 50% here, the loss before the curve crossed zero).
+        let dates: Vec<NaiveDate> = (1..=6)
+            .map(|d| NaiveDate::from_ymd_opt(2024, 1, d).expect("date"))
+            .collect();
+        let equity = [100.0, 120.0, 60.0, -30.0, -60.0, 10.0];
+        let s = curve_statistics(
+            EquityCurve {
+                dates: &dates,
+                equity: &equity,
+            },
+            "strategy",
+        )
+        .expect("statistics");
+        assert_eq!(s.max_drawdown, 1.5);
+        assert_eq!(
+            s.max_drawdown.to_bits(),
+            crate::stats::summary(&equity).max_drawdown.to_bits()
+        );
+        assert_eq!(s.max_drawdown_duration, 4);
+        let dd: Vec<f64> = s.drawdowns.iter().map(|d| d.1).collect();
+        assert_eq!(dd, [0.0, 0.0, 0.5, 1.25, 1.5, 110.0 / 120.0]);
+        let cum: Vec<f64> = s.cum_returns.iter().map(|c| c.1).collect();
+        assert_eq!(cum, [1.0, 1.2, 0.6, -0.3, -0.6, 0.1]);
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! observation; periods per year = 252; standard deviations are population ones (`np.std`,
 //! ddof 0); Sharpe and Sortino use no risk-free rate; CAGR counts years as rows / 252; and
 //! the drawdown's high-water mark starts on the second day (QSTrader's `create_drawdowns`
-//! never lets day 0 set it).
+//! never lets day 0 set it; where that day is not positive, QSTrader divides by zero and
+//! these start from day 0 instead, so a loss through zero is a drawdown of 100% or more).
 //!
 //! ```
 //! use backtest::stats::summary;

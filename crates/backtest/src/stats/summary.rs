@@ -3,6 +3,7 @@
 
 use chrono::NaiveDate;
 
+use super::drawdown::start_mark;
 use crate::metrics::Metrics;
 
 /// Periods (trading days) per year, as QSTrader's `JSONStatistics` default.
@@ -22,7 +23,8 @@ pub const PERIODS_PER_YEAR: f64 = 252.0;
 /// - `max_drawdown`, `max_drawdown_duration`: QSTrader's `create_drawdowns` (see
 ///   [`drawdowns`](super::drawdowns)): the largest `(hwm − e) / hwm`, exactly as that series
 ///   rounds it, and the longest run of days below the mark; `calmar` = cagr / max_drawdown, 0
-///   without a drawdown.
+///   without a drawdown. Equity that falls to or through zero from a positive mark is a
+///   drawdown of 1 (100%) or more; see the series for curves that start at or below zero.
 ///
 /// The trading fields (`trades`, `turnover`, `exposure`) are left 0 for the caller. An empty
 /// curve gives `Metrics::default()`.
@@ -202,7 +204,10 @@ impl OnePass {
     fn new(equity: &[f64]) -> OnePass {
         OnePass {
             sums: PowerSums::ZERO,
-            drawdown: DrawdownTracker::new(equity.get(1).copied().unwrap_or(f64::NAN)),
+            drawdown: DrawdownTracker::new(start_mark(
+                equity.first().copied().unwrap_or(f64::NAN),
+                equity.get(1).copied().unwrap_or(f64::NAN),
+            )),
         }
     }
 
@@ -307,10 +312,12 @@ fn drawdown_pass(mut drawdown: DrawdownTracker, equity: &[f64]) -> DrawdownTrack
 }
 
 /// QSTrader's maximum drawdown and its duration (see [`drawdowns`](super::drawdowns)) on the
-/// equity itself, day by day from day 1 (day 0 never sets the high-water mark), without the
-/// series. A day is in drawdown when its equity is below the mark; NaN equity counts as
-/// "not in drawdown". The maximum drawdown is the largest `(hwm − e) / hwm` of those days,
-/// rounded as that expression rounds (so it is the maximum of QSTrader's series, bit for bit).
+/// equity itself, day by day from day 1 (day 0 never sets the high-water mark, unless day 1
+/// is not positive: [`start_mark`]), without the series. A day is in drawdown when its
+/// equity is below the mark; NaN equity counts as "not in drawdown". The maximum drawdown is
+/// the largest [`drawdown_at`](super::drawdown::drawdown_at) of those days: `(hwm − e) / hwm`, rounded as that expression
+/// rounds (so it is the maximum of the series, bit for bit), or `+inf` below a mark that is
+/// not positive. Equity at or below zero under a positive mark is a drawdown of 1 or more.
 #[derive(Clone, Copy)]
 struct DrawdownTracker {
     hwm: f64,
@@ -324,10 +331,11 @@ struct DrawdownTracker {
 }
 
 impl DrawdownTracker {
-    /// Starts at day 1's equity (`NaN` for a curve of fewer than two days).
-    fn new(day1: f64) -> DrawdownTracker {
+    /// Starts at the mark `hwm` ([`start_mark`] of days 0 and 1; `NaN` for a curve of fewer
+    /// than two days), before day 1 is stepped.
+    fn new(hwm: f64) -> DrawdownTracker {
         DrawdownTracker {
-            hwm: day1,
+            hwm,
             max_drawdown: 0.0,
             threshold: threshold_of(0.0),
             run: 0,
@@ -340,7 +348,11 @@ impl DrawdownTracker {
     fn step(&mut self, e: f64) {
         if e < self.hwm {
             self.run += 1;
-            self.deepen(self.hwm, e);
+            if self.hwm > 0.0 {
+                self.deepen(self.hwm, e);
+            } else {
+                self.unbounded();
+            }
         } else {
             self.longest = self.longest.max(self.run);
             self.run = 0;
@@ -351,7 +363,16 @@ impl DrawdownTracker {
         }
     }
 
-    /// A day at `e` below the mark `hwm`: its drawdown, if larger than the maximum.
+    /// A day below a mark that is not positive: its drawdown is `+inf`
+    /// ([`drawdown_at`](super::drawdown::drawdown_at)). No day can
+    /// deepen it further (a threshold of 0: no positive day is a candidate).
+    #[cold]
+    fn unbounded(&mut self) {
+        self.max_drawdown = f64::INFINITY;
+        self.threshold = 0.0;
+    }
+
+    /// A day at `e` below the positive mark `hwm`: its drawdown, if larger than the maximum.
     #[inline(always)]
     fn deepen(&mut self, hwm: f64, e: f64) {
         let dd = (hwm - e) / hwm;
@@ -778,6 +799,12 @@ mod tests {
         plain
     }
 
+    /// [`walk`] shifted down by `by`: a curve that crosses zero (and back) where the walk
+    /// passes `by`, with flat stretches on either side.
+    fn shifted(n: usize, seed: u64, by: f64) -> Vec<f64> {
+        walk(n, seed).iter().map(|e| e - by).collect()
+    }
+
     #[test]
     fn dispatched_pass_matches_portable_and_day_by_day_passes_bit_for_bit() {
         for (n, seed) in [(8041, 1), (1000, 7), (17, 3), (33, 11), (2, 5), (4000, 9)] {
@@ -787,6 +814,74 @@ mod tests {
             assert_eq!(bits(&fast), bits(&portable), "n = {n}");
             assert_eq!(bits(&fast), bits(&day_by_day(&e)), "n = {n}");
         }
+    }
+
+    #[test]
+    fn equity_through_zero_is_the_same_on_every_path() {
+        // Walks shifted so they cross zero mid-block, start below it, or sit on it: the
+        // dispatched (AVX2), portable and day-by-day passes agree bit for bit, and the
+        // maximum drawdown is the series' (>= 1 once a positive mark is lost).
+        let mut curves = Vec::new();
+        for (n, seed) in [(8041, 1), (1000, 7), (333, 2), (40, 4)] {
+            let e = walk(n, seed);
+            let (lo, hi) = e
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(l, h), x| (l.min(*x), h.max(*x)));
+            for by in [
+                lo + 0.25 * (hi - lo),
+                0.5 * (lo + hi),
+                hi - 0.01,
+                e[0],
+                e[1],
+                e[5],
+            ] {
+                curves.push(shifted(n, seed, by));
+            }
+        }
+        // Exactly zero for a while, then back up.
+        let mut zero = walk(200, 3);
+        zero[50..90].fill(0.0);
+        curves.push(zero);
+        for (k, e) in curves.iter().enumerate() {
+            let fast = OnePass::new(e).run(e);
+            let portable = OnePass::new(e).run_portable(e);
+            let plain = day_by_day(e);
+            if fast.sums.s1.iter().any(|s| s.is_nan()) {
+                // A 0/0 return: the sums are redone with NaN filled (their NaN lanes may
+                // differ in sign); the drawdown must not.
+                let tail = |p: &OnePass| bits(p).split_off(bits(p).len() - 3);
+                assert_eq!(tail(&fast), tail(&portable), "curve {k}");
+                assert_eq!(tail(&fast), tail(&plain), "curve {k}");
+            } else {
+                assert_eq!(bits(&fast), bits(&portable), "curve {k}");
+                assert_eq!(bits(&fast), bits(&plain), "curve {k}");
+            }
+            let m = summary(e);
+            let series = crate::stats::drawdowns(e);
+            assert_eq!(m.max_drawdown.to_bits(), series.max.to_bits(), "curve {k}");
+            assert_eq!(m.max_drawdown_duration, series.duration, "curve {k}");
+            if e[1] > 0.0 && e[1..].iter().any(|x| *x <= 0.0) {
+                assert!(m.max_drawdown >= 1.0, "curve {k}: {}", m.max_drawdown);
+            }
+        }
+    }
+
+    #[test]
+    fn a_curve_through_zero_has_a_drawdown_of_100_percent_or_more() {
+        // 16-day blocks: a positive block, one that crosses zero mid-block, one below zero.
+        let mut e: Vec<f64> = (0..17).map(|d| 100.0 + d as f64).collect(); // mark 116
+        e.extend((1..=16).map(|d| 116.0 - 10.0 * d as f64)); // down to -44
+        e.extend((1..=16).map(|d| -44.0 + d as f64)); // -43 .. -28
+        let m = summary(&e);
+        assert_eq!(m.max_drawdown, (116.0 + 44.0) / 116.0);
+        assert_eq!(m.max_drawdown_duration, 32);
+        // Day 1 already below zero: measured from day 0's 100 (QSTrader's mark of 0 would
+        // divide by zero; the old mark, day 1's -20, reported 0).
+        let m = summary(&[100.0, -20.0, -50.0, -10.0, 20.0]);
+        assert_eq!(m.max_drawdown, 1.5);
+        assert_eq!(m.max_drawdown_duration, 4);
+        // Starting below zero: any loss is unbounded.
+        assert_eq!(summary(&[-10.0, -20.0, -15.0]).max_drawdown, f64::INFINITY);
     }
 
     #[test]

@@ -34,7 +34,7 @@
 //! only the ones outside their buffer. An instrument is flat until its volatility has 10
 //! price changes, and while its price is missing.
 
-use super::{float_param, int_param, Setup, Strategy, StrategyInfo};
+use super::{float_param, int_param, no_warm_up, Setup, Strategy, StrategyInfo};
 use crate::params::{ParamError, ParamSpec, Params};
 use crate::simulator::BacktestError;
 
@@ -43,6 +43,7 @@ pub const INFO: StrategyInfo = StrategyInfo {
     summary: "EWMA crossover trend following with volatility targeting (pysystemtrade chapter 15)",
     declare_fn: declare,
     check_fn: check,
+    warm_up_fn: no_warm_up,
     build_fn: build,
 };
 

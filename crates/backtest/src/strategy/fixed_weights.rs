@@ -5,7 +5,9 @@
 //! most 1, and whatever they leave is held in cash (weights summing to 1 behave exactly as
 //! in QSTrader).
 
-use super::{check_weight_sum, weight_params, weights_of, BuildFn, Setup, Strategy, StrategyInfo};
+use super::{
+    check_weight_sum, no_warm_up, weight_params, weights_of, BuildFn, Setup, Strategy, StrategyInfo,
+};
 use crate::params::Params;
 use crate::simulator::BacktestError;
 
@@ -28,6 +30,7 @@ pub(super) const fn weights_strategy(
         summary,
         declare_fn: weight_params,
         check_fn: check_weight_sum,
+        warm_up_fn: no_warm_up,
         build_fn,
     }
 }

@@ -6,7 +6,9 @@
 //! schedule, and the strategy trades only when it changes (orders fill at the next open);
 //! between changes the position is left alone (no re-sizing). Averages are over the
 //! simulated days from the start (holidays of the `weekdays` calendar repeat the last
-//! close); the strategy is flat until `slow` (and `fast`) closes have been seen. `sma` is a
+//! close); the strategy is flat until `slow` (and `fast`) closes have been seen, and a run
+//! with no more days of prices than that could never trade: it is an error
+//! ([`BacktestError::WarmUp`]), not a run without trades. `sma` is a
 //! simple average (O(1) rolling sums); `ema` an exponential one with alpha = 2 / (n + 1),
 //! seeded with the first close. `fast < slow` is not enforced here (sweep constraints do
 //! that): with `fast > slow` the rule simply inverts.
@@ -16,7 +18,7 @@
 //! when the two averages are further apart than the rounding errors of both computations,
 //! and hands the whole run over to the plain one otherwise (a near tie).
 
-use super::{bool_param, int_param, str_param, Setup, Strategy, StrategyInfo};
+use super::{bool_param, int_param, str_param, Setup, Strategy, StrategyInfo, WarmUp};
 use crate::config::Rebalance;
 use crate::data::CloseSums;
 use crate::params::{ParamError, ParamSpec, Params};
@@ -27,6 +29,7 @@ pub const INFO: StrategyInfo = StrategyInfo {
     summary: "fast/slow moving-average crossover on one symbol, checked daily",
     declare_fn: declare,
     check_fn: check,
+    warm_up_fn: warm_up,
     build_fn: build,
 };
 
@@ -57,6 +60,23 @@ fn check(symbols: &[String], _resolved: &Params) -> Result<(), ParamError> {
         )));
     }
     Ok(())
+}
+
+/// The first signal comes with the `max(fast, slow)`-th close from the symbol's first price
+/// in the run (the averages need that many closes).
+fn warm_up(resolved: &Params) -> Result<Option<WarmUp>, ParamError> {
+    let fast = int_param(resolved, "fast")?;
+    let slow = int_param(resolved, "slow")?;
+    let (param, window) = if slow >= fast {
+        ("slow", slow)
+    } else {
+        ("fast", fast)
+    };
+    Ok(Some(WarmUp {
+        param,
+        days: usize::try_from(window).unwrap_or(usize::MAX),
+        from_first_price_of: Some(0),
+    }))
 }
 
 fn build<'a>(

@@ -74,6 +74,30 @@ impl Setup<'_> {
     }
 }
 
+/// How many days of prices a strategy needs before its first signal, and which parameter
+/// sets that: a run whose days cannot cover it would never trade
+/// ([`BacktestError::WarmUp`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WarmUp {
+    /// The parameter that sets it (`slow`, `lookback`).
+    pub param: &'static str,
+    /// The first signal comes on this day of prices (1-based: `days = 1` signals on the
+    /// first day).
+    pub days: usize,
+    /// Counted from this symbol's first price (an index into the data's symbols) rather
+    /// than from the start of the run.
+    pub from_first_price_of: Option<usize>,
+}
+
+/// A strategy's [`WarmUp`] for a resolved parameter set (`None`: it can signal on the first
+/// day). Cheap: no data is read.
+pub type WarmUpFn = fn(resolved: &Params) -> Result<Option<WarmUp>, ParamError>;
+
+/// A strategy without a warm-up.
+pub fn no_warm_up(_resolved: &Params) -> Result<Option<WarmUp>, ParamError> {
+    Ok(None)
+}
+
 /// Builds a strategy's per-run object from its resolved parameters.
 pub type BuildFn = for<'a> fn(&Setup<'a>, &Params) -> Result<Box<dyn Strategy + 'a>, BacktestError>;
 
@@ -88,6 +112,8 @@ pub struct StrategyInfo {
     /// Checks between parameters (or between parameters and the universe) that single
     /// declarations cannot express, run on the resolved set.
     pub check_fn: fn(symbols: &[String], resolved: &Params) -> Result<(), ParamError>,
+    /// How many days of prices the strategy needs before its first signal.
+    pub warm_up_fn: WarmUpFn,
     pub build_fn: BuildFn,
 }
 
@@ -112,6 +138,11 @@ impl StrategyInfo {
         let resolved = params::resolve(self.name, &self.params(symbols), given)?;
         (self.check_fn)(symbols, &resolved)?;
         Ok(resolved)
+    }
+
+    /// The warm-up of a parameter set returned by [`StrategyInfo::resolve`].
+    pub fn warm_up(&self, resolved: &Params) -> Result<Option<WarmUp>, ParamError> {
+        (self.warm_up_fn)(resolved)
     }
 
     /// Builds the per-run object from a parameter set returned by [`StrategyInfo::resolve`].

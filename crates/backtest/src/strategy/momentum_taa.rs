@@ -5,10 +5,11 @@
 //! QSTrader details kept: the price buffer holds `lookback + 1` closes, so the return is
 //! `close[d] / close[d - lookback] - 1`, counted in simulated days (holidays of the
 //! `weekdays` calendar repeat the last close and count); before `lookback` days have been
-//! seen since the start, all weights are zero; ties keep the universe order. A symbol
-//! without a price yet (NaN) is never selected.
+//! seen since the start, all weights are zero (a run of no more than `lookback` days could
+//! never trade: [`BacktestError::WarmUp`]); ties keep the universe order. A symbol without
+//! a price yet (NaN) is never selected.
 
-use super::{int_param, no_check, Setup, Strategy, StrategyInfo};
+use super::{int_param, no_check, Setup, Strategy, StrategyInfo, WarmUp};
 use crate::params::{ParamError, ParamSpec, Params};
 use crate::simulator::BacktestError;
 
@@ -17,6 +18,7 @@ pub const INFO: StrategyInfo = StrategyInfo {
     summary: "top_n symbols by lookback-day return, equal weights (QSTrader's momentum example)",
     declare_fn: declare,
     check_fn: check,
+    warm_up_fn: warm_up,
     build_fn: build,
 };
 
@@ -49,6 +51,17 @@ fn check(symbols: &[String], resolved: &Params) -> Result<(), ParamError> {
         )));
     }
     Ok(())
+}
+
+/// The first weights come on the `lookback`-th day from the start (QSTrader's warm-up counts
+/// the days seen, whatever the symbols' prices).
+fn warm_up(resolved: &Params) -> Result<Option<WarmUp>, ParamError> {
+    let lookback = int_param(resolved, "lookback")?;
+    Ok(Some(WarmUp {
+        param: "lookback",
+        days: usize::try_from(lookback).unwrap_or(usize::MAX),
+        from_first_price_of: None,
+    }))
 }
 
 fn build<'a>(

@@ -1,7 +1,9 @@
 //! `sweep data import FILES_OR_DIR... --dataset NAME [--sharedfs DIR]`: validates price
-//! files with the same check as `bt-worker check-data` ([`backtest::data::check_file`]) and
-//! copies the good ones into `<sharedfs>/data/<NAME>/`, atomically (temp file in the
-//! directory, fsync, rename) and read-only (`0444`).
+//! files with the same check as `bt-worker check-data` ([`backtest::data::check_file`], the
+//! loader's own per-file parse, so an imported file is one that planning and the worker
+//! load) and copies the good ones into `<sharedfs>/data/<NAME>/`, atomically (temp file in
+//! the directory, fsync, rename) and read-only (`0444`). What loading will skip in a file
+//! (`null` rows, intraday rows, dates without a daily close) is printed as a note.
 //!
 //! A file with any problem is refused with every problem (file, line, field); the good files
 //! are imported anyway and the exit code is 1. A file already in the dataset with the same
@@ -359,15 +361,19 @@ pub fn run_import(args: &ImportArgs) -> anyhow::Result<Outcome> {
         args.dry_run,
     )?;
     let dir = fs::canonicalize(&report.dataset_dir).unwrap_or_else(|_| report.dataset_dir.clone());
-    println!(
+    sweep_core::outln!(
         "{}dataset {}",
         if args.dry_run { "dry run: " } else { "" },
         dir.display()
     );
-    println!("{}", table(&report));
+    sweep_core::outln!("{}", table(&report));
     for l in &report.lines {
-        if let ImportAction::Refused(why) = &l.action {
-            println!("refused: {why}");
+        match (&l.action, &l.report) {
+            (ImportAction::Refused(why), _) => sweep_core::outln!("refused: {why}"),
+            (_, Some(r)) if !r.notes.is_empty() => {
+                sweep_core::outln!("note: {}: {}", l.source.display(), r.notes.join("; "));
+            }
+            _ => {}
         }
     }
     if report
@@ -375,7 +381,7 @@ pub fn run_import(args: &ImportArgs) -> anyhow::Result<Outcome> {
         .iter()
         .any(|l| matches!(l.action, ImportAction::Replaced { .. }))
     {
-        println!(
+        sweep_core::outln!(
             "note: replaced data changes the data hashes recorded in plans: sweeps planned from \
              now on get new plans and sweep directories; sweeps planned before still record the \
              old hashes, and their tasks that have not run yet will read the new files (plan \
@@ -395,7 +401,7 @@ pub fn run_import(args: &ImportArgs) -> anyhow::Result<Outcome> {
         .unwrap_or_default();
     symbols.sort();
     if !symbols.is_empty() && !args.dry_run {
-        println!(
+        sweep_core::outln!(
             "use it in a spec:\n  [data]\n  dir = \"{}\"\n  symbols = [{}]",
             dir.display(),
             symbols
@@ -407,7 +413,7 @@ pub fn run_import(args: &ImportArgs) -> anyhow::Result<Outcome> {
     }
     let refused = report.refused();
     if refused > 0 {
-        println!(
+        sweep_core::outln!(
             "{refused} of {} file{} refused",
             report.lines.len(),
             if report.lines.len() == 1 { "" } else { "s" }
