@@ -251,20 +251,12 @@ fn count_text(splits: Option<u128>) -> String {
 }
 
 fn bytes_text(splits: Option<u128>) -> String {
-    let Some(bytes) = splits.and_then(|c| c.checked_mul(u128::from(BYTES_PER_SPLIT))) else {
-        return "beyond any memory".into();
-    };
-    let units = ["bytes", "KB", "MB", "GB", "TB", "PB", "EB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit + 1 < units.len() {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} bytes")
-    } else {
-        format!("{value:.1} {}", units[unit])
+    match splits
+        .and_then(|c| c.checked_mul(u128::from(BYTES_PER_SPLIT)))
+        .and_then(|b| u64::try_from(b).ok())
+    {
+        Some(bytes) => sweep_core::planner::human_bytes(bytes),
+        None => "beyond any memory".into(),
     }
 }
 

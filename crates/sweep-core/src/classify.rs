@@ -68,6 +68,17 @@ pub struct FileCheck {
     pub header: Option<ResultHeader>,
 }
 
+impl std::fmt::Display for FileCheck {
+    /// `<path>: <verdict>: <reason>` (`<path>: complete` for a usable file).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.verdict.label())?;
+        match self.verdict.reason() {
+            Some(r) => write!(f, ": {r}"),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Judges one file for `plan` (`None`: no plan known, only the file's own checks) from what
 /// [`crate::reader`] made of it.
 pub fn check_file(

@@ -82,14 +82,7 @@ fn file_notes(results: &SweepResults, task: u64) -> Vec<String> {
         return Vec::new();
     };
     let mut out = Vec::new();
-    for p in &t.problems {
-        out.push(format!(
-            "{}: {}: {}",
-            p.path.display(),
-            p.verdict.label(),
-            p.verdict.reason().unwrap_or("")
-        ));
-    }
+    out.extend(t.problems.iter().map(|p| p.to_string()));
     for d in &t.duplicates {
         out.push(format!(
             "{}: duplicate that {} with the kept file",

@@ -143,18 +143,7 @@ pub fn compute(
         conflict: n(TaskState::Conflict),
         missing: n(TaskState::Missing),
         temp_files: results.all_temp().cloned().collect(),
-        unplaced_files: results
-            .unplaced
-            .iter()
-            .map(|p| {
-                format!(
-                    "{}: {}: {}",
-                    p.path.display(),
-                    p.verdict.label(),
-                    p.verdict.reason().unwrap_or("")
-                )
-            })
-            .collect(),
+        unplaced_files: results.unplaced.iter().map(|p| p.to_string()).collect(),
         quarantined: results.quarantined.len(),
         queue_note,
         not_done,
