@@ -72,10 +72,11 @@ pub fn metrics_of(i: u64) -> Metrics {
         calmar: sharpe * 0.05 / (0.05 + (i % 37) as f64 / 100.0),
         trades: i % 50,
         turnover: 1.5,
-        exposure: 0.9,
         skew: -0.2,
         kurtosis: 5.0,
         n_obs: 2520,
+        // Metrics added later keep their defaults here.
+        ..Metrics::default()
     }
 }
 
