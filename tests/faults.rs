@@ -529,6 +529,22 @@ fn status_and_collect_agree_on_every_kind_of_result_problem() {
     assert!(has("task-3.", "corrupt"), "{kinds:?}");
     assert!(has("task-4.", "foreign plan"), "{kinds:?}");
     assert_eq!(kinds.len(), 3, "{kinds:?}");
+    // Status lists the same unusable files.
+    let unusable: BTreeSet<String> = s["unusable_files"]
+        .as_array()
+        .expect("unusable files")
+        .iter()
+        .map(|f| f.as_str().expect("text").to_string())
+        .collect();
+    assert_eq!(unusable.len(), 3, "{s}");
+    for (name, kind) in &kinds {
+        assert!(
+            unusable
+                .iter()
+                .any(|u| u.contains(name.as_str()) && u.contains(&format!(": {kind}"))),
+            "{name} {kind} not in {unusable:?}"
+        );
+    }
     // The same files are named by status, on the same tasks.
     for (task, prefix) in [(2, "task-2."), (3, "task-3."), (4, "task-4.")] {
         let t = s["not_done"]
@@ -580,4 +596,54 @@ fn a_window_longer_than_the_data_is_refused_at_plan_time() {
         out.stderr
     );
     assert!(tree(&fs.join("sweeps")).is_empty());
+}
+
+#[test]
+fn a_stray_file_beside_a_done_task_makes_status_and_collect_say_partial() {
+    let work = scratch("stray");
+    let spec = write(
+        &work,
+        "stray.toml",
+        &spy_spec(
+            "stray",
+            "fast = [5, 10]\nslow = [50]",
+            "",
+            "combos_per_task = 1",
+        ),
+    );
+    let dir = plan(&spec, &work.join("fs"));
+    sweep(&[
+        os("run"),
+        dir.as_os_str(),
+        os("--local"),
+        os("--no-collect"),
+    ])
+    .expect_code(0);
+    let results = dir.join("results");
+    let first = std::fs::read_dir(&results)
+        .expect("ls")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("task-0."))
+        })
+        .expect("task 0");
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&first).expect("read")).expect("json");
+    v["plan_hash"] = "e".repeat(64).into();
+    std::fs::write(
+        results.join("task-0.node07.json"),
+        serde_json::to_vec(&v).expect("json"),
+    )
+    .expect("write");
+    let (code, s) = status(&dir);
+    assert_eq!((code, &s["done"]), (Some(1), &serde_json::json!(2)), "{s}");
+    let out = collect(&[dir.as_os_str()]);
+    out.expect_code(1);
+    assert!(
+        out.stderr.contains("task-0.node07.json: foreign plan"),
+        "{}",
+        out.stderr
+    );
 }

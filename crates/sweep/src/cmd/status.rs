@@ -1,6 +1,8 @@
 //! `sweep status DIR [--json]`: how many tasks are done, running, pending, failed or
 //! missing, from the result files and `squeue` (when SLURM answers; `sacct` is not used);
-//! for failed tasks, the last lines of their `.err` log. Exit 0 when every task is done.
+//! for failed tasks, the last lines of their `.err` log; every unusable result file and
+//! unfinished write. Exit 0 when every task is done and no result file is unusable (the
+//! same verdict as `collect`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -57,9 +59,10 @@ pub struct SweepStatus {
     /// writing).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub temp_files: Vec<PathBuf>,
-    /// Unusable result files of no task of this plan (another plan, an unknown task).
+    /// Every result file that is not used: partial, corrupt, or of another plan (also those
+    /// beside a done task's result, and those of no task of this plan).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub unplaced_files: Vec<String>,
+    pub unusable_files: Vec<String>,
     /// Files set aside in results/quarantine/.
     pub quarantined: usize,
     /// Why the queue is unknown, when squeue did not answer.
@@ -143,7 +146,7 @@ pub fn compute(
         conflict: n(TaskState::Conflict),
         missing: n(TaskState::Missing),
         temp_files: results.all_temp().cloned().collect(),
-        unplaced_files: results.unplaced.iter().map(|p| p.to_string()).collect(),
+        unusable_files: results.all_problems().map(|p| p.to_string()).collect(),
         quarantined: results.quarantined.len(),
         queue_note,
         not_done,
@@ -201,8 +204,14 @@ fn print_text(s: &SweepStatus) {
             }
         }
     }
-    for f in &s.unplaced_files {
-        sweep_core::outln!("unusable file of no task of this plan: {f}");
+    if !s.unusable_files.is_empty() {
+        sweep_core::outln!(
+            "{} unusable result file(s) (not counted for any task):",
+            s.unusable_files.len()
+        );
+        for f in &s.unusable_files {
+            sweep_core::outln!("  {f}");
+        }
     }
     if !s.temp_files.is_empty() {
         sweep_core::outln!(
@@ -226,9 +235,11 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<Outcome> {
     } else {
         print_text(&status);
     }
-    Ok(if status.done == status.tasks {
-        Outcome::Complete
-    } else {
-        Outcome::Incomplete
-    })
+    Ok(
+        if status.done == status.tasks && status.unusable_files.is_empty() {
+            Outcome::Complete
+        } else {
+            Outcome::Incomplete
+        },
+    )
 }
