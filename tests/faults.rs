@@ -80,14 +80,19 @@ fn os(s: &str) -> &OsStr {
     OsStr::new(s)
 }
 
-/// `sweep plan SPEC --sharedfs FS`; returns the sweep directory from its output.
-fn plan(spec: &Path, sharedfs: &Path) -> PathBuf {
-    let out = sweep(&[
+/// `sweep plan SPEC --sharedfs FS`.
+fn sweep_plan(spec: &Path, sharedfs: &Path) -> e2e::Output {
+    sweep(&[
         os("plan"),
         spec.as_os_str(),
         os("--sharedfs"),
         sharedfs.as_os_str(),
-    ]);
+    ])
+}
+
+/// `sweep plan SPEC --sharedfs FS`; returns the sweep directory from its output.
+fn plan(spec: &Path, sharedfs: &Path) -> PathBuf {
+    let out = sweep_plan(spec, sharedfs);
     out.expect_code(0);
     let dir = out
         .stdout
@@ -166,12 +171,7 @@ vol_target = {{ from = 0.01, to = 1.0, num = 250 }}
         ),
     );
     let started = Instant::now();
-    let out = sweep(&[
-        os("plan"),
-        spec.as_os_str(),
-        os("--sharedfs"),
-        fs.as_os_str(),
-    ]);
+    let out = sweep_plan(&spec, &fs);
     out.expect_code(2);
     assert!(started.elapsed() < Duration::from_secs(20), "refused late");
     assert!(
@@ -286,12 +286,7 @@ top_n = [1, 2, 5]
             data.display()
         ),
     );
-    let out = sweep(&[
-        os("plan"),
-        spec.as_os_str(),
-        os("--sharedfs"),
-        fs.as_os_str(),
-    ]);
+    let out = sweep_plan(&spec, &fs);
     out.expect_code(2);
     assert!(
         out.stderr.contains("combination 2 (lookback=20, top_n=5)"),
@@ -352,12 +347,7 @@ fn slurm_and_backtest_values_are_refused_at_plan_time() {
             &spy_spec("values", "fast = [10]\nslow = [50]", backtest, slurm),
         );
         let fs = work.join("fs");
-        let out = sweep(&[
-            os("plan"),
-            spec.as_os_str(),
-            os("--sharedfs"),
-            fs.as_os_str(),
-        ]);
+        let out = sweep_plan(&spec, &fs);
         out.expect_code(2);
         let line = std::fs::read_to_string(&spec)
             .expect("spec")
@@ -580,12 +570,7 @@ fn a_window_longer_than_the_data_is_refused_at_plan_time() {
         "window.toml",
         &spy_spec("window", "fast = [10]\nslow = [50, 5000]", "", ""),
     );
-    let out = sweep(&[
-        os("plan"),
-        spec.as_os_str(),
-        os("--sharedfs"),
-        fs.as_os_str(),
-    ]);
+    let out = sweep_plan(&spec, &fs);
     out.expect_code(2);
     assert!(
         out.stderr.contains("window.toml:")
