@@ -487,12 +487,19 @@ fn sweep_run_local_to_dev_full() {
     });
 }
 
-#[test]
-fn sweep_run_local_on_full_disk() {
-    if !full_disk_available("sweep_run_local_on_full_disk") {
+/// Plans the test sweep on a 4m tmpfs, fills it, runs `program` with `args(sweep_dir)`
+/// there and expects a clear error naming `expected(sweep_dir)`.
+fn on_full_disk_after_planning(
+    test: &str,
+    scenario: &str,
+    program: &Path,
+    args: impl Fn(&Path) -> Vec<OsString>,
+    expected: impl Fn(&Path) -> PathBuf,
+) {
+    if !full_disk_available(test) {
         return;
     }
-    let root = scratch("write-errors-sweep-run-full");
+    let root = scratch(scenario);
     let spec = write_spec(&root);
     let name = planned_name(&root, &spec);
     let mnt = root.join("mnt");
@@ -505,10 +512,21 @@ fn sweep_run_local_on_full_disk() {
             sweep_line(&[Path::new("plan"), &spec, Path::new("--sharedfs"), &mnt]),
             format!("test -d {}", sh_quote(&sweep_dir)),
         ],
-        &bin("sweep"),
-        &[os(&["run", "--local"]), vec![os_path(&sweep_dir)]].concat(),
+        program,
+        &args(&sweep_dir),
     );
-    expect_clear_full_disk_error(&out, &sweep_dir);
+    expect_clear_full_disk_error(&out, &expected(&sweep_dir));
+}
+
+#[test]
+fn sweep_run_local_on_full_disk() {
+    on_full_disk_after_planning(
+        "sweep_run_local_on_full_disk",
+        "write-errors-sweep-run-full",
+        &bin("sweep"),
+        |dir| [os(&["run", "--local"]), vec![os_path(dir)]].concat(),
+        |dir| dir.to_path_buf(),
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -533,30 +551,19 @@ fn bt_worker_task_to_dev_full() {
 
 #[test]
 fn bt_worker_task_on_full_disk() {
-    if !full_disk_available("bt_worker_task_on_full_disk") {
-        return;
-    }
-    let root = scratch("write-errors-bt-worker-task-full");
-    let spec = write_spec(&root);
-    let name = planned_name(&root, &spec);
-    let mnt = root.join("mnt");
-    std::fs::create_dir_all(&mnt).expect("mnt");
-    let sweep_dir = mnt.join("sweeps").join(&name);
-    let out = on_full_disk(
-        &mnt,
-        "4m",
-        &[
-            sweep_line(&[Path::new("plan"), &spec, Path::new("--sharedfs"), &mnt]),
-            format!("test -d {}", sh_quote(&sweep_dir)),
-        ],
+    on_full_disk_after_planning(
+        "bt_worker_task_on_full_disk",
+        "write-errors-bt-worker-task-full",
         &bin("bt-worker"),
-        &[
-            os(&["task", "--task", "0", "--sweep-dir"]),
-            vec![os_path(&sweep_dir)],
-        ]
-        .concat(),
+        |dir| {
+            [
+                os(&["task", "--task", "0", "--sweep-dir"]),
+                vec![os_path(dir)],
+            ]
+            .concat()
+        },
+        |dir| dir.join("results").join("task-0."),
     );
-    expect_clear_full_disk_error(&out, &sweep_dir.join("results").join("task-0."));
 }
 
 // ---------------------------------------------------------------------------------------
