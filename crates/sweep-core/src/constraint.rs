@@ -1,30 +1,28 @@
-//! Expressions over named values, parsed once and evaluated many times: spec constraints
-//! between parameters (`constraints = ["fast < slow", "a > 2 * b or c != 3"]`, which filter
-//! the grid) and `collect --where` filters over metrics and parameters
-//! (`"max_drawdown < 0.3 and trades >= 10"`), which use the same grammar in a more lenient
-//! [`Dialect`] and evaluate with [`Expr::matches`].
+//! Expressions over scalar values, bound once and evaluated many times: spec constraints
+//! between parameters (`constraints = ["fast < slow", "abs(a - b) >= 2"]`, which filter the
+//! grid) and `collect --where` filters over metrics and parameters
+//! (`"max_drawdown < 0.3 and trades >= 10"`). Both are written in the one expression
+//! language of the workspace and parsed by [`expr::parse`] (grammar there; constraints in
+//! [`Dialect::STRICT`], filters in [`Dialect::LENIENT`]); this module binds the names to
+//! slots ([`Scalar::parse`]), checks the functions, and evaluates over numbers, strings and
+//! booleans.
 //!
-//! Grammar (lowest precedence first):
+//! Numbers compare as floats (integers widen); strings compare with strings, booleans with
+//! `==`/`!=`. The scalar functions have the meanings the rules language gives them:
+//! `abs(x)`, `min(a, b)`, `max(a, b)`, `sign(x)` (-1, 0 or 1), `clip(x, lo, hi)`
+//! (`min(max(x, lo), hi)`), `log(x)` (natural logarithm), `if(c, a, b)` (`a` when `c` holds,
+//! else `b`; only the chosen branch is evaluated). A NaN argument of `min`, `max`, `sign`,
+//! `clip` gives NaN. The series functions of the rules language (`sma`, `lag`, ...) are
+//! refused with a message saying where they belong.
 //!
-//! ```text
-//! expr    := and ( ("or" | "||") and )*
-//! and     := not ( ("and" | "&&") not )*
-//! not     := ("not" | "!") not | compare
-//! compare := sum ( ("<" | "<=" | ">" | ">=" | "==" | "!=") sum )?
-//! sum     := product ( ("+" | "-") product )*
-//! product := unary ( ("*" | "/" | "%") unary )*
-//! unary   := "-" unary | atom
-//! atom    := number | 'string' | "string" | true | false | name | "(" expr ")"
-//! ```
-//!
-//! Names are parameter names (grid parameters, or declared parameters that keep their
-//! default). Numbers compare as floats (integers widen); strings compare with strings,
-//! booleans with `==`/`!=`. A constraint must evaluate to a boolean.
+//! Errors carry the [`Span`] of the part at fault, for a caret line ([`ExprError::show`]).
 
 use std::cmp::Ordering;
 use std::fmt;
 
 use backtest::ParamValue;
+use expr::{BinOp, Expr, ExprKind, UnOp};
+pub use expr::{Dialect, Span};
 
 /// A value during evaluation.
 #[derive(Clone, Debug, PartialEq)]
@@ -51,6 +49,15 @@ impl Value {
             Value::Bool(_) => "bool",
         }
     }
+
+    /// As a condition in a filter: a number is true when non-zero, a string when non-empty.
+    fn truthy(&self) -> bool {
+        match self {
+            Value::Bool(b) => *b,
+            Value::Num(x) => *x != 0.0 && !x.is_nan(),
+            Value::Str(s) => !s.is_empty(),
+        }
+    }
 }
 
 impl fmt::Display for Value {
@@ -63,386 +70,137 @@ impl fmt::Display for Value {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BinOp {
-    Or,
-    And,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-    Eq,
-    Ne,
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Rem,
-}
-
-/// A parsed expression. Variables are names until [`Expr::bind`] resolves them to slots.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Expr {
-    Lit(Value),
-    Var(String),
-    /// A variable bound to slot `n` of the evaluation context.
-    Slot(usize),
-    Not(Box<Expr>),
-    Neg(Box<Expr>),
-    Bin(BinOp, Box<Expr>, Box<Expr>),
-}
-
-/// What the parser accepts beyond the strict constraint syntax.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Dialect {
-    /// `=` is a comparison, the same as `==` (otherwise it is an error saying to use `==`).
-    pub single_equals: bool,
-    /// `AND`, `Or`, `NOT`... are the keywords (otherwise only lower case is).
-    pub keywords_any_case: bool,
-}
-
-impl Dialect {
-    /// Spec constraints: `==` only, lower-case keywords.
-    pub const STRICT: Dialect = Dialect {
-        single_equals: false,
-        keywords_any_case: false,
-    };
-    /// Command-line filters (`collect --where`): also `=` and keywords in any case.
-    pub const LENIENT: Dialect = Dialect {
-        single_equals: true,
-        keywords_any_case: true,
-    };
-}
-
-/// Why an expression does not parse, and where.
+/// Why an expression does not parse, bind or evaluate, and which part of it is at fault.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
-pub struct ParseError {
+pub struct ExprError {
     pub message: String,
-    /// Position in the text, in characters (the text's length when it ends too early).
-    pub position: usize,
+    /// In characters of the expression's text.
+    pub span: Span,
+}
+
+impl ExprError {
+    fn at(span: Span, message: String) -> ExprError {
+        ExprError { message, span }
+    }
+
+    /// The message, then `text` with a caret line under the part at fault.
+    pub fn show(&self, text: &str) -> String {
+        format!("{}\n{}", self.message, expr::caret(text, self.span))
+    }
+}
+
+impl From<expr::ParseError> for ExprError {
+    fn from(e: expr::ParseError) -> ExprError {
+        ExprError::at(e.span, e.message)
+    }
+}
+
+/// A scalar function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Func {
+    Abs,
+    Min,
+    Max,
+    Sign,
+    Clip,
+    Log,
+    If,
+}
+
+/// The scalar functions: name, function, arguments as a message shows them.
+const FUNCTIONS: [(&str, Func, &str); 7] = [
+    ("abs", Func::Abs, "x"),
+    ("min", Func::Min, "a, b"),
+    ("max", Func::Max, "a, b"),
+    ("sign", Func::Sign, "x"),
+    ("clip", Func::Clip, "x, lo, hi"),
+    ("log", Func::Log, "x"),
+    ("if", Func::If, "c, a, b"),
+];
+
+/// The functions of the rules language that work on price series (not scalars).
+const SERIES_FUNCTIONS: [&str; 13] = [
+    "lag",
+    "ret",
+    "sma",
+    "ema",
+    "std",
+    "highest",
+    "lowest",
+    "rsi",
+    "atr",
+    "zscore",
+    "crossover",
+    "crossunder",
+    "rank",
+];
+
+impl Func {
+    fn name(self) -> &'static str {
+        FUNCTIONS
+            .iter()
+            .find(|(_, f, _)| *f == self)
+            .map_or("?", |(n, _, _)| n)
+    }
+}
+
+/// An expression whose names are bound to slots of the evaluation context.
+#[derive(Clone, Debug, PartialEq)]
+struct Node {
+    kind: Kind,
+    span: Span,
 }
 
 #[derive(Clone, Debug, PartialEq)]
-enum Tok {
-    Num(f64),
-    Str(String),
-    Ident(String),
-    Op(&'static str),
-    LParen,
-    RParen,
+enum Kind {
+    Lit(Value),
+    /// A name bound to slot `n`.
+    Slot(usize),
+    Not(Box<Node>),
+    Neg(Box<Node>),
+    Bin(BinOp, Box<Node>, Box<Node>),
+    Call(Func, Vec<Node>),
 }
 
-/// The tokens of `src`, each with its position in characters.
-fn tokenize(src: &str, dialect: Dialect) -> Result<Vec<(Tok, usize)>, ParseError> {
-    let chars: Vec<char> = src.chars().collect();
-    let error = |message: String, position: usize| ParseError { message, position };
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        let start = i;
-        if c.is_whitespace() {
-            i += 1;
-        } else if c.is_ascii_digit()
-            || (c == '.' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit()))
-        {
-            while i < chars.len()
-                && (chars[i].is_ascii_digit()
-                    || chars[i] == '.'
-                    || chars[i] == '_'
-                    || ((chars[i] == 'e' || chars[i] == 'E')
-                        && chars
-                            .get(i + 1)
-                            .is_some_and(|d| d.is_ascii_digit() || *d == '-' || *d == '+'))
-                    || ((chars[i] == '-' || chars[i] == '+') && matches!(chars[i - 1], 'e' | 'E')))
-            {
-                i += 1;
-            }
-            let text: String = chars[start..i].iter().filter(|c| **c != '_').collect();
-            let x = text
-                .parse::<f64>()
-                .map_err(|_| error(format!("`{text}` is not a number"), start))?;
-            out.push((Tok::Num(x), start));
-        } else if c.is_alphabetic() || c == '_' {
-            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
-                i += 1;
-            }
-            let word: String = chars[start..i].iter().collect();
-            let lower = word.to_ascii_lowercase();
-            let word =
-                if dialect.keywords_any_case && matches!(lower.as_str(), "and" | "or" | "not") {
-                    lower
-                } else {
-                    word
-                };
-            out.push((Tok::Ident(word), start));
-        } else if c == '\'' || c == '"' {
-            i += 1;
-            while i < chars.len() && chars[i] != c {
-                i += 1;
-            }
-            if i >= chars.len() {
-                return Err(error("unterminated string".into(), start));
-            }
-            out.push((Tok::Str(chars[start + 1..i].iter().collect()), start));
-            i += 1;
-        } else if c == '(' {
-            out.push((Tok::LParen, start));
-            i += 1;
-        } else if c == ')' {
-            out.push((Tok::RParen, start));
-            i += 1;
-        } else {
-            let two: String = chars[i..(i + 2).min(chars.len())].iter().collect();
-            let op = ["<=", ">=", "==", "!=", "&&", "||"]
-                .into_iter()
-                .find(|o| *o == two)
-                .or_else(|| {
-                    ["<", ">", "+", "-", "*", "/", "%", "!", "="]
-                        .into_iter()
-                        .find(|o| o.starts_with(c))
-                })
-                .ok_or_else(|| error(format!("unexpected character `{c}`"), start))?;
-            i += op.len();
-            let op = match op {
-                "=" if dialect.single_equals => "==",
-                "=" => return Err(error("`=` is not a comparison; use `==`".into(), start)),
-                op => op,
-            };
-            out.push((Tok::Op(op), start));
-        }
-    }
-    Ok(out)
+/// A parsed expression over scalars, its names bound to slots and its functions checked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scalar {
+    root: Node,
 }
 
-struct Parser {
-    toks: Vec<(Tok, usize)>,
-    pos: usize,
-    /// The text's length in characters: the position of an error at its end.
-    end: usize,
-}
-
-impl Parser {
-    fn peek(&self) -> Option<&Tok> {
-        self.toks.get(self.pos).map(|t| &t.0)
-    }
-
-    /// An error at the current token (or at the end of the text).
-    fn error(&self, message: String) -> ParseError {
-        ParseError {
-            message,
-            position: self.toks.get(self.pos).map_or(self.end, |t| t.1),
-        }
-    }
-
-    fn eat_op(&mut self, ops: &[&str]) -> Option<&'static str> {
-        let found = match self.peek() {
-            Some(Tok::Op(o)) if ops.contains(o) => Some(*o),
-            Some(Tok::Ident(w)) if ops.contains(&w.as_str()) => {
-                ["or", "and", "not"].into_iter().find(|k| k == w)
-            }
-            _ => None,
-        };
-        if found.is_some() {
-            self.pos += 1;
-        }
-        found
-    }
-
-    fn or(&mut self) -> Result<Expr, ParseError> {
-        let mut left = self.and()?;
-        while self.eat_op(&["or", "||"]).is_some() {
-            left = Expr::Bin(BinOp::Or, Box::new(left), Box::new(self.and()?));
-        }
-        Ok(left)
-    }
-
-    fn and(&mut self) -> Result<Expr, ParseError> {
-        let mut left = self.not()?;
-        while self.eat_op(&["and", "&&"]).is_some() {
-            left = Expr::Bin(BinOp::And, Box::new(left), Box::new(self.not()?));
-        }
-        Ok(left)
-    }
-
-    fn not(&mut self) -> Result<Expr, ParseError> {
-        if self.eat_op(&["not", "!"]).is_some() {
-            return Ok(Expr::Not(Box::new(self.not()?)));
-        }
-        self.compare()
-    }
-
-    fn compare(&mut self) -> Result<Expr, ParseError> {
-        let left = self.sum()?;
-        let op = match self.eat_op(&["<", "<=", ">", ">=", "==", "!="]) {
-            Some("<") => BinOp::Lt,
-            Some("<=") => BinOp::Le,
-            Some(">") => BinOp::Gt,
-            Some(">=") => BinOp::Ge,
-            Some("==") => BinOp::Eq,
-            Some(_) => BinOp::Ne,
-            None => return Ok(left),
-        };
-        Ok(Expr::Bin(op, Box::new(left), Box::new(self.sum()?)))
-    }
-
-    fn sum(&mut self) -> Result<Expr, ParseError> {
-        let mut left = self.product()?;
-        while let Some(op) = self.eat_op(&["+", "-"]) {
-            let op = if op == "+" { BinOp::Add } else { BinOp::Sub };
-            left = Expr::Bin(op, Box::new(left), Box::new(self.product()?));
-        }
-        Ok(left)
-    }
-
-    fn product(&mut self) -> Result<Expr, ParseError> {
-        let mut left = self.unary()?;
-        while let Some(op) = self.eat_op(&["*", "/", "%"]) {
-            let op = match op {
-                "*" => BinOp::Mul,
-                "/" => BinOp::Div,
-                _ => BinOp::Rem,
-            };
-            left = Expr::Bin(op, Box::new(left), Box::new(self.unary()?));
-        }
-        Ok(left)
-    }
-
-    fn unary(&mut self) -> Result<Expr, ParseError> {
-        if self.eat_op(&["-"]).is_some() {
-            return Ok(Expr::Neg(Box::new(self.unary()?)));
-        }
-        self.atom()
-    }
-
-    fn atom(&mut self) -> Result<Expr, ParseError> {
-        let Some(tok) = self.peek().cloned() else {
-            return Err(self.error("expression ends too early".into()));
-        };
-        let expr = match tok {
-            Tok::Num(x) => Expr::Lit(Value::Num(x)),
-            Tok::Str(s) => Expr::Lit(Value::Str(s)),
-            Tok::Ident(w) => match w.as_str() {
-                "true" => Expr::Lit(Value::Bool(true)),
-                "false" => Expr::Lit(Value::Bool(false)),
-                "and" | "or" | "not" => {
-                    return Err(self.error(format!("expected a value, found `{w}`")))
-                }
-                _ => Expr::Var(w),
-            },
-            Tok::LParen => {
-                self.pos += 1;
-                let e = self.or()?;
-                if self.peek() != Some(&Tok::RParen) {
-                    return Err(self.error("expected `)`".into()));
-                }
-                e
-            }
-            Tok::RParen => return Err(self.error("unexpected `)`".into())),
-            Tok::Op(o) => return Err(self.error(format!("expected a value, found `{o}`"))),
-        };
-        self.pos += 1;
-        Ok(expr)
-    }
-}
-
-impl Expr {
-    /// Parses a constraint expression ([`Dialect::STRICT`]); the error is the message.
-    pub fn parse(src: &str) -> Result<Expr, String> {
-        Expr::parse_in(src, Dialect::STRICT).map_err(|e| e.message)
-    }
-
-    /// Parses an expression in `dialect`; the error says where the problem is.
-    pub fn parse_in(src: &str, dialect: Dialect) -> Result<Expr, ParseError> {
-        let toks = tokenize(src, dialect)?;
-        let mut p = Parser {
-            toks,
-            pos: 0,
-            end: src.chars().count(),
-        };
-        if p.toks.is_empty() {
-            return Err(p.error("empty expression".into()));
-        }
-        let e = p.or()?;
-        if let Some(t) = p.peek() {
-            let message = format!(
-                "unexpected token {} after a complete expression",
-                describe(t)
-            );
-            return Err(p.error(message));
-        }
-        Ok(e)
-    }
-
-    /// The variable names used, in first-use order, without repeats.
-    pub fn variables(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        self.collect_vars(&mut out);
-        out
-    }
-
-    fn collect_vars(&self, out: &mut Vec<String>) {
-        match self {
-            Expr::Var(n) if !out.contains(n) => out.push(n.clone()),
-            Expr::Not(e) | Expr::Neg(e) => e.collect_vars(out),
-            Expr::Bin(_, a, b) => {
-                a.collect_vars(out);
-                b.collect_vars(out);
-            }
-            _ => {}
-        }
-    }
-
-    /// Replaces every variable with its slot: `slot_of(name)` gives the slot, or `None` for
-    /// an unknown name, which is returned as the error.
-    pub fn bind(self, slot_of: &impl Fn(&str) -> Option<usize>) -> Result<Expr, String> {
-        Ok(match self {
-            Expr::Var(n) => Expr::Slot(slot_of(&n).ok_or(n)?),
-            Expr::Not(e) => Expr::Not(Box::new(e.bind(slot_of)?)),
-            Expr::Neg(e) => Expr::Neg(Box::new(e.bind(slot_of)?)),
-            Expr::Bin(op, a, b) => {
-                Expr::Bin(op, Box::new(a.bind(slot_of)?), Box::new(b.bind(slot_of)?))
-            }
-            other => other,
+impl Scalar {
+    /// Parses `text` in `dialect` and binds every name with `slot_of`, which gives its slot,
+    /// or the message for a name it does not know (the error then points at the name).
+    /// `place` says where the expression is written (`"a constraint over parameters"`), for
+    /// the message refusing a series function.
+    pub fn parse(
+        text: &str,
+        dialect: Dialect,
+        place: &str,
+        slot_of: &mut impl FnMut(&str) -> Result<usize, String>,
+    ) -> Result<Scalar, ExprError> {
+        let e = expr::parse(text, dialect)?;
+        Ok(Scalar {
+            root: bind(&e, place, slot_of)?,
         })
     }
 
     /// Evaluates with `slot(n)` giving the value of slot `n`.
-    pub fn eval(&self, slot: &impl Fn(usize) -> Value) -> Result<Value, String> {
-        match self {
-            Expr::Lit(v) => Ok(v.clone()),
-            Expr::Slot(n) => Ok(slot(*n)),
-            Expr::Var(n) => Err(format!("unbound name `{n}`")),
-            Expr::Not(e) => match e.eval(slot)? {
-                Value::Bool(b) => Ok(Value::Bool(!b)),
-                v => Err(format!("`not` needs a bool, got {} {v}", v.type_name())),
-            },
-            Expr::Neg(e) => match e.eval(slot)? {
-                Value::Num(x) => Ok(Value::Num(-x)),
-                v => Err(format!("`-` needs a number, got {} {v}", v.type_name())),
-            },
-            Expr::Bin(BinOp::And, a, b) => match a.eval(slot)? {
-                Value::Bool(false) => Ok(Value::Bool(false)),
-                Value::Bool(true) => want_bool(b.eval(slot)?, "and"),
-                v => Err(format!("`and` needs bools, got {} {v}", v.type_name())),
-            },
-            Expr::Bin(BinOp::Or, a, b) => match a.eval(slot)? {
-                Value::Bool(true) => Ok(Value::Bool(true)),
-                Value::Bool(false) => want_bool(b.eval(slot)?, "or"),
-                v => Err(format!("`or` needs bools, got {} {v}", v.type_name())),
-            },
-            Expr::Bin(op, a, b) => binary(*op, a.eval(slot)?, b.eval(slot)?),
-        }
+    pub fn eval(&self, slot: &impl Fn(usize) -> Value) -> Result<Value, ExprError> {
+        self.root.eval(slot)
     }
 
     /// Evaluates to a boolean; anything else is an error.
-    pub fn test(&self, slot: &impl Fn(usize) -> Value) -> Result<bool, String> {
-        match self.eval(slot)? {
+    pub fn test(&self, slot: &impl Fn(usize) -> Value) -> Result<bool, ExprError> {
+        match self.root.eval(slot)? {
             Value::Bool(b) => Ok(b),
-            v => Err(format!(
-                "evaluates to the {} {v}, not to true or false",
-                v.type_name()
+            v => Err(ExprError::at(
+                self.root.span,
+                format!(
+                    "evaluates to the {} {v}, not to true or false",
+                    v.type_name()
+                ),
             )),
         }
     }
@@ -450,32 +208,161 @@ impl Expr {
     /// Evaluates as a filter, never failing: `slot(n)` gives the value of slot `n`, or
     /// `None` when it is missing. A comparison involving a missing value, or between values
     /// of different kinds, is false (so `not` of it is true); booleans also order
-    /// (`false < true`); arithmetic on a missing or non-number value is missing. Where a
-    /// condition is expected, a number is true when non-zero, a string when non-empty, a
-    /// missing value never.
+    /// (`false < true`); arithmetic or a function on a missing or mistyped value is
+    /// missing, as is `if` with a missing condition. Where a condition is expected, a
+    /// number is true when non-zero, a string when non-empty, a missing value never.
     pub fn matches(&self, slot: &impl Fn(usize) -> Option<Value>) -> bool {
-        match self.eval_lenient(slot) {
-            Some(Value::Bool(b)) => b,
-            Some(Value::Num(x)) => x != 0.0 && !x.is_nan(),
-            Some(Value::Str(s)) => !s.is_empty(),
-            None => false,
+        self.root.matches(slot)
+    }
+}
+
+/// Binds `e`'s names with `slot_of` and checks its function calls.
+fn bind(
+    e: &Expr,
+    place: &str,
+    slot_of: &mut impl FnMut(&str) -> Result<usize, String>,
+) -> Result<Node, ExprError> {
+    let kind = match &e.kind {
+        ExprKind::Num(x) => Kind::Lit(Value::Num(*x)),
+        ExprKind::Str(s) => Kind::Lit(Value::Str(s.clone())),
+        ExprKind::Bool(b) => Kind::Lit(Value::Bool(*b)),
+        ExprKind::Name(n) => Kind::Slot(slot_of(n).map_err(|m| ExprError::at(e.span, m))?),
+        ExprKind::Unary(UnOp::Not, a) => Kind::Not(Box::new(bind(a, place, slot_of)?)),
+        ExprKind::Unary(UnOp::Neg, a) => Kind::Neg(Box::new(bind(a, place, slot_of)?)),
+        ExprKind::Binary(op, a, b) => Kind::Bin(
+            *op,
+            Box::new(bind(a, place, slot_of)?),
+            Box::new(bind(b, place, slot_of)?),
+        ),
+        ExprKind::Call {
+            name,
+            name_span,
+            args,
+        } => {
+            let func = function(name, place).map_err(|m| ExprError::at(*name_span, m))?;
+            let (_, _, params) = FUNCTIONS
+                .iter()
+                .find(|(_, f, _)| *f == func)
+                .expect("listed");
+            let want = params.split(", ").count();
+            if args.len() != want {
+                return Err(ExprError::at(
+                    e.span,
+                    format!(
+                        "`{name}` takes {want} argument{} ({params}), got {}",
+                        if want == 1 { "" } else { "s" },
+                        args.len()
+                    ),
+                ));
+            }
+            let args = args
+                .iter()
+                .map(|a| bind(a, place, slot_of))
+                .collect::<Result<_, _>>()?;
+            Kind::Call(func, args)
+        }
+    };
+    Ok(Node { kind, span: e.span })
+}
+
+/// The scalar function called `name`, or why there is none.
+fn function(name: &str, place: &str) -> Result<Func, String> {
+    if let Some((_, f, _)) = FUNCTIONS.iter().find(|(n, _, _)| *n == name) {
+        return Ok(*f);
+    }
+    if SERIES_FUNCTIONS.contains(&name) {
+        return Err(format!(
+            "`{name}` works on price series and belongs in [rules], not in {place}"
+        ));
+    }
+    let names: Vec<&str> = FUNCTIONS.iter().map(|(n, _, _)| *n).collect();
+    let hint = expr::closest(name, &names)
+        .map(|c| format!(" (did you mean `{c}`?)"))
+        .unwrap_or_default();
+    let valid: Vec<String> = FUNCTIONS
+        .iter()
+        .map(|(n, _, params)| format!("{n}({params})"))
+        .collect();
+    Err(format!(
+        "unknown function `{name}`{hint}; functions here: {}",
+        valid.join(", ")
+    ))
+}
+
+impl Node {
+    fn eval(&self, slot: &impl Fn(usize) -> Value) -> Result<Value, ExprError> {
+        match &self.kind {
+            Kind::Lit(v) => Ok(v.clone()),
+            Kind::Slot(n) => Ok(slot(*n)),
+            Kind::Not(e) => Ok(Value::Bool(!e.eval_bool(slot, "`not`")?)),
+            Kind::Neg(e) => Ok(Value::Num(-e.eval_num(slot, "`-`")?)),
+            Kind::Bin(BinOp::And, a, b) => Ok(Value::Bool(
+                a.eval_bool(slot, "`and`")? && b.eval_bool(slot, "`and`")?,
+            )),
+            Kind::Bin(BinOp::Or, a, b) => Ok(Value::Bool(
+                a.eval_bool(slot, "`or`")? || b.eval_bool(slot, "`or`")?,
+            )),
+            Kind::Bin(op, a, b) => {
+                binary(*op, a.eval(slot)?, b.eval(slot)?).map_err(|m| ExprError::at(self.span, m))
+            }
+            Kind::Call(Func::If, args) => {
+                if args[0].eval_bool(slot, "the condition of `if`")? {
+                    args[1].eval(slot)
+                } else {
+                    args[2].eval(slot)
+                }
+            }
+            Kind::Call(f, args) => {
+                let what = format!("`{}`", f.name());
+                let xs = args
+                    .iter()
+                    .map(|a| a.eval_num(slot, &what))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(Value::Num(apply(*f, &xs)))
+            }
         }
     }
 
-    /// The value for [`Expr::matches`]: `None` when missing.
+    /// Evaluates to a bool, or says that `what` needs one.
+    fn eval_bool(&self, slot: &impl Fn(usize) -> Value, what: &str) -> Result<bool, ExprError> {
+        match self.eval(slot)? {
+            Value::Bool(b) => Ok(b),
+            v => Err(self.needs(what, "a bool", &v)),
+        }
+    }
+
+    /// Evaluates to a number, or says that `what` needs one.
+    fn eval_num(&self, slot: &impl Fn(usize) -> Value, what: &str) -> Result<f64, ExprError> {
+        match self.eval(slot)? {
+            Value::Num(x) => Ok(x),
+            v => Err(self.needs(what, "a number", &v)),
+        }
+    }
+
+    fn needs(&self, what: &str, kind: &str, got: &Value) -> ExprError {
+        ExprError::at(
+            self.span,
+            format!("{what} needs {kind}, got {} {got}", got.type_name()),
+        )
+    }
+
+    fn matches(&self, slot: &impl Fn(usize) -> Option<Value>) -> bool {
+        self.eval_lenient(slot).is_some_and(|v| v.truthy())
+    }
+
+    /// The value for [`Scalar::matches`]: `None` when missing.
     fn eval_lenient(&self, slot: &impl Fn(usize) -> Option<Value>) -> Option<Value> {
-        match self {
-            Expr::Lit(v) => Some(v.clone()),
-            Expr::Slot(n) => slot(*n),
-            Expr::Var(_) => None,
-            Expr::Not(e) => Some(Value::Bool(!e.matches(slot))),
-            Expr::Neg(e) => match e.eval_lenient(slot)? {
+        match &self.kind {
+            Kind::Lit(v) => Some(v.clone()),
+            Kind::Slot(n) => slot(*n),
+            Kind::Not(e) => Some(Value::Bool(!e.matches(slot))),
+            Kind::Neg(e) => match e.eval_lenient(slot)? {
                 Value::Num(x) => Some(Value::Num(-x)),
                 _ => None,
             },
-            Expr::Bin(BinOp::And, a, b) => Some(Value::Bool(a.matches(slot) && b.matches(slot))),
-            Expr::Bin(BinOp::Or, a, b) => Some(Value::Bool(a.matches(slot) || b.matches(slot))),
-            Expr::Bin(op, a, b) => {
+            Kind::Bin(BinOp::And, a, b) => Some(Value::Bool(a.matches(slot) && b.matches(slot))),
+            Kind::Bin(BinOp::Or, a, b) => Some(Value::Bool(a.matches(slot) || b.matches(slot))),
+            Kind::Bin(op, a, b) => {
                 let (a, b) = (a.eval_lenient(slot), b.eval_lenient(slot));
                 match comparison(*op) {
                     Some(holds) => Some(Value::Bool(
@@ -486,25 +373,44 @@ impl Expr {
                     None => arithmetic(*op, a?, b?).ok(),
                 }
             }
+            Kind::Call(Func::If, args) => {
+                if args[0].eval_lenient(slot)?.truthy() {
+                    args[1].eval_lenient(slot)
+                } else {
+                    args[2].eval_lenient(slot)
+                }
+            }
+            Kind::Call(f, args) => {
+                let xs = args
+                    .iter()
+                    .map(|a| match a.eval_lenient(slot)? {
+                        Value::Num(x) => Some(x),
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<_>>>()?;
+                Some(Value::Num(apply(*f, &xs)))
+            }
         }
     }
 }
 
-fn describe(t: &Tok) -> String {
-    match t {
-        Tok::Num(x) => format!("number `{x}`"),
-        Tok::Str(s) => format!("string '{s}'"),
-        Tok::Ident(w) => format!("`{w}`"),
-        Tok::Op(o) => format!("`{o}`"),
-        Tok::LParen => "`(`".into(),
-        Tok::RParen => "`)`".into(),
+/// A numeric function on its (checked) arguments.
+fn apply(f: Func, xs: &[f64]) -> f64 {
+    if xs.iter().any(|x| x.is_nan()) {
+        return f64::NAN;
     }
-}
-
-fn want_bool(v: Value, op: &str) -> Result<Value, String> {
-    match v {
-        Value::Bool(_) => Ok(v),
-        v => Err(format!("`{op}` needs bools, got {} {v}", v.type_name())),
+    match f {
+        Func::Abs => xs[0].abs(),
+        Func::Min => xs[0].min(xs[1]),
+        Func::Max => xs[0].max(xs[1]),
+        Func::Sign => match xs[0].partial_cmp(&0.0) {
+            Some(Ordering::Greater) => 1.0,
+            Some(Ordering::Less) => -1.0,
+            _ => 0.0,
+        },
+        Func::Clip => xs[0].max(xs[1]).min(xs[2]),
+        Func::Log => xs[0].ln(),
+        Func::If => unreachable!("`if` is evaluated lazily"),
     }
 }
 
@@ -542,7 +448,8 @@ fn arithmetic(op: BinOp, a: Value, b: Value) -> Result<Value, String> {
             _ => x % y,
         })),
         _ => Err(format!(
-            "arithmetic needs numbers, got {} {a} and {} {b}",
+            "`{}` needs numbers, got {} {a} and {} {b}",
+            op.symbol(),
             a.type_name(),
             b.type_name()
         )),
@@ -567,10 +474,31 @@ fn binary(op: BinOp, a: Value, b: Value) -> Result<Value, String> {
 mod tests {
     use super::*;
 
+    const PLACE: &str = "a constraint over parameters";
+
+    /// Binds names to their position in `names`.
+    fn parse(src: &str, names: &[&str], dialect: Dialect) -> Result<Scalar, ExprError> {
+        Scalar::parse(src, dialect, PLACE, &mut |n| {
+            names
+                .iter()
+                .position(|x| *x == n)
+                .ok_or_else(|| format!("unknown `{n}`"))
+        })
+    }
+
     fn check(src: &str, vars: &[(&str, Value)]) -> Result<bool, String> {
         let names: Vec<&str> = vars.iter().map(|(n, _)| *n).collect();
-        let e = Expr::parse(src)?.bind(&|n| names.iter().position(|x| *x == n))?;
-        e.test(&|k| vars[k].1.clone())
+        let e = parse(src, &names, Dialect::STRICT).map_err(|e| e.message)?;
+        e.test(&|k| vars[k].1.clone()).map_err(|e| e.message)
+    }
+
+    /// The error, shown with its caret line.
+    fn shown(src: &str, vars: &[(&str, Value)]) -> String {
+        let names: Vec<&str> = vars.iter().map(|(n, _)| *n).collect();
+        let e = parse(src, &names, Dialect::STRICT)
+            .and_then(|e| e.test(&|k| vars[k].1.clone()))
+            .expect_err("refused");
+        e.show(src)
     }
 
     fn n(x: f64) -> Value {
@@ -603,64 +531,147 @@ mod tests {
         ];
         assert_eq!(check("kind == 'ema'", &v), Ok(true));
         assert_eq!(check("kind != \"sma\" and long_only == true", &v), Ok(true));
-        assert!(check("kind < 3", &v).is_err());
+        assert_eq!(
+            check("kind < 3", &v),
+            Err("cannot compare string 'ema' with number 3".into())
+        );
         assert!(check("long_only < true", &v).is_err());
     }
 
     #[test]
-    fn errors_are_reported() {
-        assert!(Expr::parse("").is_err());
-        assert!(Expr::parse("a <").is_err());
-        assert!(Expr::parse("a = b").expect_err("single =").contains("=="));
-        assert!(Expr::parse("(a < b").expect_err("paren").contains(")"));
-        assert!(Expr::parse("a < b c").is_err());
-        assert!(Expr::parse("a # b").is_err());
-        let v = [("a", n(1.0))];
-        assert_eq!(check("b < a", &v), Err("b".into()));
-        assert!(check("a + 1", &v)
-            .expect_err("not bool")
-            .contains("not to true or false"));
-    }
-
-    #[test]
-    fn variables_are_listed_once() {
-        let e = Expr::parse("a < b and b < 2 * a or c").expect("parse");
-        assert_eq!(e.variables(), vec!["a", "b", "c"]);
-    }
-
-    #[test]
-    fn parse_errors_give_the_position_in_characters() {
-        let e = Expr::parse_in("a < b c", Dialect::STRICT).expect_err("trailing");
-        assert_eq!(e.position, 6);
-        assert!(e.message.contains("unexpected token `c`"), "{e}");
-        let e = Expr::parse_in("(é < 1", Dialect::STRICT).expect_err("paren");
-        assert_eq!((e.message.as_str(), e.position), ("expected `)`", 6));
-        let e = Expr::parse_in("a <", Dialect::STRICT).expect_err("end");
+    fn errors_are_reported_with_the_part_at_fault() {
+        let v = [("a", n(1.0)), ("kind", Value::Str("sma".into()))];
+        assert!(check("", &v).is_err());
+        assert!(check("a <", &v).is_err());
+        assert!(check("a = 1", &v).expect_err("single =").contains("=="));
+        assert!(check("(a < 1", &v).expect_err("paren").contains(')'));
+        assert!(check("a < 1 a", &v).is_err());
+        assert!(check("a # 1", &v).is_err());
+        assert_eq!(shown("b < a", &v), "unknown `b`\nb < a\n^");
         assert_eq!(
-            (e.message.as_str(), e.position),
-            ("expression ends too early", 3)
+            shown("a + 1", &v),
+            "evaluates to the number 2, not to true or false\na + 1\n^^^^^"
         );
-        let e = Expr::parse_in("a == 'x", Dialect::STRICT).expect_err("string");
-        assert_eq!(e.position, 5);
+        assert_eq!(
+            shown("a < 2 and kind", &v),
+            "`and` needs a bool, got string 'sma'\na < 2 and kind\n          ^^^^"
+        );
+        assert_eq!(
+            shown("kind * 2 > a", &v),
+            "`*` needs numbers, got string 'sma' and number 2\nkind * 2 > a\n^^^^^^^^"
+        );
+        assert_eq!(
+            shown("(a < b", &[("a", n(1.0)), ("b", n(2.0))]),
+            "expected `)`\n(a < b\n      ^"
+        );
+    }
+
+    #[test]
+    fn names_are_bound_once_in_first_use_order() {
+        let mut seen = Vec::new();
+        Scalar::parse(
+            "a < b and b < 2 * a or c",
+            Dialect::STRICT,
+            PLACE,
+            &mut |n| {
+                let k = seen.iter().position(|s| s == n).unwrap_or_else(|| {
+                    seen.push(n.to_string());
+                    seen.len() - 1
+                });
+                Ok(k)
+            },
+        )
+        .expect("parse");
+        assert_eq!(seen, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn scalar_functions_mean_what_they_mean_in_rules() {
+        let v = [("fast", n(5.0)), ("slow", n(20.0)), ("x", n(-2.5))];
+        assert_eq!(check("abs(x) == 2.5", &v), Ok(true));
+        assert_eq!(check("abs(fast - slow) >= 15", &v), Ok(true));
+        assert_eq!(
+            check("min(fast, slow) == 5 and max(fast, slow) == 20", &v),
+            Ok(true)
+        );
+        assert_eq!(
+            check("sign(x) == -1 and sign(fast) == 1 and sign(0) == 0", &v),
+            Ok(true)
+        );
+        assert_eq!(check("clip(x, 0, 1) == 0", &v), Ok(true));
+        assert_eq!(check("clip(fast, 0, 1) == 1", &v), Ok(true));
+        assert_eq!(check("clip(0.5, 0, 1) == 0.5", &v), Ok(true));
+        assert_eq!(check("log(1) == 0 and log(slow) > 2.99", &v), Ok(true));
+        assert_eq!(check("if(fast < slow, 1, 2) == 1", &v), Ok(true));
+        assert_eq!(check("if(fast > slow, fast, slow) == 20", &v), Ok(true));
+        assert_eq!(check("if(x < 0, true, false)", &v), Ok(true));
+        // NaN in, NaN out (as the rules' undefined): log(-1) is NaN.
+        assert!(check("min(log(x), 1) < 5", &v)
+            .expect_err("nan")
+            .contains("NaN"));
+        // Only the chosen branch is evaluated.
+        let s = [("kind", Value::Str("sma".into())), ("a", n(2.0))];
+        assert_eq!(check("if(kind == 'sma', a > 1, kind > 1)", &s), Ok(true));
+    }
+
+    #[test]
+    fn function_errors_say_what_was_expected() {
+        let v = [("fast", n(5.0)), ("kind", Value::Str("sma".into()))];
+        assert_eq!(
+            shown("sma(close, fast) > 3", &v),
+            "`sma` works on price series and belongs in [rules], not in a constraint over \
+             parameters\nsma(close, fast) > 3\n^^^"
+        );
+        assert_eq!(
+            shown("fast < abss(3)", &v),
+            "unknown function `abss` (did you mean `abs`?); functions here: abs(x), \
+             min(a, b), max(a, b), sign(x), clip(x, lo, hi), log(x), if(c, a, b)\n\
+             fast < abss(3)\n       ^^^^"
+        );
+        assert!(shown("zzzzzz(1)", &v).starts_with("unknown function `zzzzzz`; functions"));
+        assert_eq!(
+            shown("clip(fast, 1) > 2", &v),
+            "`clip` takes 3 arguments (x, lo, hi), got 2\nclip(fast, 1) > 2\n^^^^^^^^^^^^^"
+        );
+        assert_eq!(
+            shown("abs() > 2", &v),
+            "`abs` takes 1 argument (x), got 0\nabs() > 2\n^^^^^"
+        );
+        assert_eq!(
+            shown("max(fast, 1, 2) > 2", &v),
+            "`max` takes 2 arguments (a, b), got 3\nmax(fast, 1, 2) > 2\n^^^^^^^^^^^^^^^"
+        );
+        assert_eq!(
+            shown("abs(kind) > 1", &v),
+            "`abs` needs a number, got string 'sma'\nabs(kind) > 1\n    ^^^^"
+        );
+        assert_eq!(
+            shown("if(fast, 1, 2) > 1", &v),
+            "the condition of `if` needs a bool, got number 5\nif(fast, 1, 2) > 1\n   ^^^^"
+        );
     }
 
     #[test]
     fn lenient_dialect_takes_single_equals_and_upper_case_keywords() {
-        let strict = Expr::parse_in("a = 1 AND b == 2", Dialect::STRICT).expect_err("=");
-        assert_eq!(strict.position, 2);
-        let lenient = Expr::parse_in("a = 1 AND NOT b == 2", Dialect::LENIENT).expect("parse");
-        let spelled = Expr::parse("a == 1 and not b == 2").expect("parse");
-        assert_eq!(lenient, spelled);
+        let names = ["a", "b"];
+        let strict = parse("a = 1 AND b == 2", &names, Dialect::STRICT).expect_err("=");
+        assert_eq!(strict.span, Span::new(2, 3));
+        let lenient = parse("a = 1 AND NOT b == 2", &names, Dialect::LENIENT).expect("parse");
+        let spelled = parse("a == 1 and not b == 2", &names, Dialect::STRICT).expect("parse");
+        for (a, b) in [(1.0, 2.0), (1.0, 3.0), (0.0, 3.0)] {
+            let vals = [Some(n(a)), Some(n(b))];
+            let slot = |k: usize| vals[k].clone();
+            assert_eq!(lenient.matches(&slot), spelled.matches(&slot));
+        }
+        assert!(lenient.matches(&|k| [Some(n(1.0)), Some(n(3.0))][k].clone()));
         // Upper-case keywords are names in the strict dialect.
-        assert!(Expr::parse("a AND b").is_err());
+        assert!(parse("a AND b", &names, Dialect::STRICT).is_err());
     }
 
     fn matches(src: &str, vars: &[(&str, Option<Value>)]) -> bool {
         let names: Vec<&str> = vars.iter().map(|(n, _)| *n).collect();
-        Expr::parse_in(src, Dialect::LENIENT)
+        parse(src, &names, Dialect::LENIENT)
             .expect("parse")
-            .bind(&|n| names.iter().position(|x| *x == n))
-            .expect("bind")
             .matches(&|k| vars[k].1.clone())
     }
 
@@ -684,5 +695,22 @@ mod tests {
         assert!(!matches("trades", &v));
         assert!(!matches("dd - 0.2", &v));
         assert!(matches("false < long", &v));
+        // Functions: a missing or mistyped argument is missing; so is `if` on a missing
+        // condition.
+        assert!(matches(
+            "abs(-dd) = 0.2 AND max(dd, 1) = 1 AND sign(-dd) = -1",
+            &v
+        ));
+        assert!(matches("clip(dd, 0.5, 1) = 0.5 and log(dd) < 0", &v));
+        assert!(!matches("abs(trades) >= 0", &v));
+        assert!(!matches("abs(kind) >= 0", &v));
+        assert!(matches("not (min(trades, 1) < 5)", &v));
+        assert!(matches(
+            "if(long, dd, 1) = 0.2 and if(dd > 1, 0, 1) = 1",
+            &v
+        ));
+        assert!(!matches("if(trades, 1, 1) = 1", &v));
+        // A comparison with a missing value is false, not missing.
+        assert!(matches("if(trades > 0, 1, 2) = 2", &v));
     }
 }

@@ -34,7 +34,7 @@ use backtest::strategy::StrategyInfo;
 use backtest::{DataError, MarketData, ParamError, ParamValue, Params};
 
 use crate::atomic::{write_atomic, write_atomic_with};
-use crate::constraint::{Expr, Value};
+use crate::constraint::{Dialect, Scalar, Span, Value};
 use crate::grid::{Axis, Grid};
 use crate::interrupt::Interrupt;
 use crate::layout::{ResultsListing, SharedFs, SweepDir};
@@ -98,11 +98,13 @@ pub enum PlanError {
     EmptyGrid { at: At, param: String },
     #[error("{at}: `zip`: {message}")]
     Zip { at: At, message: String },
-    #[error("{at}: constraint `{constraint}`: {message}")]
+    /// The message, then the constraint with a caret line under the part at fault.
+    #[error("{at}: constraint `{constraint}`: {message}\n{}", expr::caret(.constraint, *.span))]
     Constraint {
         at: At,
         constraint: String,
         message: String,
+        span: Span,
     },
     #[error("{at}: `constraints` remove every one of the {grid} combinations: {detail}")]
     NothingLeft { at: At, grid: u64, detail: String },
@@ -298,7 +300,7 @@ pub struct SweepGrid {
     symbols: Vec<String>,
     /// Defaults of the declared parameters the grid does not vary.
     base: Params,
-    constraints: Vec<(String, Option<usize>, Expr)>,
+    constraints: Vec<(String, Option<usize>, Scalar)>,
     slots: Vec<Slot>,
     sample: Option<crate::spec::SampleConfig>,
     path: PathBuf,
@@ -443,15 +445,9 @@ impl SweepGrid {
         let mut constraints = Vec::with_capacity(spec.constraints.len());
         for (n, text) in spec.constraints.iter().enumerate() {
             let line = spec.lines.constraints.get(n).copied().flatten();
-            let cerr = |message: String| PlanError::Constraint {
-                at: at(line),
-                constraint: text.clone(),
-                message,
-            };
-            let expr = Expr::parse(text).map_err(cerr)?;
-            for var in expr.variables() {
-                if slot_names.contains(&var) {
-                    continue;
+            let mut slot_of = |var: &str| -> Result<usize, String> {
+                if let Some(k) = slot_names.iter().position(|s| s == var) {
+                    return Ok(k);
                 }
                 let slot = grid
                     .axes
@@ -460,28 +456,38 @@ impl SweepGrid {
                     .find_map(|(a, axis)| {
                         axis.names
                             .iter()
-                            .position(|m| *m == var)
+                            .position(|m| m == var)
                             .map(|m| Slot::Axis(a, m))
                     })
-                    .or_else(|| base.get(&var).map(|v| Slot::Const(Value::from_param(v))));
+                    .or_else(|| base.get(var).map(|v| Slot::Const(Value::from_param(v))));
                 let Some(slot) = slot else {
                     let mut valid: Vec<&str> =
                         spec.params.iter().map(|p| p.name.as_str()).collect();
                     valid.extend(base.keys().map(String::as_str));
-                    let hint = backtest::params::closest(&var, &valid)
+                    let hint = expr::closest(var, &valid)
                         .map(|c| format!(" (did you mean `{c}`?)"))
                         .unwrap_or_default();
-                    return Err(cerr(format!(
+                    return Err(format!(
                         "unknown parameter `{var}`{hint}; valid parameters: {}",
                         valid.join(", ")
-                    )));
+                    ));
                 };
-                slot_names.push(var);
+                slot_names.push(var.to_string());
                 slots.push(slot);
-            }
-            let bound = expr
-                .bind(&|name| slot_names.iter().position(|s| s == name))
-                .map_err(|name| cerr(format!("unknown parameter `{name}`")))?;
+                Ok(slots.len() - 1)
+            };
+            let bound = Scalar::parse(
+                text,
+                Dialect::STRICT,
+                "a constraint over parameters",
+                &mut slot_of,
+            )
+            .map_err(|e| PlanError::Constraint {
+                at: at(line),
+                constraint: text.clone(),
+                message: e.message,
+                span: e.span,
+            })?;
             constraints.push((text.clone(), line, bound));
         }
 
@@ -514,13 +520,14 @@ impl SweepGrid {
     fn passes_one(&self, n: usize, digits: &[usize]) -> Result<bool, PlanError> {
         let (text, line, expr) = &self.constraints[n];
         expr.test(&|s| self.value_of(digits, s))
-            .map_err(|message| PlanError::Constraint {
+            .map_err(|e| PlanError::Constraint {
                 at: At {
                     path: self.path.clone(),
                     line: *line,
                 },
                 constraint: text.clone(),
-                message,
+                message: e.message,
+                span: e.span,
             })
     }
 

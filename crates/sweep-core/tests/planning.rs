@@ -350,7 +350,10 @@ fn bad_specs_are_clear_errors() {
     );
     assert!(matches!(e, PlanError::Constraint { .. }));
     assert!(
-        msg.contains("unknown parameter `slwo`") && msg.contains("did you mean `slow`"),
+        msg.ends_with(
+            "bad.toml:3: constraint `fast < slwo`: unknown parameter `slwo` (did you mean \
+             `slow`?); valid parameters: fast, slow, kind, long_only\nfast < slwo\n       ^^^^"
+        ),
         "{msg}"
     );
 
@@ -460,4 +463,107 @@ fn example_specs_plan() {
             Err(e) => panic!("{file}: {e}"),
         }
     }
+}
+
+/// The error of planning `[params] fast = [1, 2], slow = [4, 10]` under `constraint`.
+fn constraint_error(fx: &Fixture, constraint: &str) -> String {
+    let head = format!(
+        "name = \"x\"\nstrategy = \"ma_cross\"\nconstraints = [{}]\n",
+        toml_string(constraint)
+    );
+    let (e, msg) = plan_error(
+        fx,
+        &head,
+        "[\"SPY\"]",
+        "[params]\nfast = [1, 2]\nslow = [4, 10]\n",
+    );
+    assert!(matches!(e, PlanError::Constraint { .. }), "{msg}");
+    msg
+}
+
+fn toml_string(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+#[test]
+fn constraint_errors_point_at_the_column() {
+    let fx = Fixture::new();
+    let cases = [
+        (
+            "fast < slow and",
+            "the expression ends too early\nfast < slow and\n               ^",
+        ),
+        (
+            "fast = slow",
+            "`=` is not a comparison; use `==`\nfast = slow\n     ^",
+        ),
+        (
+            "sma(close, fast) < slow",
+            "`sma` works on price series and belongs in [rules], not in a constraint over \
+             parameters\nsma(close, fast) < slow\n^^^",
+        ),
+        (
+            "fast < lag(slow, 1)",
+            "`lag` works on price series and belongs in [rules], not in a constraint over \
+             parameters\nfast < lag(slow, 1)\n       ^^^",
+        ),
+        (
+            "absx(fast - slow) > 2",
+            "unknown function `absx` (did you mean `abs`?); functions here: abs(x), \
+             min(a, b), max(a, b), sign(x), clip(x, lo, hi), log(x), if(c, a, b)\n\
+             absx(fast - slow) > 2\n^^^^",
+        ),
+        (
+            "min(fast) < slow",
+            "`min` takes 2 arguments (a, b), got 1\nmin(fast) < slow\n^^^^^^^^^",
+        ),
+        (
+            "if(fast < slow, 1) == 1",
+            "`if` takes 3 arguments (c, a, b), got 2\nif(fast < slow, 1) == 1\n^^^^^^^^^^^^^^^^^^",
+        ),
+        // Found when the grid is evaluated: the part at fault is shown.
+        (
+            "fast < slow and kind",
+            "`and` needs a bool, got string 'sma'\nfast < slow and kind\n                ^^^^",
+        ),
+        (
+            "abs(kind) < 3",
+            "`abs` needs a number, got string 'sma'\nabs(kind) < 3\n    ^^^^",
+        ),
+    ];
+    for (constraint, expected) in cases {
+        let msg = constraint_error(&fx, constraint);
+        let want = format!("bad.toml:3: constraint `{constraint}`: {expected}");
+        assert!(msg.ends_with(&want), "{msg}\n-- expected --\n{want}");
+    }
+}
+
+#[test]
+fn constraints_use_scalar_functions() {
+    let fx = Fixture::new();
+    let count = |constraint: &str| {
+        let head = format!(
+            "name = \"x\"\nstrategy = \"ma_cross\"\nconstraints = [{}]\n",
+            toml_string(constraint)
+        );
+        let spec = fx.spec(
+            "f.toml",
+            &head,
+            "[\"SPY\"]",
+            "[params]\nfast = [1, 2, 3]\nslow = [4, 5, 6]\n",
+        );
+        let mut spec = sweep_core::spec::Spec::load(&spec).expect("spec");
+        sweep_core::planner::SweepGrid::compile(&mut spec)
+            .expect("compile")
+            .filtered_count()
+            .expect("count")
+    };
+    assert_eq!(count("abs(fast - slow) >= 3"), 6); // (1,4) (1,5) (1,6) (2,5) (2,6) (3,6)
+                                                   // fast 1 or 2 with slow 5 or 6; and (3, 4).
+    assert_eq!(count("max(fast, 2) + min(slow, 5) == 7"), 5);
+    assert_eq!(count("sign(slow - 2 * fast) == 0"), 2); // (2, 4), (3, 6)
+    assert_eq!(count("sign(slow - 2 * fast) == -1"), 2); // (3, 4), (3, 5)
+    assert_eq!(count("clip(slow, 5, 5) == 5 and fast == 1"), 3);
+    assert_eq!(count("log(slow) > log(5)"), 3);
+    assert_eq!(count("if(fast == 1, slow == 4, slow == 6)"), 3);
 }
