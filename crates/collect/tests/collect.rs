@@ -102,13 +102,43 @@ fn unknown_names_are_errors_listing_valid_ones() {
     let tmp = tempfile::tempdir().expect("tmp");
     complete_sweep(tmp.path(), 20, 10);
     let p = tmp.path().to_str().expect("path");
-    let out = collect(&[p, "--where", "sharp > 1"]);
+    let out = collect(&[p, "--where", "trades > 3 and sharp > 1"]);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     assert!(
-        err.contains("unknown name `sharp`")
-            && err.contains("sharpe")
-            && err.contains("fast, kind, slow"),
+        err.contains(
+            "--where `trades > 3 and sharp > 1`: unknown name `sharp` (did you mean `sharpe`?); \
+             valid names: metrics sharpe, "
+        ) && err.contains(
+            "; parameters fast, kind, slow\ntrades > 3 and sharp > 1\n               ^^^^^\n"
+        ),
+        "{err}"
+    );
+    // Functions: the scalar ones work; a series one or an unknown one is refused, pointed at.
+    let out = collect(&[
+        p,
+        "--where",
+        "abs(fast - slow) > 0 and if(kind = 'sma', 1, 0) = 1",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = collect(&[p, "--where", "sharpe > sma(sharpe, 5)"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(
+            "--where `sharpe > sma(sharpe, 5)`: `sma` works on price series and belongs in \
+             [rules], not in a --where filter over metrics and parameters\n\
+             sharpe > sma(sharpe, 5)\n         ^^^\n"
+        ),
+        "{err}"
+    );
+    let out = collect(&[p, "--where", "clip(sharpe, 0) > 1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(
+            "`clip` takes 3 arguments (x, lo, hi), got 2\nclip(sharpe, 0) > 1\n^^^^^^^^^^^^^^^\n"
+        ),
         "{err}"
     );
     let out = collect(&[p, "--by", "profit"]);
