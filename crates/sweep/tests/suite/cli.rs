@@ -122,6 +122,75 @@ fn an_out_of_range_value_is_reported_once_naming_the_field() {
 }
 
 #[test]
+fn a_bad_constraint_exits_2_with_a_caret_at_the_column() {
+    let (dir, spec) = small_sweep();
+    // Line 3 of the spec, after `strategy`.
+    let with = |constraint: &str| {
+        let spec_text = SPEC.replace(
+            "strategy = \"ma_cross\"\n",
+            &format!("strategy = \"ma_cross\"\nconstraints = [\"fast < slow\", '{constraint}']\n"),
+        );
+        std::fs::write(&spec, spec_text).expect("write");
+        let out = sweep()
+            .arg("plan")
+            .arg(&spec)
+            .arg("--sharedfs")
+            .arg(dir.path())
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+        text(&out.stderr)
+    };
+    let cases = [
+        (
+            "fast < slwo",
+            "unknown parameter `slwo` (did you mean `slow`?); valid parameters: fast, slow, \
+             kind, long_only\nfast < slwo\n       ^^^^",
+        ),
+        (
+            "fast * 2 <= slow)",
+            "unexpected `)` after a complete expression\nfast * 2 <= slow)\n                ^",
+        ),
+        (
+            "sma(close, fast) < slow",
+            "`sma` works on price series and belongs in [rules], not in a constraint over \
+             parameters\nsma(close, fast) < slow\n^^^",
+        ),
+        (
+            "maxx(fast, 10) < slow",
+            "unknown function `maxx` (did you mean `max`?); functions here: abs(x), min(a, b), \
+             max(a, b), sign(x), clip(x, lo, hi), log(x), if(c, a, b)\n\
+             maxx(fast, 10) < slow\n^^^^",
+        ),
+        (
+            "log(fast, slow) < 3",
+            "`log` takes 1 argument (x), got 2\nlog(fast, slow) < 3\n^^^^^^^^^^^^^^^",
+        ),
+    ];
+    for (constraint, expected) in cases {
+        let stderr = with(constraint);
+        let want = format!("error: small.toml:3: constraint `{constraint}`: {expected}\n");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(&want[7..]),
+            "{stderr}\n-- expected --\n{want}"
+        );
+    }
+    // The scalar functions plan: |fast - slow| >= 45 keeps (5, 50), (5, 100), (10, 100),
+    // (20, 100): 4 of 6, times 2 kinds.
+    let text = SPEC.replace(
+        "strategy = \"ma_cross\"\n",
+        "strategy = \"ma_cross\"\nconstraints = [\"abs(fast - slow) >= 45\"]\n",
+    );
+    std::fs::write(&spec, text).expect("write");
+    let planned = plan(&spec, dir.path(), &[]);
+    let plan: sweep_core::Plan = serde_json::from_slice(
+        &std::fs::read(sweep_core::SweepDir::new(&planned).plan()).expect("plan"),
+    )
+    .expect("json");
+    assert_eq!(plan.combos, 8);
+}
+
+#[test]
 fn planning_twice_gives_the_same_directory_and_scripts() {
     let (dir, spec) = small_sweep();
     let first = plan(&spec, dir.path(), &[]);
