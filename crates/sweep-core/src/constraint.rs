@@ -547,23 +547,29 @@ mod tests {
         assert!(check("(a < 1", &v).expect_err("paren").contains(')'));
         assert!(check("a < 1 a", &v).is_err());
         assert!(check("a # 1", &v).is_err());
-        assert_eq!(shown("b < a", &v), "unknown `b`\nb < a\n^");
-        assert_eq!(
-            shown("a + 1", &v),
-            "evaluates to the number 2, not to true or false\na + 1\n^^^^^"
-        );
-        assert_eq!(
-            shown("a < 2 and kind", &v),
-            "`and` needs a bool, got string 'sma'\na < 2 and kind\n          ^^^^"
-        );
-        assert_eq!(
-            shown("kind * 2 > a", &v),
-            "`*` needs numbers, got string 'sma' and number 2\nkind * 2 > a\n^^^^^^^^"
-        );
-        assert_eq!(
-            shown("(a < b", &[("a", n(1.0)), ("b", n(2.0))]),
-            "expected `)`\n(a < b\n      ^"
-        );
+        // (expression, message, caret line)
+        let cases = [
+            ("b < a", "unknown `b`", "^"),
+            (
+                "a + 1",
+                "evaluates to the number 2, not to true or false",
+                "^^^^^",
+            ),
+            (
+                "a < 2 and kind",
+                "`and` needs a bool, got string 'sma'",
+                "          ^^^^",
+            ),
+            (
+                "kind * 2 > a",
+                "`*` needs numbers, got string 'sma' and number 2",
+                "^^^^^^^^",
+            ),
+            ("(a < 1", "expected `)`", "      ^"),
+        ];
+        for (src, message, carets) in cases {
+            assert_eq!(shown(src, &v), format!("{message}\n{src}\n{carets}"));
+        }
     }
 
     #[test]
@@ -617,38 +623,46 @@ mod tests {
     #[test]
     fn function_errors_say_what_was_expected() {
         let v = [("fast", n(5.0)), ("kind", Value::Str("sma".into()))];
-        assert_eq!(
-            shown("sma(close, fast) > 3", &v),
-            "`sma` works on price series and belongs in [rules], not in a constraint over \
-             parameters\nsma(close, fast) > 3\n^^^"
-        );
-        assert_eq!(
-            shown("fast < abss(3)", &v),
-            "unknown function `abss` (did you mean `abs`?); functions here: abs(x), \
-             min(a, b), max(a, b), sign(x), clip(x, lo, hi), log(x), if(c, a, b)\n\
-             fast < abss(3)\n       ^^^^"
-        );
+        // (expression, message, caret line)
+        let cases = [
+            (
+                "sma(close, fast) > 3",
+                "`sma` works on price series and belongs in [rules], not in a constraint over \
+                 parameters",
+                "^^^",
+            ),
+            (
+                "fast < abss(3)",
+                "unknown function `abss` (did you mean `abs`?); functions here: abs(x), \
+                 min(a, b), max(a, b), sign(x), clip(x, lo, hi), log(x), if(c, a, b)",
+                "       ^^^^",
+            ),
+            (
+                "clip(fast, 1) > 2",
+                "`clip` takes 3 arguments (x, lo, hi), got 2",
+                "^^^^^^^^^^^^^",
+            ),
+            ("abs() > 2", "`abs` takes 1 argument (x), got 0", "^^^^^"),
+            (
+                "max(fast, 1, 2) > 2",
+                "`max` takes 2 arguments (a, b), got 3",
+                "^^^^^^^^^^^^^^^",
+            ),
+            (
+                "abs(kind) > 1",
+                "`abs` needs a number, got string 'sma'",
+                "    ^^^^",
+            ),
+            (
+                "if(fast, 1, 2) > 1",
+                "the condition of `if` needs a bool, got number 5",
+                "   ^^^^",
+            ),
+        ];
+        for (src, message, carets) in cases {
+            assert_eq!(shown(src, &v), format!("{message}\n{src}\n{carets}"));
+        }
         assert!(shown("zzzzzz(1)", &v).starts_with("unknown function `zzzzzz`; functions"));
-        assert_eq!(
-            shown("clip(fast, 1) > 2", &v),
-            "`clip` takes 3 arguments (x, lo, hi), got 2\nclip(fast, 1) > 2\n^^^^^^^^^^^^^"
-        );
-        assert_eq!(
-            shown("abs() > 2", &v),
-            "`abs` takes 1 argument (x), got 0\nabs() > 2\n^^^^^"
-        );
-        assert_eq!(
-            shown("max(fast, 1, 2) > 2", &v),
-            "`max` takes 2 arguments (a, b), got 3\nmax(fast, 1, 2) > 2\n^^^^^^^^^^^^^^^"
-        );
-        assert_eq!(
-            shown("abs(kind) > 1", &v),
-            "`abs` needs a number, got string 'sma'\nabs(kind) > 1\n    ^^^^"
-        );
-        assert_eq!(
-            shown("if(fast, 1, 2) > 1", &v),
-            "the condition of `if` needs a bool, got number 5\nif(fast, 1, 2) > 1\n   ^^^^"
-        );
     }
 
     #[test]
