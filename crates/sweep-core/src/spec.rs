@@ -674,6 +674,8 @@ pub fn expand_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result
 pub enum ContainerRuntime {
     Apptainer,
     Docker,
+    /// Podman (daemonless; the same `run` flags as docker).
+    Podman,
 }
 
 /// `[slurm.container]`: run the worker inside an image, with the shared filesystem bound.
@@ -681,9 +683,9 @@ pub enum ContainerRuntime {
 #[serde(deny_unknown_fields)]
 pub struct ContainerConfig {
     pub runtime: ContainerRuntime,
-    /// Image reference (docker) or `.sif` path (apptainer).
+    /// Image reference (docker, podman) or `.sif` path (apptainer).
     pub image: String,
-    /// Extra arguments for `apptainer exec` / `docker run`.
+    /// Extra arguments for `apptainer exec` / `docker run` / `podman run`.
     #[serde(default)]
     pub args: Vec<String>,
 }

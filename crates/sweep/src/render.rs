@@ -335,6 +335,7 @@ fn container_data(
         runtime: match c.runtime {
             ContainerRuntime::Apptainer => "apptainer",
             ContainerRuntime::Docker => "docker",
+            ContainerRuntime::Podman => "podman",
         },
         image: c.image.clone(),
         args: c.args.clone(),

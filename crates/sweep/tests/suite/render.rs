@@ -96,6 +96,27 @@ fn docker_container_script() {
 }
 
 #[test]
+fn podman_container_script() {
+    let plan = sample_plan("ma_cross", 100, 10, 1001, None);
+    let slurm = SlurmConfig {
+        container: Some(ContainerConfig {
+            runtime: ContainerRuntime::Podman,
+            image: "localhost/slurm-sweep-worker:0.1".into(),
+            args: vec!["--network=none".into()],
+        }),
+        worker: Some("/usr/local/bin/bt-worker".into()),
+        ..typical_slurm()
+    };
+    let script = render_array(&templates(), &plan, &slurm, &ctx(), 0).expect("render");
+    bash_syntax_ok(&script);
+    assert!(
+        script.contains("podman run --rm --user \"$(id -u):$(id -g)\" --hostname \"$host\""),
+        "{script}"
+    );
+    insta::assert_snapshot!("array_podman", script);
+}
+
+#[test]
 fn throttled_split_arrays() {
     // 2500 tasks, MaxArraySize 1001: arrays of 1001, 1001 and 498 tasks.
     let plan = sample_plan("big", 2500, 1, 1001, Some(8));
