@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod nullable_f64;
 pub mod output;
 pub mod params;
+pub mod rules;
 pub mod simulator;
 pub mod stats;
 pub mod strategy;
@@ -20,5 +21,9 @@ pub use config::{BacktestConfig, Calendar, ConfigError, DataConfig, DataFormat, 
 pub use data::{DataError, DataNote, MarketData};
 pub use metrics::{metric_index, Better, MetricDef, Metrics, METRICS, METRIC_COUNT};
 pub use params::{ParamError, ParamKind, ParamSpec, ParamValue, Params};
-pub use simulator::{preflight, run_backtest, BacktestError, RunOutput};
+pub use rules::{RuleError, Rules, RulesDef};
+pub use simulator::{
+    preflight, preflight_strategy, run_backtest, run_strategy, BacktestError, RunOutput,
+    StrategyRef, TaskRunner,
+};
 pub use strategy::registry;
