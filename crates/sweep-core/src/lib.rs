@@ -29,6 +29,7 @@ pub mod process;
 pub mod quarantine;
 pub mod reader;
 pub mod result;
+pub mod rules;
 pub mod spec;
 pub mod term;
 
