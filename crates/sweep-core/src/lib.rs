@@ -37,6 +37,7 @@ pub use layout::{SharedFs, SweepDir};
 pub use plan::{ArrayChunk, Plan};
 pub use planner::{
     load_plan, plan_sweep, plan_sweep_with, PlanError, PlanOptions, PlanSummary, PlannedSweep,
+    SpecStrategy,
 };
 pub use result::{ResultFile, Run, RunStatus, SlurmIds};
 pub use spec::Spec;
