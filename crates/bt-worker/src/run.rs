@@ -25,6 +25,7 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use serde::de::IntoDeserializer;
 use serde::Deserialize;
 use sweep_core::overrides::parse_override;
+use sweep_core::planner::show_rule_error;
 use sweep_core::spec::{located, RULES_STRATEGY};
 use sweep_core::{Spec, SpecStrategy};
 
@@ -267,7 +268,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
         // The windows of this combination, before any data is read.
         rules.check(&resolved).map_err(|e| {
             let line = spec.rules.as_ref().and_then(|r| r.line_of(&e.rule));
-            anyhow::anyhow!("{}: {e}", located(&spec.path, line))
+            anyhow::anyhow!("{}: {}", located(&spec.path, line), show_rule_error(&e))
         })?;
     }
     let market = MarketData::load(&req.data, &req.backtest)

@@ -98,12 +98,13 @@ pub enum PlanError {
         param: String,
         error: Box<ParamError>,
     },
-    /// A rule that does not compile; `at` is the rule's line.
-    #[error("{at}: {error}")]
+    /// A rule that does not compile; `at` is the rule's line. Shown with the rule's text
+    /// and a caret line under the part at fault, indented.
+    #[error("{at}: {}", show_rule_error(.error))]
     Rule { at: At, error: Box<RuleError> },
     /// A combination for which a rule cannot run (a window that is not a positive whole
     /// number); `at` is the rule's line.
-    #[error("{at}: combination {index} ({params}) cannot run: {error}")]
+    #[error("{at}: combination {index} ({params}) cannot run: {}", show_rule_error(.error))]
     RuleCombo {
         at: At,
         index: u64,
@@ -170,6 +171,20 @@ pub enum PlanError {
     },
     #[error("{path}: {message}")]
     BadPlan { path: PathBuf, message: String },
+}
+
+/// A [`RuleError`] as planning shows it: `rule `position`: <message>`, then the rule's text
+/// and the caret line, indented by four spaces (`[rules]: <message>` for the table).
+pub fn show_rule_error(e: &RuleError) -> String {
+    if e.text.is_empty() {
+        return e.to_string();
+    }
+    let mut out = format!("rule `{}`: {}", e.rule, e.message);
+    for line in e.caret().lines() {
+        out.push_str("\n    ");
+        out.push_str(line);
+    }
+    out
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PlanError + '_ {
@@ -401,6 +416,7 @@ impl SweepGrid {
         let rule_lines = match &spec.rules {
             Some(rules) => crate::rules::RULE_KEYS
                 .iter()
+                .chain(&["rules"])
                 .map(|k| (k.to_string(), rules.line_of(k)))
                 .collect(),
             None => Vec::new(),
