@@ -43,9 +43,10 @@ pub const RULE_KEYS: [&str; 8] = [
 /// The fields of a declaration in `[rules.params]`.
 pub const DECLARATION_FIELDS: [&str; 6] = ["type", "default", "min", "max", "choices", "help"];
 
-/// Names a parameter cannot have: the language's keywords and its series.
-const RESERVED: [&str; 10] = [
-    "and", "or", "not", "true", "false", "open", "high", "low", "close", "volume",
+/// Names a parameter cannot have: the language's keywords, its series and `w` (one over
+/// the number of symbols).
+const RESERVED: [&str; 11] = [
+    "and", "or", "not", "true", "false", "open", "high", "low", "close", "volume", "w",
 ];
 
 /// `[rules]` of a spec, as read.
@@ -489,8 +490,8 @@ fn check_param_name(name: &str) -> Result<(), String> {
     }
     if RESERVED.contains(&name) {
         return Err(format!(
-            "`{name}` cannot name a parameter: it is a keyword or a series of the rules \
-             language ({})",
+            "`{name}` cannot name a parameter: it is a keyword or a built-in name of the \
+             rules language ({})",
             RESERVED.join(", ")
         ));
     }
