@@ -32,6 +32,8 @@ pub(crate) struct Key {
 #[derive(Debug, Default)]
 pub(crate) struct TaskCache {
     cells: HashMap<Key, OnceLock<Arc<[f64]>>>,
+    /// Indexed by template: whether some kept key has it (the others skip the lookup).
+    templates: Vec<bool>,
 }
 
 impl TaskCache {
@@ -62,17 +64,28 @@ impl TaskCache {
                 .then(a.0.scalars.cmp(&b.0.scalars))
         });
         let fits = budget / series_bytes.max(1);
-        TaskCache {
-            cells: shared
-                .into_iter()
-                .take(fits)
-                .map(|(k, _)| (k, OnceLock::new()))
-                .collect(),
+        let cells: HashMap<Key, OnceLock<Arc<[f64]>>> = shared
+            .into_iter()
+            .take(fits)
+            .map(|(k, _)| (k, OnceLock::new()))
+            .collect();
+        let mut templates = Vec::new();
+        for k in cells.keys() {
+            let t = k.template as usize;
+            if templates.len() <= t {
+                templates.resize(t + 1, false);
+            }
+            templates[t] = true;
         }
+        TaskCache { cells, templates }
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.cells.is_empty()
+    /// Whether some kept series has the template `template`.
+    pub(crate) fn keeps(&self, template: u32) -> bool {
+        self.templates
+            .get(template as usize)
+            .copied()
+            .unwrap_or(false)
     }
 
     /// The cell of `key`, when it is kept.

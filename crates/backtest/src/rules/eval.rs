@@ -335,7 +335,7 @@ impl<'r> Eval<'r, '_> {
         if let Op::Price(field) = node.op {
             return Val::Series(Ser::Borrowed(self.frame.field(field)));
         }
-        if !self.cache.is_empty() {
+        if node.template.is_some_and(|t| self.cache.keeps(t)) {
             if let Some(cell) = key(node, self.values).and_then(|k| self.cache.cell(&k)) {
                 let shared: &'r Arc<[f64]> =
                     cell.get_or_init(|| Arc::from(self.compute(node).into_vec()));
@@ -350,10 +350,7 @@ impl<'r> Eval<'r, '_> {
         match &node.op {
             Op::Neg(a) => self.map1(self.val(a), |x| -x),
             Op::Not(a) => self.map1(self.val(a), not),
-            Op::Binary(op, a, b) => {
-                let op = *op;
-                self.map2(self.val(a), self.val(b), move |x, y| binary(op, x, y))
-            }
+            Op::Binary(op, a, b) => self.binary(*op, self.val(a), self.val(b)),
             Op::Call(func, args) => self.call(*func, args),
             Op::Const(_) | Op::Str(_) | Op::Param(_) | Op::Price(_) => self.series(node),
         }
@@ -445,6 +442,38 @@ impl<'r> Eval<'r, '_> {
             Func::Max => self.map2(self.val(arg(0)), self.val(arg(1)), max),
             Func::Clip => self.map3(args, clip),
             Func::If => self.map3(args, choose),
+        }
+    }
+
+    /// `a op b` over series: one loop per operator (so each compiles to straight-line,
+    /// vectorisable code), with the semantics of [`binary`].
+    fn binary(&self, op: BinOp, a: Val<'r>, b: Val<'r>) -> Ser<'r> {
+        // NaN operands propagate through arithmetic by themselves; a non-finite result
+        // becomes NaN. Comparisons and logic check for NaN explicitly.
+        #[inline(always)]
+        fn defined(x: f64, y: f64, v: bool) -> f64 {
+            if x.is_nan() || y.is_nan() {
+                NAN
+            } else if v {
+                1.0
+            } else {
+                0.0
+            }
+        }
+        match op {
+            BinOp::Add => self.map2(a, b, |x, y| finite(x + y)),
+            BinOp::Sub => self.map2(a, b, |x, y| finite(x - y)),
+            BinOp::Mul => self.map2(a, b, |x, y| finite(x * y)),
+            BinOp::Div => self.map2(a, b, |x, y| finite(x / y)),
+            BinOp::Rem => self.map2(a, b, |x, y| finite(x % y)),
+            BinOp::Lt => self.map2(a, b, |x, y| defined(x, y, x < y)),
+            BinOp::Le => self.map2(a, b, |x, y| defined(x, y, x <= y)),
+            BinOp::Gt => self.map2(a, b, |x, y| defined(x, y, x > y)),
+            BinOp::Ge => self.map2(a, b, |x, y| defined(x, y, x >= y)),
+            BinOp::Eq => self.map2(a, b, |x, y| defined(x, y, x == y)),
+            BinOp::Ne => self.map2(a, b, |x, y| defined(x, y, x != y)),
+            BinOp::And => self.map2(a, b, |x, y| defined(x, y, x != 0.0 && y != 0.0)),
+            BinOp::Or => self.map2(a, b, |x, y| defined(x, y, x != 0.0 || y != 0.0)),
         }
     }
 

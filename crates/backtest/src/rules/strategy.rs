@@ -27,18 +27,15 @@ pub(crate) fn build<'r>(
         Form::Position(rule) => {
             let bool_position = rule.node.ty.kind == Kind::Bool;
             let mut targets = eval.series(&rule.node).into_vec();
-            for t in &mut targets {
-                *t = if t.is_nan() {
-                    0.0
-                } else if bool_position {
-                    if *t != 0.0 {
-                        w
-                    } else {
-                        0.0
-                    }
-                } else {
-                    *t
-                };
+            // Undefined: flat. (Straight-line loops: they vectorise.)
+            if bool_position {
+                targets
+                    .iter_mut()
+                    .for_each(|t| *t = if *t == 1.0 { w } else { 0.0 });
+            } else {
+                targets
+                    .iter_mut()
+                    .for_each(|t| *t = if t.is_nan() { 0.0 } else { *t });
             }
             Box::new(Targets::new(targets, symbols, days, setup.start))
         }
@@ -115,13 +112,7 @@ impl Targets {
     pub(crate) fn new(targets: Vec<f64>, symbols: usize, days: usize, start: usize) -> Targets {
         let mut changes = Vec::new();
         if symbols == 1 {
-            changes.extend(
-                targets
-                    .windows(2)
-                    .enumerate()
-                    .filter(|(_, pair)| pair[0] != pair[1])
-                    .map(|(d, _)| d + 1),
-            );
+            changes_of(&targets, &mut changes);
         } else {
             for d in 1..days {
                 if (0..symbols).any(|s| targets[s * days + d] != targets[s * days + d - 1]) {
@@ -174,6 +165,32 @@ impl Strategy for Targets {
         self.changes
             .get(after)
             .map_or(usize::MAX, |&c| self.start + c)
+    }
+}
+
+/// Pushes the offsets `d >= 1` with `x[d] != x[d - 1]` onto `changes`: blocks of days are
+/// first checked for any change at all (a reduction that vectorises), and only blocks with
+/// one are searched.
+fn changes_of(x: &[f64], changes: &mut Vec<usize>) {
+    const BLOCK: usize = 64;
+    let mut from = 1;
+    while from < x.len() {
+        let to = (from + BLOCK).min(x.len());
+        let (now, before) = (&x[from..to], &x[from - 1..to - 1]);
+        let any = now
+            .iter()
+            .zip(before)
+            .fold(false, |any, (a, b)| any | (a != b));
+        if any {
+            changes.extend(
+                now.iter()
+                    .zip(before)
+                    .enumerate()
+                    .filter(|(_, (a, b))| a != b)
+                    .map(|(k, _)| from + k),
+            );
+        }
+        from = to;
     }
 }
 
