@@ -140,13 +140,19 @@ impl Checker<'_> {
         } else {
             declared.join(", ")
         };
-        Err(self.error(
-            span,
+        let message = if hint.is_empty() {
+            format!(
+                "unknown name `{name}`: a parameter must be declared in [rules.params] \
+                 (declared: {declared}); the price series are open, high, low, close, volume, \
+                 and `w` is 1 / the number of symbols"
+            )
+        } else {
             format!(
                 "unknown name `{name}`{hint}: not a price series (open, high, low, close, \
                  volume), `w`, nor a parameter declared in [rules.params] ({declared})"
-            ),
-        ))
+            )
+        };
+        Err(self.error(span, message))
     }
 
     /// The kind of `a op b`, or the error.
@@ -293,10 +299,18 @@ impl Checker<'_> {
         if !uses_params {
             let value = scalar(node, &[]);
             if let Some(problem) = window_problem(value) {
-                return Err(self.error(
-                    node.span,
-                    format!("{what} is `{}` = {value}: {problem}", self.show(node.span)),
-                ));
+                let problem = if unit.contains("days") {
+                    problem.to_string()
+                } else {
+                    problem.replace("a window", "it").replace(" of days", "")
+                };
+                let text = self.show(node.span);
+                let shown = if text.trim().parse::<f64>().ok() == Some(value) {
+                    format!("{value}")
+                } else {
+                    format!("`{text}` = {value}")
+                };
+                return Err(self.error(node.span, format!("{what} is {shown}: {problem}")));
             }
         }
         Ok(())

@@ -49,6 +49,8 @@ pub struct Rules {
     declared: Vec<ParamSpec>,
     symbols: Vec<String>,
     pub(crate) form: Form,
+    /// The rules as written, (name, text), in the order of [`RulesDef::given`].
+    texts: Vec<(&'static str, String)>,
     /// The price series the rules read.
     fields: Vec<Field>,
 }
@@ -183,6 +185,11 @@ impl Rules {
             declared,
             symbols: symbols.to_vec(),
             form,
+            texts: def
+                .given()
+                .into_iter()
+                .map(|(n, t)| (n, t.to_string()))
+                .collect(),
             fields: Vec::new(),
         };
         let mut roots = rules.rules_mut();
@@ -327,12 +334,10 @@ impl Rules {
         format!(" for {}", shown.join(", "))
     }
 
-    /// The rule texts, as (`position`, text), in the form's order, for reports.
+    /// The rules as written, as (`position`, text), in the order `position`, `entry`,
+    /// `exit`, `size`, `rank`, `top`, `filter`, `weight`, for reports.
     pub fn texts(&self) -> Vec<(&'static str, String)> {
-        self.rules()
-            .into_iter()
-            .map(|r| (r.name, r.text.clone()))
-            .collect()
+        self.texts.clone()
     }
 
     /// The compiled rules, in the form's order.
@@ -571,5 +576,405 @@ fn show_value(v: f64) -> String {
         "undefined".to_string()
     } else {
         format!("{v}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! One test per class of error: the message and the caret line, as a user sees them.
+
+    use super::*;
+
+    fn declared() -> Vec<ParamSpec> {
+        vec![
+            ParamSpec::int("fast", 50, 1, 2000, "fast window"),
+            ParamSpec::int("slow", 200, 1, 5000, "slow window"),
+            ParamSpec::choice("kind", "sma", &["sma", "ema"], "average"),
+            ParamSpec::boolean("long_only", true, "flat or short"),
+        ]
+    }
+
+    fn spy() -> Vec<String> {
+        vec!["SPY".to_string()]
+    }
+
+    fn position(text: &str) -> RulesDef {
+        RulesDef {
+            position: Some(text.into()),
+            ..RulesDef::default()
+        }
+    }
+
+    /// The error of compiling `def`, displayed.
+    fn error(def: &RulesDef) -> String {
+        match Rules::compile(def, declared(), &spy()) {
+            Ok(_) => panic!("{def:?} compiles"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn combo(pairs: &[(&str, ParamValue)]) -> Params {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn unknown_function_suggests_the_closest() {
+        assert_eq!(
+            error(&position("smaa(close, fast) > 1")),
+            "rule `position`: unknown function `smaa` (did you mean `sma`?); the functions \
+             are lag, ret, sma, ema, std, highest, lowest, rsi, atr, zscore, crossover, \
+             crossunder, abs, min, max, sign, clip, log, if, rank\n\
+             smaa(close, fast) > 1\n\
+             ^^^^"
+        );
+        assert_eq!(
+            error(&position("sma > 1")),
+            "rule `position`: `sma` is a function: call it with its arguments, e.g. \
+             `sma(...)`\nsma > 1\n^^^"
+        );
+    }
+
+    #[test]
+    fn unknown_name_suggests_the_closest() {
+        assert_eq!(
+            error(&position("sma(close, fsat) > sma(close, slow)")),
+            "rule `position`: unknown name `fsat` (did you mean `fast`?): not a price series \
+             (open, high, low, close, volume), `w`, nor a parameter declared in \
+             [rules.params] (fast, slow, kind, long_only)\n\
+             sma(close, fsat) > sma(close, slow)\n\
+             \x20          ^^^^"
+        );
+        assert_eq!(
+            error(&position("clsoe > 1")).lines().next(),
+            Some(
+                "rule `position`: unknown name `clsoe` (did you mean `close`?): not a price \
+                 series (open, high, low, close, volume), `w`, nor a parameter declared in \
+                 [rules.params] (fast, slow, kind, long_only)"
+            )
+        );
+    }
+
+    #[test]
+    fn a_parameter_not_declared_is_named() {
+        assert_eq!(
+            error(&position("ret(close, lookback) > 0")),
+            "rule `position`: unknown name `lookback`: a parameter must be declared in \
+             [rules.params] (declared: fast, slow, kind, long_only); the price series are \
+             open, high, low, close, volume, and `w` is 1 / the number of symbols\n\
+             ret(close, lookback) > 0\n\
+             \x20          ^^^^^^^^"
+        );
+    }
+
+    #[test]
+    fn wrong_number_of_arguments() {
+        assert_eq!(
+            error(&position("sma(close) > 1")),
+            "rule `position`: `sma` takes 2 arguments (sma(x, n)), got 1\n\
+             sma(close) > 1\n\
+             ^^^^^^^^^^"
+        );
+        assert_eq!(
+            error(&position("atr(14, 2) > 1")),
+            "rule `position`: `atr` takes 1 argument (atr(n)), got 2\n\
+             atr(14, 2) > 1\n\
+             ^^^^^^^^^^"
+        );
+    }
+
+    #[test]
+    fn a_bool_where_a_number_is_needed() {
+        assert_eq!(
+            error(&position("sma(close > 1, 5)")),
+            "rule `position`: `close > 1` is a bool where a number is needed (argument `x` \
+             of sma(x, n))\n\
+             sma(close > 1, 5)\n\
+             \x20   ^^^^^^^^^"
+        );
+        assert_eq!(
+            error(&position("if(close > 1, 1, true)")),
+            "rule `position`: `true` is a bool where a number is needed (the branches of \
+             if(c, a, b) must have one type)\n\
+             if(close > 1, 1, true)\n\
+             \x20                ^^^^"
+        );
+        let rank = RulesDef {
+            rank: Some("close > open".into()),
+            top: Some("1".into()),
+            ..RulesDef::default()
+        };
+        assert_eq!(
+            error(&rank),
+            "rule `rank`: `close > open` is a bool where a number is needed (`rank`: the \
+             score symbols are ranked by)\n\
+             close > open\n\
+             ^^^^^^^^^^^^"
+        );
+    }
+
+    #[test]
+    fn a_number_where_a_bool_is_needed() {
+        let def = RulesDef {
+            entry: Some("close".into()),
+            exit: Some("close < 1".into()),
+            ..RulesDef::default()
+        };
+        assert_eq!(
+            error(&def),
+            "rule `entry`: `close` is a number where a bool is needed (`entry`: true on a day \
+             to go long)\nclose\n^^^^^"
+        );
+        assert_eq!(
+            error(&position("close and long_only")),
+            "rule `position`: `close` is a number where a bool is needed (`and` combines two \
+             bools)\nclose and long_only\n^^^^^"
+        );
+        assert_eq!(
+            error(&position("if(fast, 1, 0)")),
+            "rule `position`: `fast` is a number where a bool is needed (argument `c` of \
+             if(c, a, b))\nif(fast, 1, 0)\n   ^^^^"
+        );
+    }
+
+    #[test]
+    fn strings_only_compare() {
+        assert_eq!(
+            error(&position("kind + 1")),
+            "rule `position`: `kind` is a string where a number is needed (`+` takes two \
+             numbers)\nkind + 1\n^^^^"
+        );
+        assert_eq!(
+            error(&position("if(kind == 1, 1, 0)")),
+            "rule `position`: `==` compares two numbers, two bools or two strings, but `kind` \
+             is a string and `1` is a number\n\
+             if(kind == 1, 1, 0)\n\
+             \x20  ^^^^^^^^^"
+        );
+        assert!(Rules::compile(
+            &position("if(kind == 'ema', ema(close, fast), sma(close, fast)) > 0"),
+            declared(),
+            &spy()
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn a_window_that_is_a_series() {
+        assert_eq!(
+            error(&position("sma(close, close) > 1")),
+            "rule `position`: the window `n` of sma(x, n) must be a number fixed for the run \
+             (parameters and literals), but `close` is a series\n\
+             sma(close, close) > 1\n\
+             \x20          ^^^^^"
+        );
+        let def = RulesDef {
+            rank: Some("close".into()),
+            top: Some("sma(close, 3)".into()),
+            ..RulesDef::default()
+        };
+        assert_eq!(
+            error(&def),
+            "rule `top`: `top` must be a number fixed for the run (parameters and literals), \
+             but `sma(close, 3)` is a series\nsma(close, 3)\n^^^^^^^^^^^^^"
+        );
+    }
+
+    #[test]
+    fn a_literal_window_that_is_not_a_positive_whole_number() {
+        assert_eq!(
+            error(&position("sma(close, 2.5) > 1")),
+            "rule `position`: the window `n` of sma(x, n) is 2.5: a window must be a whole \
+             number of days\nsma(close, 2.5) > 1\n           ^^^"
+        );
+        assert_eq!(
+            error(&position("lag(close, 3 - 3) > 1")),
+            "rule `position`: the window `n` of lag(x, n) is `3 - 3` = 0: a window must be a \
+             positive whole number of days\nlag(close, 3 - 3) > 1\n           ^^^^^"
+        );
+    }
+
+    #[test]
+    fn a_window_that_is_not_a_positive_whole_number_for_a_combination() {
+        let rules = Rules::compile(
+            &position("sma(close, fast - 60) > sma(close, slow / 3)"),
+            declared(),
+            &spy(),
+        )
+        .expect("compiles: the windows depend on the combination");
+        let error = rules
+            .check(&combo(&[("fast", ParamValue::Int(50))]))
+            .expect_err("50 - 60 < 1");
+        assert_eq!(
+            error.to_string(),
+            "rule `position`: the window `n` of sma(x, n) is `fast - 60` = -10 for fast = 50: \
+             a window must be a positive whole number of days\n\
+             sma(close, fast - 60) > sma(close, slow / 3)\n\
+             \x20          ^^^^^^^^^"
+        );
+        // slow / 3 = 200 / 3 is not whole; the value named is the default's.
+        let error = rules
+            .check(&combo(&[("fast", ParamValue::Int(70))]))
+            .expect_err("200 / 3");
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "rule `position`: the window `n` of sma(x, n) is `slow / 3` = {} for slow = \
+                 200: a window must be a whole number of days\n\
+                 sma(close, fast - 60) > sma(close, slow / 3)\n\
+                 \x20                                  ^^^^^^^^",
+                200.0 / 3.0
+            )
+        );
+        assert!(rules
+            .check(&combo(&[
+                ("fast", ParamValue::Int(70)),
+                ("slow", ParamValue::Int(300))
+            ]))
+            .is_ok());
+    }
+
+    #[test]
+    fn top_beyond_the_universe_for_a_combination() {
+        let nine: Vec<String> = (1..=9).map(|i| format!("S{i}")).collect();
+        let def = RulesDef {
+            rank: Some("ret(close, fast)".into()),
+            top: Some("slow / 10".into()),
+            ..RulesDef::default()
+        };
+        let rules = Rules::compile(&def, declared(), &nine).expect("compiles");
+        assert_eq!(
+            rules.check(&combo(&[])).expect_err("20 > 9").to_string(),
+            "rule `top`: `top` is `slow / 10` = 20 for slow = 200: more than the 9 symbols of \
+             the universe\nslow / 10\n^^^^^^^^^"
+        );
+        assert!(rules
+            .check(&combo(&[("slow", ParamValue::Int(30))]))
+            .is_ok());
+        let literal = RulesDef {
+            top: Some("0".into()),
+            ..def
+        };
+        assert_eq!(
+            Rules::compile(&literal, declared(), &nine)
+                .expect_err("0")
+                .to_string(),
+            "rule `top`: `top` is 0: it must be a positive whole number\n0\n^"
+        );
+    }
+
+    #[test]
+    fn the_table_has_exactly_one_form() {
+        let both = RulesDef {
+            position: Some("close > 1".into()),
+            entry: Some("close > 2".into()),
+            ..RulesDef::default()
+        };
+        assert_eq!(
+            error(&both),
+            "[rules]: `position` and `entry` belong to different forms of rules: write exactly \
+             one of `position`; or `entry` and `exit` (and optionally `size`); or `rank` and \
+             `top` (and optionally `filter` and `weight`)"
+        );
+        let no_exit = RulesDef {
+            entry: Some("close > 1".into()),
+            ..RulesDef::default()
+        };
+        assert_eq!(
+            error(&no_exit),
+            "[rules]: a stateful rule needs both `entry` and `exit` (long from a day `entry` \
+             holds until a day `exit` holds); `exit` is missing"
+        );
+        assert_eq!(
+            error(&RulesDef::default()),
+            "[rules]: no rule given: write `position`; or `entry` and `exit` (and optionally \
+             `size`); or `rank` and `top` (and optionally `filter` and `weight`)"
+        );
+        let no_top = RulesDef {
+            rank: Some("close".into()),
+            filter: Some("close > 1".into()),
+            ..RulesDef::default()
+        };
+        assert_eq!(
+            error(&no_top),
+            "[rules]: a cross-sectional rule needs both `rank` and `top` (hold the `top` \
+             symbols by `rank`); `top` is missing"
+        );
+    }
+
+    #[test]
+    fn parse_errors_point_at_the_column() {
+        assert_eq!(
+            error(&position("sma(close, ")),
+            "rule `position`: the expression ends too early\nsma(close, \n           ^"
+        );
+    }
+
+    #[test]
+    fn declarations_that_rules_cannot_use() {
+        let mut bad = declared();
+        bad.push(ParamSpec::int("close", 1, 1, 2, "shadows the close"));
+        assert_eq!(
+            Rules::compile(&position("close > 1"), bad, &spy())
+                .expect_err("close is a series")
+                .to_string(),
+            "[rules]: parameter `close` has the name of a built-in series of the rules (open, \
+             high, low, close, volume, w): rename it"
+        );
+        let mut twice = declared();
+        twice.push(ParamSpec::int("fast", 1, 1, 2, "again"));
+        assert!(Rules::compile(&position("close > 1"), twice, &spy())
+            .expect_err("twice")
+            .to_string()
+            .contains("declared twice"));
+    }
+
+    #[test]
+    fn a_rule_never_defined_in_the_run_is_an_error() {
+        let rules = Rules::compile(
+            &position("sma(close, fast) > lag(sma(close, slow), fast)"),
+            declared(),
+            &spy(),
+        )
+        .expect("compiles");
+        let values = rules.values(&combo(&[]));
+        // sma(close, 200) is first defined on day 199, lagged by 50: day 249, the 250th.
+        assert_eq!(first_defined(&rules.driving().node, &values), 249);
+        let day = |s: &str| s.parse::<chrono::NaiveDate>().expect("a date");
+        let span = (day("2024-01-01"), day("2024-12-31"));
+        assert!(rules.never_defined(&values, 251, span).is_none());
+        let error = rules.never_defined(&values, 250, span).expect("250 days");
+        assert_eq!(
+            error.to_string(),
+            "rule `position`: `position` is first defined after 250 days of prices for fast = \
+             50, slow = 200 and a first fill comes the day after, but the run has 250 day(s) \
+             of prices (2024-01-01..2024-12-31): it could never trade\n\
+             sma(close, fast) > lag(sma(close, slow), fast)\n\
+             ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^"
+        );
+    }
+
+    #[test]
+    fn texts_and_params_are_reported() {
+        let def = RulesDef {
+            rank: Some("ret(close, fast)".into()),
+            top: Some("2".into()),
+            filter: Some("close > sma(close, slow)".into()),
+            weight: Some("equal".into()),
+            ..RulesDef::default()
+        };
+        let rules = Rules::compile(&def, declared(), &["A".into(), "B".into()]).expect("compiles");
+        assert_eq!(
+            rules.texts(),
+            [
+                ("rank", "ret(close, fast)".to_string()),
+                ("top", "2".to_string()),
+                ("filter", "close > sma(close, slow)".to_string()),
+                ("weight", "equal".to_string()),
+            ]
+        );
+        assert_eq!(rules.params(), declared().as_slice());
     }
 }

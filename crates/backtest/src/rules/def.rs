@@ -142,3 +142,25 @@ impl RulesDef {
         .collect()
     }
 }
+
+/// The spec syntax of `strategy = "rules"`, for listings (`bt-worker strategies`).
+pub const SPEC_SYNTAX: &str = r#"strategy = "rules"
+
+[rules]                 # exactly one form:
+# 1. a target per symbol: a bool (long w = 1/symbols, or flat) or a signed weight
+position = "sma(close, fast) > sma(close, slow)"
+# 2. long (size, default w) from a day `entry` holds until a day `exit` holds
+# entry = "close > lag(highest(high, n), 1)"
+# exit  = "close < lag(lowest(low, m), 1)"
+# size  = "w"
+# 3. hold the `top` symbols by `rank` among those where `filter` holds,
+#    weight "equal" (1/top each) or a number per symbol
+# rank   = "ret(close, lookback)"
+# top    = "top_n"
+# filter = "close > sma(close, 200)"
+# weight = "equal"
+
+[rules.params]          # every parameter the rules use, declared
+fast = { type = "int", default = 50, min = 1, max = 2000, help = "fast window" }
+slow = { type = "int", default = 200, min = 1, max = 5000 }
+# type = "int" | "float" | "bool" | "choice" (with choices = [...]); default required"#;
