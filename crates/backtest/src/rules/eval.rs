@@ -534,3 +534,307 @@ impl<'r> Eval<'r, '_> {
         )
     }
 }
+
+#[cfg(test)]
+// Day-by-day definitions read best with day indices.
+#[allow(clippy::needless_range_loop)]
+mod tests {
+    //! Expressions evaluated through the whole pipeline (compile, then [`Eval`]) on a
+    //! hand-made market, against plain day-by-day definitions written here.
+
+    use super::*;
+    use crate::params::{ParamSpec, Params};
+    use crate::rules::{Rules, RulesDef};
+
+    const DAYS: usize = 40;
+
+    /// Two symbols: A from day 0, B from day 5 (NaN before), with a flat stretch.
+    fn market() -> MarketData {
+        let a: Vec<f64> = (0..DAYS)
+            .map(|i| 100.0 + (i as f64 * 0.7).sin() * 3.0 + i as f64 * 0.05)
+            .collect();
+        let b: Vec<f64> = (0..DAYS)
+            .map(|i| match i {
+                0..=4 => NAN,
+                10..=14 => 50.0,
+                _ => 50.0 + (i as f64 * 0.3).cos() * 2.0,
+            })
+            .collect();
+        let open = |c: &[f64]| -> Vec<f64> {
+            c.iter()
+                .enumerate()
+                .map(|(i, x)| x * (1.0 + 0.004 * ((i % 5) as f64 - 2.0)))
+                .collect()
+        };
+        let (oa, ob) = (open(&a), open(&b));
+        let high = |o: &[f64], c: &[f64]| -> Vec<f64> {
+            o.iter().zip(c).map(|(o, c)| o.max(*c) * 1.01).collect()
+        };
+        let low = |o: &[f64], c: &[f64]| -> Vec<f64> {
+            o.iter().zip(c).map(|(o, c)| o.min(*c) * 0.99).collect()
+        };
+        let start = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).expect("a date");
+        MarketData {
+            dates: start.iter_days().take(DAYS).collect(),
+            symbols: vec!["A".into(), "B".into()],
+            high: vec![high(&oa, &a), high(&ob, &b)],
+            low: vec![low(&oa, &a), low(&ob, &b)],
+            volume: vec![
+                (0..DAYS).map(|i| 1000.0 + i as f64).collect(),
+                (0..DAYS).map(|i| if i < 5 { NAN } else { 10.0 }).collect(),
+            ],
+            open: vec![oa, ob],
+            close: vec![a, b],
+            ..MarketData::default()
+        }
+    }
+
+    fn declared() -> Vec<ParamSpec> {
+        vec![
+            ParamSpec::int("n", 3, 1, 100, "a window"),
+            ParamSpec::choice("kind", "sma", &["sma", "ema"], "average"),
+        ]
+    }
+
+    /// `text` evaluated for `given` over every symbol and day of [`market`]: per symbol, per
+    /// day.
+    fn eval(text: &str, given: &Params) -> Vec<Vec<f64>> {
+        let m = market();
+        let def = RulesDef {
+            position: Some(text.into()),
+            ..RulesDef::default()
+        };
+        let rules = Rules::compile(&def, declared(), &m.symbols).expect("compiles");
+        let values = rules.values(given);
+        let frame = Frame::new(&m, 0, DAYS);
+        let cache = TaskCache::default();
+        let e = Eval {
+            frame: &frame,
+            cache: &cache,
+            values: &values,
+        };
+        let flat = e.series(&rules.driving().node).into_vec();
+        flat.chunks(DAYS).map(<[f64]>::to_vec).collect()
+    }
+
+    /// Asserts `text` gives `plain(symbol, day)` everywhere (NaN = undefined).
+    fn check(text: &str, plain: impl Fn(&MarketData, usize, usize) -> f64) {
+        let m = market();
+        let got = eval(text, &Params::new());
+        for s in 0..2 {
+            for d in 0..DAYS {
+                let (g, w) = (got[s][d], plain(&m, s, d));
+                let same = (g.is_nan() && w.is_nan()) || (g - w).abs() <= 1e-12 * w.abs();
+                assert!(same, "`{text}` symbol {s} day {d}: {g} vs {w}");
+            }
+        }
+    }
+
+    fn defined(v: f64) -> f64 {
+        if v.is_finite() {
+            v
+        } else {
+            NAN
+        }
+    }
+
+    fn truth(b: bool) -> f64 {
+        if b {
+            1.0
+        } else {
+            0.0
+        }
+    }
+
+    #[test]
+    fn elementwise_functions() {
+        check("abs(close - 100)", |m, s, d| (m.close[s][d] - 100.0).abs());
+        check("min(close, open)", |m, s, d| {
+            m.close[s][d].min(m.open[s][d]) + 0.0 * m.close[s][d]
+        });
+        check("max(high, 2 * low)", |m, s, d| {
+            m.high[s][d].max(2.0 * m.low[s][d]) + 0.0 * m.high[s][d]
+        });
+        check("sign(close - open)", |m, s, d| {
+            let x = m.close[s][d] - m.open[s][d];
+            if x.is_nan() {
+                NAN
+            } else if x > 0.0 {
+                1.0
+            } else if x < 0.0 {
+                -1.0
+            } else {
+                0.0
+            }
+        });
+        check("clip(close, 99, 101)", |m, s, d| {
+            let c = m.close[s][d];
+            if c.is_nan() {
+                NAN
+            } else {
+                c.clamp(99.0, 101.0)
+            }
+        });
+        // log of a number <= 0 is undefined: B (about 50) is below 99.
+        check("log(close - 99)", |m, s, d| {
+            let x = m.close[s][d] - 99.0;
+            if x > 0.0 {
+                x.ln()
+            } else {
+                NAN
+            }
+        });
+        check("if(close > open, high, low)", |m, s, d| {
+            let (c, o) = (m.close[s][d], m.open[s][d]);
+            if c.is_nan() || o.is_nan() {
+                NAN
+            } else if c > o {
+                m.high[s][d]
+            } else {
+                m.low[s][d]
+            }
+        });
+        check("volume / 2 + w", |m, s, d| m.volume[s][d] / 2.0 + 0.5);
+    }
+
+    #[test]
+    fn arithmetic_that_is_not_finite_is_undefined() {
+        check("close / (close - close)", |_, _, _| NAN);
+        check("(close - open) % 1", |m, s, d| {
+            defined((m.close[s][d] - m.open[s][d]) % 1.0)
+        });
+        check("-close * 2 - 1", |m, s, d| -m.close[s][d] * 2.0 - 1.0);
+    }
+
+    #[test]
+    fn logic_is_three_valued() {
+        // Day 0 has no yesterday: undefined, whatever the other operand.
+        let up = |m: &MarketData, s: usize, d: usize| -> f64 {
+            if d == 0 || m.close[s][d].is_nan() || m.close[s][d - 1].is_nan() {
+                NAN
+            } else {
+                truth(m.close[s][d] > m.close[s][d - 1])
+            }
+        };
+        check("close > lag(close, 1) or true", move |m, s, d| {
+            let u = up(m, s, d);
+            if u.is_nan() {
+                NAN
+            } else {
+                1.0
+            }
+        });
+        check("close > lag(close, 1) and false", move |m, s, d| {
+            let u = up(m, s, d);
+            if u.is_nan() {
+                NAN
+            } else {
+                0.0
+            }
+        });
+        check("not (close > lag(close, 1))", move |m, s, d| {
+            let u = up(m, s, d);
+            if u.is_nan() {
+                NAN
+            } else {
+                1.0 - u
+            }
+        });
+        check("(close > lag(close, 1)) == true", up);
+        check("if(close > lag(close, 1), 1, -1)", move |m, s, d| {
+            let u = up(m, s, d);
+            if u.is_nan() {
+                NAN
+            } else if u == 1.0 {
+                1.0
+            } else {
+                -1.0
+            }
+        });
+    }
+
+    #[test]
+    fn windows_run_per_symbol() {
+        // B's first price is day 5: its lag and averages count from there.
+        check("lag(close, n)", |m, s, d| {
+            if d >= 3 {
+                m.close[s][d - 3]
+            } else {
+                NAN
+            }
+        });
+        check("sma(close, n + 1)", |m, s, d| {
+            if d < 3 {
+                return NAN;
+            }
+            let w = &m.close[s][d - 3..=d];
+            if w.iter().any(|v| v.is_nan()) {
+                NAN
+            } else {
+                w.iter().sum::<f64>() / 4.0
+            }
+        });
+        check("ret(close, 2)", |m, s, d| {
+            if d < 2 {
+                NAN
+            } else {
+                defined(m.close[s][d] / m.close[s][d - 2] - 1.0)
+            }
+        });
+        // atr from the frame's high, low and close.
+        let m = market();
+        let got = eval("atr(n)", &Params::new());
+        for s in 0..2 {
+            let mut want = vec![0.0; DAYS];
+            indicators::atr(&m.high[s], &m.low[s], &m.close[s], 3, &mut want);
+            for d in 0..DAYS {
+                assert!(
+                    got[s][d].to_bits() == want[d].to_bits()
+                        || (got[s][d].is_nan() && want[d].is_nan()),
+                    "atr symbol {s} day {d}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn rank_is_across_symbols() {
+        check("rank(close)", |m, s, d| {
+            let (mine, other) = (m.close[s][d], m.close[1 - s][d]);
+            if mine.is_nan() {
+                NAN
+            } else if other.is_nan() || mine > other {
+                1.0
+            } else if mine == other {
+                1.5
+            } else {
+                2.0
+            }
+        });
+    }
+
+    #[test]
+    fn scalars_broadcast_and_choices_compare() {
+        let mut given = Params::new();
+        given.insert("n".into(), ParamValue::Int(7));
+        let got = eval("n * 2 + 1", &given);
+        assert!(got.iter().flatten().all(|v| *v == 15.0));
+        let pick = "if(kind == 'ema', ema(close, n), sma(close, n))";
+        let sma = eval("sma(close, n)", &given);
+        let ema = eval("ema(close, n)", &given);
+        assert_eq!(format!("{:?}", eval(pick, &given)), format!("{sma:?}"));
+        given.insert("kind".into(), ParamValue::Str("ema".into()));
+        assert_eq!(format!("{:?}", eval(pick, &given)), format!("{ema:?}"));
+    }
+
+    #[test]
+    fn scalar_values_follow_the_series_semantics() {
+        assert!(binary(BinOp::Div, 1.0, 0.0).is_nan());
+        assert!(binary(BinOp::And, NAN, 0.0).is_nan());
+        assert_eq!(binary(BinOp::Or, 0.0, 1.0), 1.0);
+        assert_eq!(window_problem(3.0), None);
+        assert!(window_problem(0.0).is_some());
+        assert!(window_problem(2.5).is_some());
+        assert!(window_problem(NAN).is_some());
+    }
+}

@@ -101,7 +101,7 @@ fn rolling_moments(x: &[f64], n: usize, out: &mut [f64], emit: impl Fn(f64, f64,
             let delta = v - mean;
             mean += delta / run as f64;
             m2 += delta * (v - mean);
-        } else if (run - n) % n == 0 {
+        } else if (run - n).is_multiple_of(n) {
             // Exactly, two passes over the window.
             let window = &x[i + 1 - n..=i];
             mean = window.iter().sum::<f64>() / nf;
@@ -305,6 +305,8 @@ pub(crate) fn rank(x: &[f64], symbols: usize, days: usize, out: &mut [f64]) {
 }
 
 #[cfg(test)]
+// Day-by-day definitions read best with day indices.
+#[allow(clippy::needless_range_loop)]
 mod tests {
     //! Each indicator against a plain day-by-day definition written here.
 

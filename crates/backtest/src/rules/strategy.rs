@@ -54,9 +54,9 @@ pub(crate) fn build<'r>(
             let mut targets = vec![0.0; symbols * days];
             for s in 0..symbols {
                 let mut held = 0.0;
-                for d in 0..days {
+                for (d, &decides) in scheduled.iter().enumerate() {
                     let k = s * days + d;
-                    if scheduled[d] {
+                    if decides {
                         if held != 0.0 {
                             if exit[k] == 1.0 {
                                 held = 0.0;
