@@ -284,6 +284,16 @@ fn prepare(
             if let Some(problem) = rules.data_problem(data) {
                 return Err(BacktestError::Invalid(problem));
             }
+            if config.rebalance == Rebalance::BuyAndHold {
+                // That schedule decides at the first day's open, before the close a rule
+                // would read: it would look ahead.
+                return Err(BacktestError::Invalid(
+                    "rules are evaluated after a day's close, and rebalance = \"buy_and_hold\" \
+                     decides at the first day's open: use \"daily\", \"weekly\" or \
+                     \"end_of_month\""
+                        .into(),
+                ));
+            }
             rules.check(&resolved)?;
             let span = (data.dates[range.start], data.dates[range.end - 1]);
             let values = rules.values(&resolved);

@@ -230,6 +230,40 @@ fn ma_cross_as_rules_is_identical_to_the_builtin_on_near_ties() {
     }
 }
 
+#[test]
+fn ma_cross_as_rules_is_identical_from_a_later_start_and_burn_in() {
+    // The data from 1993, the run from 2000 (signals warm up from the start), trading from
+    // 2001 (the burn-in date).
+    let (market, config) = spy(Calendar::Weekdays);
+    let config = BacktestConfig {
+        start: date("2000-01-03"),
+        burn_in: date("2001-01-02"),
+        rebalance: Rebalance::Daily,
+        ..config
+    };
+    for kind in ["sma", "ema"] {
+        for long_only in [true, false] {
+            let rules = ma_rules(kind, long_only);
+            for (fast, slow) in [(50, 200), (10, 30), (200, 50)] {
+                let combo = params(&[
+                    ("fast", ParamValue::Int(fast)),
+                    ("slow", ParamValue::Int(slow)),
+                ]);
+                let mut builtin_params = combo.clone();
+                builtin_params.insert("kind".into(), ParamValue::Str(kind.into()));
+                builtin_params.insert("long_only".into(), ParamValue::Bool(long_only));
+                let builtin =
+                    run_backtest(&market, "ma_cross", &builtin_params, &config).expect("runs");
+                let rules_run = run_strategy(&market, StrategyRef::Rules(&rules), &combo, &config)
+                    .expect("rules run");
+                let what = format!("from 2000 {kind} long_only={long_only} {combo:?}");
+                assert_identical(&what, &builtin, &rules_run);
+                assert_eq!(builtin.dates[0], date("2001-01-02").expect("a date"));
+            }
+        }
+    }
+}
+
 fn fast_ne_slow(combo: &Params) -> bool {
     combo.get("fast") != combo.get("slow")
 }
@@ -324,4 +358,77 @@ fn momentum_taa_as_rules_is_identical_to_the_builtin_on_the_sectors() {
             assert!(builtin.fills.len() > 50, "{what}: trades");
         }
     }
+}
+
+#[test]
+fn momentum_differs_only_on_the_builtins_short_first_return() {
+    // A run whose `lookback`-th day is a month end: the built-in decides with the return
+    // since the first day there (QSTrader's warm-up), the rules form is still undefined
+    // (flat). Every other target is the same.
+    let rules = momentum_rules();
+    let config = BacktestConfig {
+        start: date("2003-01-01"),
+        end: date("2020-12-31"),
+        ..BacktestConfig::default()
+    };
+    let market = sectors(&config);
+    let lookback = (20..300)
+        .find(|&l| quirk_day_decides(&market, &config, l))
+        .expect("some lookback ends on a month end");
+    let combo = params(&[
+        ("lookback", ParamValue::Int(lookback as i64)),
+        ("top_n", ParamValue::Int(3)),
+    ]);
+    let builtin = run_backtest(&market, "momentum_taa", &combo, &config).expect("runs");
+    let rules_run =
+        run_strategy(&market, StrategyRef::Rules(&rules), &combo, &config).expect("runs");
+    let quirk = market.dates[lookback - 1];
+    assert_eq!(builtin.allocations.len(), rules_run.allocations.len());
+    let mut seen = false;
+    for (a, b) in builtin.allocations.iter().zip(rules_run.allocations.iter()) {
+        assert_eq!(a.date, b.date);
+        if a.date == quirk {
+            seen = true;
+            assert_eq!(a.weights.iter().filter(|w| **w > 0.0).count(), 3, "{quirk}");
+            assert!(b.weights.iter().all(|w| *w == 0.0), "{quirk}: flat");
+        } else {
+            assert_eq!(a.weights, b.weights, "{}", a.date);
+        }
+    }
+    assert!(seen, "the day {quirk} is a decision day");
+}
+
+#[test]
+fn a_runner_shared_by_threads_gives_the_builtins_runs() {
+    let (market, config) = spy(Calendar::TradingDays);
+    let config = BacktestConfig {
+        rebalance: Rebalance::Daily,
+        ..config
+    };
+    let rules = ma_rules("sma", true);
+    let combos: Vec<Params> = (0..24)
+        .map(|k| {
+            params(&[
+                ("fast", ParamValue::Int(5 + 5 * (k % 6))),
+                ("slow", ParamValue::Int(60 + 40 * (k / 6))),
+            ])
+        })
+        .collect();
+    let runner =
+        TaskRunner::new(&market, StrategyRef::Rules(&rules), &config, &combos).expect("a runner");
+    std::thread::scope(|scope| {
+        for chunk in combos.chunks(6) {
+            let runner = &runner;
+            let (market, config) = (&market, &config);
+            scope.spawn(move || {
+                for combo in chunk {
+                    let builtin = run_backtest(market, "ma_cross", combo, config).expect("runs");
+                    let shared = runner.run(combo).expect("rules run");
+                    assert_identical(&format!("{combo:?}"), &builtin, &shared);
+                }
+            });
+        }
+    });
+    // 6 fast and 4 slow windows, each used by 4 or 6 combinations: 10 shared series.
+    assert_eq!(runner.shared_series(), (10, 10));
 }

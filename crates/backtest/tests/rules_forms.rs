@@ -321,6 +321,13 @@ fn runs_check_windows_and_warm_up_before_simulating() {
     let runner = TaskRunner::new(&m, strategy, &c, &combos).expect("a runner");
     assert!(runner.run(&combos[0]).is_err());
     assert!(runner.run(&combos[1]).is_ok());
+    // buy_and_hold decides at the first open, before the close a rule reads.
+    let at_open = preflight_strategy(&m, strategy, &params(&[]), &config(Rebalance::BuyAndHold))
+        .expect_err("look-ahead");
+    assert!(
+        at_open.to_string().contains("after a day's close"),
+        "{at_open}"
+    );
     // Unknown parameters are refused as for any strategy.
     assert!(matches!(
         run_strategy(&m, strategy, &params(&[("m", 1)]), &c),

@@ -37,7 +37,9 @@
 //! function reads days `..= D` (`indicators.rs`), so no rule can look ahead. Its target is
 //! filled at D+1's open by the simulator (QSTrader 0.3.0 semantics: costs, calendar,
 //! burn-in, split all as for every strategy). Rules are evaluated on the `[backtest]
-//! rebalance` schedule (`rebalance = "daily"` for a daily signal). Forms 1 and 2 trade only
+//! rebalance` schedule (`rebalance = "daily"` for a daily signal; `"buy_and_hold"` is
+//! refused: it decides at the first day's open, before the close a rule reads). Forms 1 and
+//! 2 trade only
 //! on a decision day whose target differs from the last one decided (no re-sizing while the
 //! target is unchanged, as the built-in `ma_cross`); form 3 rebalances on every decision day
 //! (as QSTrader's momentum example and the built-in `momentum_taa`). The first decision day
