@@ -35,7 +35,7 @@ use crate::config::{BacktestConfig, ConfigError, Rebalance};
 use crate::data::MarketData;
 use crate::metrics::Metrics;
 use crate::params::{self, ParamError, ParamSpec, ParamValue, Params};
-use crate::rules::{RuleError, Rules};
+use crate::rules::{RuleError, Rules, RulesTask};
 use crate::stats;
 use crate::strategy::{registry, Setup, StrategyInfo, WarmUp};
 
@@ -280,7 +280,27 @@ fn prepare(
                 check_warm_up(data, info.name, warm_up, range)?;
             }
         }
-        StrategyRef::Rules(rules) => rules.check(&resolved)?,
+        StrategyRef::Rules(rules) => {
+            if let Some(problem) = rules.data_problem(data) {
+                return Err(BacktestError::Invalid(problem));
+            }
+            if config.rebalance == Rebalance::BuyAndHold {
+                // That schedule decides at the first day's open, before the close a rule
+                // would read: it would look ahead.
+                return Err(BacktestError::Invalid(
+                    "rules are evaluated after a day's close, and rebalance = \"buy_and_hold\" \
+                     decides at the first day's open: use \"daily\", \"weekly\" or \
+                     \"end_of_month\""
+                        .into(),
+                ));
+            }
+            rules.check(&resolved)?;
+            let span = (data.dates[range.start], data.dates[range.end - 1]);
+            let values = rules.values(&resolved);
+            if let Some(error) = rules.never_defined(&values, range.end - range.start, span) {
+                return Err(error.into());
+            }
+        }
     }
     Ok((resolved, range))
 }
@@ -349,6 +369,9 @@ pub struct TaskRunner<'a> {
     data: &'a MarketData,
     strategy: StrategyRef<'a>,
     config: &'a BacktestConfig,
+    /// For rules: the run's prices and the shared indicators (`None` when the configured
+    /// days do not fit the data: every run reports that).
+    rules: Option<RulesTask<'a>>,
 }
 
 impl<'a> TaskRunner<'a> {
@@ -360,12 +383,29 @@ impl<'a> TaskRunner<'a> {
         config: &'a BacktestConfig,
         combos: &[Params],
     ) -> Result<Self, BacktestError> {
-        let _ = combos;
+        let rules = match strategy {
+            StrategyRef::Rules(rules) => {
+                if let Some(problem) = rules.data_problem(data) {
+                    return Err(BacktestError::Invalid(problem));
+                }
+                day_range(&data.dates, config)
+                    .ok()
+                    .map(|r| RulesTask::new(rules, data, r.start, r.end, combos))
+            }
+            StrategyRef::Builtin(_) => None,
+        };
         Ok(TaskRunner {
             data,
             strategy,
             config,
+            rules,
         })
+    }
+
+    /// For rules: how many indicator series the task shares between its combinations, and
+    /// how many of them have been computed so far (`(0, 0)` for a built-in).
+    pub fn shared_series(&self) -> (usize, usize) {
+        self.rules.as_ref().map_or((0, 0), RulesTask::cache_stats)
     }
 
     /// Runs one combination (after the checks of [`preflight_strategy`]).
@@ -379,11 +419,12 @@ impl<'a> TaskRunner<'a> {
             trade_from: range.trade_from,
             end: range.end,
         };
-        let mut strategy = match self.strategy {
-            StrategyRef::Builtin(info) => info.build(&setup, &resolved)?,
-            StrategyRef::Rules(_) => {
+        let mut strategy = match (self.strategy, &self.rules) {
+            (StrategyRef::Builtin(info), _) => info.build(&setup, &resolved)?,
+            (StrategyRef::Rules(rules), Some(task)) => task.strategy(rules, &setup, &resolved),
+            (StrategyRef::Rules(_), None) => {
                 return Err(BacktestError::Invalid(
-                    "rules strategies are not built yet".into(),
+                    "the run's days do not fit the data".into(),
                 ))
             }
         };

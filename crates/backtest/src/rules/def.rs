@@ -142,3 +142,111 @@ impl RulesDef {
         .collect()
     }
 }
+
+/// The spec syntax of `strategy = "rules"`, for listings (`bt-worker strategies`).
+pub const SPEC_SYNTAX: &str = r#"strategy = "rules"
+
+[rules]                 # exactly one form:
+# 1. a target per symbol: a bool (long w = 1/symbols, or flat) or a signed weight
+position = "sma(close, fast) > sma(close, slow)"
+# 2. long (size, default w) from a day `entry` holds until a day `exit` holds
+# entry = "close > lag(highest(high, n), 1)"
+# exit  = "close < lag(lowest(low, m), 1)"
+# size  = "w"
+# 3. hold the `top` symbols by `rank` among those where `filter` holds,
+#    weight "equal" (1/top each) or a number per symbol
+# rank   = "ret(close, lookback)"
+# top    = "top_n"
+# filter = "close > sma(close, 200)"
+# weight = "equal"
+
+[rules.params]          # every parameter the rules use, declared
+fast = { type = "int", default = 50, min = 1, max = 2000, help = "fast window" }
+slow = { type = "int", default = 200, min = 1, max = 5000 }
+# type = "int" | "float" | "bool" | "choice" (with choices = [...]); default required"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::ParamKind;
+
+    /// The `[rules]` table of a spec, read as the spec reads it.
+    #[derive(Deserialize)]
+    struct Spec {
+        rules: RulesDef,
+    }
+
+    #[test]
+    fn the_documented_syntax_reads() {
+        let spec: Spec = toml::from_str(SPEC_SYNTAX).expect("the syntax shown parses");
+        assert_eq!(
+            spec.rules.position.as_deref(),
+            Some("sma(close, fast) > sma(close, slow)")
+        );
+        assert_eq!(
+            spec.rules.given(),
+            [("position", "sma(close, fast) > sma(close, slow)")]
+        );
+        let declared = spec.rules.declared().expect("valid declarations");
+        let names: Vec<&str> = declared.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["fast", "slow"]);
+        assert_eq!(declared[0].kind, ParamKind::Int);
+        assert_eq!(declared[0].default, ParamValue::Int(50));
+        assert_eq!(
+            (declared[0].min, declared[0].max),
+            (Some(1.0), Some(2000.0))
+        );
+        assert_eq!(declared[0].help, "fast window");
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let error = toml::from_str::<Spec>("[rules]\npositon = \"close > 1\"\n")
+            .err()
+            .expect("a typo");
+        assert!(
+            error.to_string().contains("unknown field `positon`"),
+            "{error}"
+        );
+        let error = toml::from_str::<Spec>(
+            "[rules]\nposition = \"x\"\n[rules.params]\nx = { type = \"int\", default = 1, mn = 0 }\n",
+        )
+        .err()
+        .expect("a typo in a declaration");
+        assert!(error.to_string().contains("unknown field `mn`"), "{error}");
+    }
+
+    #[test]
+    fn declarations_become_param_specs() {
+        let decl = |text: &str| -> ParamDecl { toml::from_str(text).expect("a declaration") };
+        let float = decl("type = \"float\"\ndefault = 1\nmin = 0\nmax = 2");
+        let spec = float.to_spec("vol").expect("valid");
+        // An integer default of a float parameter is normalised to a float.
+        assert_eq!(spec.default, ParamValue::Float(1.0));
+        let choice = decl("type = \"choice\"\ndefault = \"ema\"\nchoices = [\"sma\", \"ema\"]");
+        assert_eq!(
+            choice.to_spec("kind").expect("valid").kind,
+            ParamKind::Choice(vec!["sma".into(), "ema".into()])
+        );
+        let bad_default = decl("type = \"int\"\ndefault = 0\nmin = 1\nmax = 10");
+        assert_eq!(
+            bad_default.to_spec("n").expect_err("0 < 1"),
+            "the default of parameter `n` = 0 is out of range [1, 10]"
+        );
+        let no_choices = decl("type = \"choice\"\ndefault = \"a\"");
+        assert!(no_choices
+            .to_spec("k")
+            .expect_err("choices")
+            .contains("needs `choices"));
+        let bool_range = decl("type = \"bool\"\ndefault = true\nmin = 0");
+        assert!(bool_range
+            .to_spec("b")
+            .expect_err("min")
+            .contains("min/max are for int and float"));
+        let wrong_type = decl("type = \"int\"\ndefault = \"x\"");
+        assert_eq!(
+            wrong_type.to_spec("n").expect_err("a string"),
+            "the default of parameter `n`: expected int, got string `x`"
+        );
+    }
+}
