@@ -2,7 +2,7 @@
 //! type, default, range, help), then `rules` (strategies written in the spec) with its spec
 //! syntax, its series and the engine's function table, as tables or as JSON.
 
-use backtest::rules::{functions, ArgKind, Returns, SERIES};
+use backtest::rules::{functions, ArgKind, Returns, SERIES, SPEC_SYNTAX};
 use backtest::{registry, ParamSpec};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use serde::Serialize;
@@ -33,7 +33,8 @@ pub struct StrategyListing {
 /// What `rules` offers: the spec syntax, the series and the functions.
 #[derive(Debug, Serialize)]
 pub struct RulesListing {
-    /// A spec's `[rules]` and `[rules.params]`, as TOML with comments.
+    /// A spec's `[rules]` and `[rules.params]`, as TOML with comments (the engine's
+    /// `SPEC_SYNTAX`); `[params]` then sweeps the declared parameters as for any strategy.
     pub syntax: &'static str,
     /// Where the language is documented.
     pub reference: &'static str,
@@ -66,27 +67,6 @@ pub struct ArgListing {
     pub kind: &'static str,
 }
 
-/// The spec syntax of `rules`, as `bt-worker strategies` prints it.
-pub const RULES_SYNTAX: &str = r#"strategy = "rules"
-
-[rules]                     # exactly one of three forms
-position = "sma(close, fast) > sma(close, slow)"  # 1: bool = long/flat, number = signed weight
-# entry = "close > lag(highest(high, n), 1)"      # 2: long from entry until exit
-# exit  = "close < lag(lowest(low, m), 1)"
-# size  = "1"                                      #    optional weight (default 1/symbols)
-# rank   = "ret(close, lookback)"                  # 3: hold the `top` highest by rank
-# top    = "top_n"
-# filter = "close > sma(close, 200)"               #    optional
-# weight = "equal"                                 #    or a number expression
-
-[rules.params]              # every parameter a rule uses; type int|float|bool|choice
-fast = { type = "int", default = 50, min = 1, max = 2000, help = "fast window" }
-slow = { type = "int", default = 200, min = 1, max = 5000 }
-
-[params]                    # the grid, as for any strategy
-fast = [10, 20, 50]
-slow = { from = 100, to = 200, step = 50 }"#;
-
 /// The one-line summary of `rules`.
 pub const RULES_SUMMARY: &str = "your own strategy, written in the spec as trading rules \
      (expressions over prices, indicators and parameters), checked by `sweep plan` and \
@@ -113,7 +93,7 @@ fn returns_name(r: Returns) -> &'static str {
 /// What `rules` offers, from the engine's tables.
 pub fn rules_listing() -> RulesListing {
     RulesListing {
-        syntax: RULES_SYNTAX,
+        syntax: SPEC_SYNTAX,
         reference: "docs/rules.md",
         series: SERIES
             .iter()
@@ -197,6 +177,9 @@ fn print_rules(rules: &RulesListing) {
     for line in rules.syntax.lines() {
         sweep_core::outln!("    {line}");
     }
+    sweep_core::outln!(
+        "    [params]                # the grid, as for any strategy: fast = [10, 20, 50]"
+    );
     let series: Vec<&str> = rules.series.iter().map(|s| s.name).collect();
     sweep_core::outln!(
         "series (per symbol, per day, up to the decision day's close): {}",
