@@ -263,7 +263,8 @@ fn run_local(spec: &Path, sharedfs: &Path) -> (Output, f64) {
 
 /// The five worked examples of docs/rules.md, from a clean sharedfs, each planned, run by
 /// the real workers and ranked by collect: exit 0, every combination ok, a ranked table
-/// showing the rules.
+/// showing the rules; then `collect --report` writes the HTML report with the rules in its
+/// header and the equity curves of the best rows regenerated through the rules.
 #[test]
 fn the_five_rules_examples_run_locally_and_rank() {
     let examples = [
@@ -294,6 +295,44 @@ fn the_five_rules_examples_run_locally_and_rank() {
             "{name}:\n{stderr}"
         );
         timings.push(format!("{name} {seconds:.1} s"));
+
+        let sweep_dir = stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("dir:"))
+            .map(|d| PathBuf::from(d.trim()))
+            .unwrap_or_else(|| panic!("{name}: no dir line:\n{stdout}"));
+        let out = Command::new(bin_dir().join("collect"))
+            .arg(&sweep_dir)
+            .args(["--report", "--quiet"])
+            .output()
+            .expect("run collect --report");
+        assert_eq!(out.status.code(), Some(0), "{name}:\n{}", show(&out));
+        let html = std::fs::read_to_string(sweep_dir.join("report").join("report.html"))
+            .expect("report.html");
+        assert!(
+            html.contains(&format!("Strategy <code>rules</code> of {name}")),
+            "{name}: the rules in the report header"
+        );
+        let spec = std::fs::read_to_string(&spec).expect("spec");
+        let first_rule = spec
+            .lines()
+            .skip_while(|l| *l != "[rules]")
+            .nth(1)
+            .and_then(|l| l.split_once(" = "))
+            .map(|(_, v)| {
+                v.trim_matches('"')
+                    .replace('>', "&gt;")
+                    .replace('<', "&lt;")
+            })
+            .expect("a rule after [rules]");
+        assert!(
+            html.contains(&first_rule),
+            "{name}: {first_rule} in the report"
+        );
+        assert!(
+            !html.contains("could not") && !html.contains("No equity curve"),
+            "{name}: every equity curve regenerated"
+        );
     }
     eprintln!("rules examples: {}", timings.join(", "));
 }
