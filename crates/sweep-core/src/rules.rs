@@ -907,4 +907,65 @@ slow = { from = 50, to = 200, step = 50 }
             "{msg}"
         );
     }
+
+    /// Grids, constraints, overrides and sampling work on the declared parameters as on a
+    /// built-in's; an undeclared one in [params] is refused naming `rules` and the
+    /// declarations; a parameter the grid does not vary takes its default.
+    #[test]
+    fn the_grid_sweeps_the_declared_parameters() {
+        use crate::planner::{PlanError, SweepGrid};
+        let combos = |text: &str, overrides: &[&str]| -> Result<Vec<backtest::Params>, PlanError> {
+            let mut s = parse(text).expect("valid");
+            let o: Vec<_> = overrides
+                .iter()
+                .map(|o| crate::overrides::parse_override(o).expect("override"))
+                .collect();
+            s.apply_overrides(&o);
+            let grid = SweepGrid::compile(&mut s)?;
+            let mut out = Vec::new();
+            grid.for_each_combo(|_, p| {
+                out.push(p);
+                Ok(())
+            })?;
+            Ok(out)
+        };
+        let all = combos(RULES, &[]).expect("grid");
+        assert_eq!(all.len(), 2 * 4);
+        assert_eq!(all[0]["kind"], ParamValue::Str("sma".into()), "default");
+        assert_eq!(all[0]["scale"], ParamValue::Float(1.0));
+        let constrained = RULES.replace(
+            "strategy = \"rules\"",
+            "strategy = \"rules\"\nconstraints = [\"slow >= 10 * fast\"]",
+        );
+        assert_eq!(combos(&constrained, &[]).expect("grid").len(), 3 + 1);
+        let sampled = format!("{RULES}\n[sample]\nn = 3\nseed = 1\n");
+        assert_eq!(combos(&sampled, &[]).expect("grid").len(), 3);
+        let over = combos(RULES, &["fast=7", "kind=sma,ema"]).expect("grid");
+        assert_eq!(over.len(), 8);
+        assert!(over.iter().all(|p| p["fast"] == ParamValue::Int(7)));
+        let err = combos(RULES, &["fast=0"])
+            .expect_err("below min")
+            .to_string();
+        assert!(
+            err.contains("`params.fast`") && err.contains("out of range"),
+            "{err}"
+        );
+        let err = combos(RULES, &["lookback=5"])
+            .expect_err("undeclared")
+            .to_string();
+        assert!(
+            err.contains("unknown parameter `lookback` for strategy `rules`")
+                && err.contains("fast, slow, kind, scale, long_only"),
+            "{err}"
+        );
+        let err = combos(&RULES.replace("sma(close, fast)", "smaa(close, fast)"), &[])
+            .expect_err("a rule that does not compile")
+            .to_string();
+        assert!(
+            err.starts_with(
+                "sweeps/r.toml:9: rule `position`: unknown function `smaa` (did you mean `sma`?)"
+            ) && err.ends_with("\n    smaa(close, fast) > sma(close, slow)\n    ^^^^"),
+            "{err}"
+        );
+    }
 }
