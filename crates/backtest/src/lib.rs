@@ -2,8 +2,13 @@
 //! one trait, a QSTrader-0.3.0-compatible simulator, and statistics (summary metrics and
 //! QSTrader's `JSONStatistics`). Pure: no SLURM, no command line.
 //!
+//! Strategies are the built-ins (by name, [`registry`]) or rules written in a spec
+//! ([`rules`]: expressions compiled once, run vectorised); [`StrategyRef`] names either.
+//!
 //! Data loading and per-run work are separate: load a [`MarketData`] once, then call
-//! [`run_backtest`] for each parameter set.
+//! [`run_backtest`] (a built-in by name) or [`run_strategy`] for each parameter set, or run
+//! a task's combinations through one [`TaskRunner`], which shares the rules' indicators
+//! between them.
 
 pub mod config;
 pub mod data;

@@ -590,7 +590,19 @@ mod tests {
         );
         assert_eq!(market.open[0], vec![1.0, 2.0, 3.0]);
         assert_eq!(market.close[0], vec![2.0, 2.0, 4.0]);
+        // High and low (the opens here) repeat the last close on the day without a row.
+        assert_eq!(market.high[0], vec![1.0, 2.0, 3.0]);
+        assert_eq!(market.low[0], vec![1.0, 2.0, 3.0]);
+        // No volumes in these files: undefined, also on the filled day.
+        assert!(market.volume[0].iter().all(|v| v.is_nan()));
         assert!(market.open[1][0].is_nan() && market.close[1][0].is_nan());
+        assert!(market.high[1][0].is_nan() && market.low[1][0].is_nan());
+        // With volumes, a filled day traded nothing.
+        let mut traded = a.clone();
+        traded.volume = vec![100.0, 300.0];
+        let alone =
+            MarketData::from_series(&symbols(&["A"]), vec![traded], &config).expect("aligns");
+        assert_eq!(alone.volume[0], vec![100.0, 0.0, 300.0]);
         assert_eq!(market.close[1][1..], [11.0, 13.0]);
         assert_eq!(market.stats[0].days_filled, 1);
         assert_eq!(market.stats[1].days_before_first, 1);

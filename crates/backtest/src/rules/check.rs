@@ -13,7 +13,7 @@ use super::eval::{scalar, window_problem};
 use super::functions::{function, functions, ArgKind, Returns};
 use super::ir::{Field, Func, Kind, Node, Op, Ty};
 
-/// The names a rule may use besides its parameters: the price series and `w`.
+/// The name of `1 / number of symbols` in rules.
 pub(crate) const W: &str = "w";
 
 /// Checks the rules of one table: knows the declarations and the universe's `w`.

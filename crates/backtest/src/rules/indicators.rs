@@ -14,19 +14,17 @@ const NAN: f64 = f64::NAN;
 
 /// `x` `n` days before today.
 pub(crate) fn lag(x: &[f64], n: usize, out: &mut [f64]) {
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = if i >= n { x[i - n] } else { NAN };
-    }
+    let n = n.min(x.len());
+    out[..n].fill(NAN);
+    out[n..].copy_from_slice(&x[..x.len() - n]);
 }
 
 /// The return over `n` days, `x / lag(x, n) - 1` (undefined where that is not finite).
 pub(crate) fn ret(x: &[f64], n: usize, out: &mut [f64]) {
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = if i >= n {
-            finite(x[i] / x[i - n] - 1.0)
-        } else {
-            NAN
-        };
+    let n = n.min(x.len());
+    out[..n].fill(NAN);
+    for ((o, now), then) in out[n..].iter_mut().zip(&x[n..]).zip(x) {
+        *o = finite(now / then - 1.0);
     }
 }
 
