@@ -409,3 +409,76 @@ fn the_language_reference_lists_every_function() {
         );
     }
 }
+
+/// The collect CSV of a sweep directory, as rows of `column -> value`.
+fn ranking_csv(sweep_dir: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
+    let out = Command::new(bin_dir().join("collect"))
+        .arg(sweep_dir)
+        .args(["--format", "csv", "--quiet"])
+        .output()
+        .expect("run collect");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("a header").split(',').collect();
+    lines
+        .map(|l| {
+            header
+                .iter()
+                .zip(l.split(','))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+/// The same grid as the built-in `ma_cross` and as rules, each with `sweep run --local`:
+/// collect ranks them alike, every metric of every combination the same.
+#[test]
+fn a_rules_sweep_ranks_like_the_built_in() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = real_data().join("qstrader_examples");
+    let common = format!(
+        "constraints = [\"fast < slow\"]\n\n[data]\ndir = {:?}\nsymbols = [\"SPY\"]\n\n\
+         [backtest]\nstart = 2000-01-03\nend = 2020-12-31\nrebalance = \"daily\"\n\
+         commission_bps = 5.0\n",
+        data.display().to_string()
+    );
+    let grid = "[params]\nfast = [5, 10, 20, 50]\nslow = [20, 100, 200]\n";
+    let builtin = format!("name = \"builtin\"\nstrategy = \"ma_cross\"\n{common}\n{grid}");
+    let rules = format!(
+        "name = \"rules\"\nstrategy = \"rules\"\n{common}\n[rules]\n\
+         position = \"sma(close, fast) > sma(close, slow)\"\n\n[rules.params]\n\
+         fast = {{ type = \"int\", default = 50, min = 1 }}\n\
+         slow = {{ type = \"int\", default = 200, min = 1 }}\n\n{grid}"
+    );
+    let mut rankings = Vec::new();
+    for (name, text) in [("builtin", builtin), ("rules", rules)] {
+        let spec = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&spec, text).expect("spec");
+        let (out, _) = run_local(&spec, &dir.path().join(name));
+        assert_eq!(out.status.code(), Some(0), "{name}:\n{}", show(&out));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let sweep_dir = stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("dir:"))
+            .map(|d| PathBuf::from(d.trim()))
+            .unwrap_or_else(|| panic!("{name}: no dir line:\n{stdout}"));
+        rankings.push(ranking_csv(&sweep_dir));
+    }
+    let (builtin, rules) = (&rankings[0], &rankings[1]);
+    assert_eq!(builtin.len(), 10, "4 x 3 windows with fast < slow");
+    assert_eq!(rules.len(), builtin.len());
+    for (b, r) in builtin.iter().zip(rules) {
+        assert_eq!(
+            (&b["fast"], &b["slow"]),
+            (&r["fast"], &r["slow"]),
+            "the same order"
+        );
+        for metric in backtest::METRICS.iter().map(|m| m.name) {
+            if let (Some(x), Some(y)) = (b.get(metric), r.get(metric)) {
+                assert_eq!(x, y, "{metric} of fast={} slow={}", b["fast"], b["slow"]);
+            }
+        }
+    }
+}
