@@ -1,7 +1,9 @@
 //! Engine benchmarks on the real data: loading (SPY+AGG aligned; SPY's file alone; the nine
 //! sector SPDRs; pysystemtrade's CRUDE_W, 42,105 rows with intraday rows), then, with the
 //! data already loaded, the 60/40 over 17 years with full summary statistics, ma_cross on
-//! SPY's ~8,000 bars (and its parts), and top-3 momentum on the nine sector SPDRs.
+//! SPY's ~8,000 bars (and its parts), and top-3 momentum on the nine sector SPDRs; the two
+//! strategies also written as rules, per backtest with a task's indicator cache warm and
+//! cold.
 //!
 //! `cargo bench -p backtest --bench engine -- --warm-up-time 1 --measurement-time 3`
 //! Data: `$SLURM_SWEEP_DATA/qstrader_examples` (default `<workspace>/../shared/data`).
@@ -10,11 +12,13 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use backtest::data::load_file;
+use backtest::params::ParamSpec;
+use backtest::rules::{Rules, RulesDef};
 use backtest::simulator::run_benchmark;
 use backtest::stats::{json_statistics, EquityCurve, StrategyNames};
 use backtest::{
-    run_backtest, BacktestConfig, Calendar, DataConfig, DataFormat, MarketData, ParamValue, Params,
-    Rebalance,
+    run_backtest, run_strategy, BacktestConfig, Calendar, DataConfig, DataFormat, MarketData,
+    ParamValue, Params, Rebalance, StrategyRef, TaskRunner,
 };
 use chrono::NaiveDate;
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -130,6 +134,62 @@ fn engine(c: &mut Criterion) {
         });
     }
 
+    // The same ma_cross written as rules (`position = "sma(close, fast) > sma(close, slow)"`,
+    // checked daily as the built-in), per backtest: with the task's indicator cache warm (the
+    // per-combination cost of a sweep task: both averages already computed by an earlier
+    // combination) and cold (a task of one combination: the averages computed in the run).
+    let rules_config = BacktestConfig {
+        rebalance: Rebalance::Daily,
+        ..spy_config.clone()
+    };
+    let ma_rules = Rules::compile(
+        &RulesDef {
+            position: Some("sma(close, fast) > sma(close, slow)".into()),
+            ..RulesDef::default()
+        },
+        vec![
+            ParamSpec::int("fast", 50, 1, 2000, "fast window"),
+            ParamSpec::int("slow", 200, 1, 5000, "slow window"),
+        ],
+        &spy.symbols,
+    )
+    .expect("compiles");
+    let pair = |fast: i64, slow: i64| {
+        params(&[
+            ("fast", ParamValue::Int(fast)),
+            ("slow", ParamValue::Int(slow)),
+        ])
+    };
+    let p = pair(50, 200);
+    // A task whose grid shares both windows with other combinations.
+    let task = [pair(50, 200), pair(50, 100), pair(20, 200)];
+    let strategy = StrategyRef::Rules(&ma_rules);
+    let runner = TaskRunner::new(&spy, strategy, &rules_config, &task).expect("a runner");
+    runner.run(&task[1]).expect("warms 50");
+    runner.run(&task[2]).expect("warms 200");
+    c.bench_function("rules ma_cross sma 50/200 SPY, warm task cache", |b| {
+        b.iter(|| runner.run(black_box(&p)).expect("runs"))
+    });
+    c.bench_function("rules ma_cross sma 50/200 SPY, cold (run_strategy)", |b| {
+        b.iter(|| run_strategy(black_box(&spy), strategy, &p, &rules_config).expect("runs"))
+    });
+    c.bench_function("rules compile ma_cross", |b| {
+        b.iter(|| {
+            Rules::compile(
+                black_box(&RulesDef {
+                    position: Some("sma(close, fast) > sma(close, slow)".into()),
+                    ..RulesDef::default()
+                }),
+                vec![
+                    ParamSpec::int("fast", 50, 1, 2000, "fast window"),
+                    ParamSpec::int("slow", 200, 1, 5000, "slow window"),
+                ],
+                &spy.symbols,
+            )
+            .expect("compiles")
+        })
+    });
+
     // The parts of the ma_cross run: the signal alone, and the statistics alone.
     let closes = spy.close[0].clone();
     c.bench_function("part: sma_signal 50/200 on SPY", |b| {
@@ -175,6 +235,34 @@ fn engine(c: &mut Criterion) {
     ]);
     c.bench_function("momentum_taa 9 sectors 1998-2020 + summary metrics", |b| {
         b.iter(|| run_backtest(black_box(&sectors), "momentum_taa", &p, &momentum).expect("runs"))
+    });
+    // As rules (`rank = "ret(close, lookback)"`, `top = "top_n"`), warm and cold.
+    let momentum_rules = Rules::compile(
+        &RulesDef {
+            rank: Some("ret(close, lookback)".into()),
+            top: Some("top_n".into()),
+            ..RulesDef::default()
+        },
+        vec![
+            ParamSpec::int("lookback", 126, 1, 5000, "lookback"),
+            ParamSpec::int("top_n", 3, 1, 1000, "symbols held"),
+        ],
+        &sectors.symbols,
+    )
+    .expect("compiles");
+    let strategy = StrategyRef::Rules(&momentum_rules);
+    let top2 = params(&[
+        ("lookback", ParamValue::Int(126)),
+        ("top_n", ParamValue::Int(2)),
+    ]);
+    let task = [p.clone(), top2.clone()];
+    let runner = TaskRunner::new(&sectors, strategy, &momentum, &task).expect("a runner");
+    runner.run(&top2).expect("warms the ranks");
+    c.bench_function("rules momentum 9 sectors, warm task cache", |b| {
+        b.iter(|| runner.run(black_box(&p)).expect("runs"))
+    });
+    c.bench_function("rules momentum 9 sectors, cold (run_strategy)", |b| {
+        b.iter(|| run_strategy(black_box(&sectors), strategy, &p, &momentum).expect("runs"))
     });
 }
 

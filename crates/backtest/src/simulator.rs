@@ -34,7 +34,8 @@ use chrono::{Datelike, NaiveDate, Weekday};
 use crate::config::{BacktestConfig, ConfigError, Rebalance};
 use crate::data::MarketData;
 use crate::metrics::Metrics;
-use crate::params::{ParamError, ParamValue, Params};
+use crate::params::{self, ParamError, ParamSpec, ParamValue, Params};
+use crate::rules::{RuleError, Rules, RulesTask};
 use crate::stats;
 use crate::strategy::{registry, Setup, StrategyInfo, WarmUp};
 
@@ -53,6 +54,10 @@ pub enum BacktestError {
     Config(#[from] ConfigError),
     #[error("{0}")]
     Invalid(String),
+    /// A rule of a `rules` strategy that cannot run for this combination (a window that is
+    /// not a positive whole number, ...).
+    #[error(transparent)]
+    Rule(#[from] RuleError),
     /// The strategy's warm-up ([`WarmUp`]) is as long as the run's days of prices or longer:
     /// its first signal would come on the last day (an order fills the day after) or never,
     /// so it could never trade.
@@ -186,6 +191,47 @@ fn show(d: Option<NaiveDate>) -> String {
     d.map_or_else(|| "-".to_string(), |d| d.to_string())
 }
 
+/// Which strategy a run uses: a built-in one (by its [`StrategyInfo`]) or rules compiled from
+/// a spec.
+#[derive(Clone, Copy, Debug)]
+pub enum StrategyRef<'a> {
+    Builtin(&'static StrategyInfo),
+    Rules(&'a Rules),
+}
+
+impl<'a> StrategyRef<'a> {
+    /// The built-in strategy called `name`.
+    pub fn by_name(name: &str) -> Option<StrategyRef<'static>> {
+        registry::find(name).map(StrategyRef::Builtin)
+    }
+
+    /// The strategy's name: the built-in's, or `rules`.
+    pub fn name(&self) -> &str {
+        match self {
+            StrategyRef::Builtin(info) => info.name,
+            StrategyRef::Rules(_) => "rules",
+        }
+    }
+
+    /// The parameters the strategy declares for `symbols`.
+    pub fn params(&self, symbols: &[String]) -> Vec<ParamSpec> {
+        match self {
+            StrategyRef::Builtin(info) => info.params(symbols),
+            StrategyRef::Rules(rules) => rules.params().to_vec(),
+        }
+    }
+
+    /// Validates `given` against the declarations, fills in defaults and runs the
+    /// strategy's cross checks (a built-in's). The windows of rules are checked per
+    /// combination by [`preflight_strategy`] ([`Rules::check`]).
+    pub fn resolve(&self, symbols: &[String], given: &Params) -> Result<Params, ParamError> {
+        match self {
+            StrategyRef::Builtin(info) => info.resolve(symbols, given),
+            StrategyRef::Rules(rules) => params::resolve("rules", rules.params(), given),
+        }
+    }
+}
+
 /// Checks, without simulating, everything [`run_backtest`] checks before its day loop: the
 /// strategy's name and parameters, the data's shape, the settings
 /// ([`BacktestConfig::validate`]), the simulated days (start, burn-in, end and split against
@@ -198,26 +244,65 @@ pub fn preflight(
     params: &Params,
     config: &BacktestConfig,
 ) -> Result<(), BacktestError> {
+    preflight_strategy(data, builtin(strategy)?, params, config)
+}
+
+/// [`preflight`] for any strategy: for rules, also [`Rules::check`] on the resolved
+/// parameters (windows of this combination).
+pub fn preflight_strategy(
+    data: &MarketData,
+    strategy: StrategyRef<'_>,
+    params: &Params,
+    config: &BacktestConfig,
+) -> Result<(), BacktestError> {
     prepare(data, strategy, params, config).map(|_| ())
 }
 
-/// [`preflight`]'s checks; the strategy, its resolved parameters and the day range.
+/// The built-in strategy `name`, or [`BacktestError::UnknownStrategy`].
+fn builtin(name: &str) -> Result<StrategyRef<'static>, BacktestError> {
+    StrategyRef::by_name(name).ok_or_else(|| BacktestError::UnknownStrategy(name.into()))
+}
+
+/// [`preflight`]'s checks; the resolved parameters and the day range.
 fn prepare(
     data: &MarketData,
-    strategy: &str,
+    strategy: StrategyRef<'_>,
     params: &Params,
     config: &BacktestConfig,
-) -> Result<(&'static StrategyInfo, Params, DayRange), BacktestError> {
-    let info =
-        registry::find(strategy).ok_or_else(|| BacktestError::UnknownStrategy(strategy.into()))?;
-    let resolved = info.resolve(&data.symbols, params)?;
+) -> Result<(Params, DayRange), BacktestError> {
+    let resolved = strategy.resolve(&data.symbols, params)?;
     check_data(data)?;
     config.validate()?;
     let range = day_range(&data.dates, config)?;
-    if let Some(warm_up) = info.warm_up(&resolved)? {
-        check_warm_up(data, info.name, warm_up, range)?;
+    match strategy {
+        StrategyRef::Builtin(info) => {
+            if let Some(warm_up) = info.warm_up(&resolved)? {
+                check_warm_up(data, info.name, warm_up, range)?;
+            }
+        }
+        StrategyRef::Rules(rules) => {
+            if let Some(problem) = rules.data_problem(data) {
+                return Err(BacktestError::Invalid(problem));
+            }
+            if config.rebalance == Rebalance::BuyAndHold {
+                // That schedule decides at the first day's open, before the close a rule
+                // would read: it would look ahead.
+                return Err(BacktestError::Invalid(
+                    "rules are evaluated after a day's close, and rebalance = \"buy_and_hold\" \
+                     decides at the first day's open: use \"daily\", \"weekly\" or \
+                     \"end_of_month\""
+                        .into(),
+                ));
+            }
+            rules.check(&resolved)?;
+            let span = (data.dates[range.start], data.dates[range.end - 1]);
+            let values = rules.values(&resolved);
+            if let Some(error) = rules.never_defined(&values, range.end - range.start, span) {
+                return Err(error.into());
+            }
+        }
     }
-    Ok((info, resolved, range))
+    Ok((resolved, range))
 }
 
 /// A [`BacktestError::WarmUp`] when `warm_up` needs as many days of prices as `range` has,
@@ -252,26 +337,101 @@ fn check_warm_up(
     })
 }
 
-/// Runs `strategy` with `params` (validated and completed with defaults) over `data`, after
-/// the checks of [`preflight`].
+/// Runs the built-in strategy `strategy` with `params` (validated and completed with
+/// defaults) over `data`, after the checks of [`preflight`].
 pub fn run_backtest(
     data: &MarketData,
     strategy: &str,
     params: &Params,
     config: &BacktestConfig,
 ) -> Result<RunOutput, BacktestError> {
-    let (info, resolved, range) = prepare(data, strategy, params, config)?;
-    let setup = Setup {
-        data,
-        config,
-        start: range.start,
-        trade_from: range.trade_from,
-        end: range.end,
-    };
-    let mut strategy = info.build(&setup, &resolved)?;
-    let mut out = simulate(&setup, strategy.as_mut());
-    summarise(&mut out, config);
-    Ok(out)
+    run_strategy(data, builtin(strategy)?, params, config)
+}
+
+/// Runs `strategy` with `params` over `data`, after the checks of [`preflight_strategy`].
+/// For several combinations over the same data, a [`TaskRunner`] shares the rules'
+/// indicators between them.
+pub fn run_strategy(
+    data: &MarketData,
+    strategy: StrategyRef<'_>,
+    params: &Params,
+    config: &BacktestConfig,
+) -> Result<RunOutput, BacktestError> {
+    TaskRunner::new(data, strategy, config, std::slice::from_ref(params))?.run(params)
+}
+
+/// One task's work: runs combinations of one strategy over one data set and configuration,
+/// sharing the indicator series of rules across them (the 20-day SMA that hundreds of
+/// combinations use is computed once, not once per combination). `Sync`: rayon threads
+/// share one runner.
+#[derive(Debug)]
+pub struct TaskRunner<'a> {
+    data: &'a MarketData,
+    strategy: StrategyRef<'a>,
+    config: &'a BacktestConfig,
+    /// For rules: the run's prices and the shared indicators (`None` when the configured
+    /// days do not fit the data: every run reports that).
+    rules: Option<RulesTask<'a>>,
+}
+
+impl<'a> TaskRunner<'a> {
+    /// A runner for the combinations `combos` (the parameter sets the task will run, as
+    /// given: they tell which indicators are worth keeping). Nothing is computed yet.
+    pub fn new(
+        data: &'a MarketData,
+        strategy: StrategyRef<'a>,
+        config: &'a BacktestConfig,
+        combos: &[Params],
+    ) -> Result<Self, BacktestError> {
+        let rules = match strategy {
+            StrategyRef::Rules(rules) => {
+                if let Some(problem) = rules.data_problem(data) {
+                    return Err(BacktestError::Invalid(problem));
+                }
+                day_range(&data.dates, config)
+                    .ok()
+                    .map(|r| RulesTask::new(rules, data, r.start, r.end, combos))
+            }
+            StrategyRef::Builtin(_) => None,
+        };
+        Ok(TaskRunner {
+            data,
+            strategy,
+            config,
+            rules,
+        })
+    }
+
+    /// For rules: how many indicator series the task shares between its combinations, and
+    /// how many of them have been computed so far (`(0, 0)` for a built-in).
+    pub fn shared_series(&self) -> (usize, usize) {
+        self.rules.as_ref().map_or((0, 0), RulesTask::cache_stats)
+    }
+
+    /// Runs one combination (after the checks of [`preflight_strategy`]).
+    pub fn run(&self, params: &Params) -> Result<RunOutput, BacktestError> {
+        let (data, config) = (self.data, self.config);
+        let (resolved, range) = prepare(data, self.strategy, params, config)?;
+        let setup = Setup {
+            data,
+            config,
+            start: range.start,
+            trade_from: range.trade_from,
+            end: range.end,
+        };
+        let mut strategy = match (self.strategy, &self.rules) {
+            (StrategyRef::Builtin(info), _) => info.build(&setup, &resolved)?,
+            (StrategyRef::Rules(rules), Some(task)) => task.strategy(rules, &setup, &resolved),
+            (StrategyRef::Rules(_), None) => {
+                return Err(BacktestError::Invalid(
+                    "the run's days do not fit the data".into(),
+                ))
+            }
+        };
+        let mut out = simulate(&setup, strategy.as_mut());
+        summarise(&mut out, config);
+        Ok(out)
+    }
 }
 
 /// A buy-and-hold benchmark: `symbol` (one of `data.symbols`) bought with 100% of the

@@ -24,6 +24,7 @@ Examples:
 const RUN_EXAMPLES: &str = "\
 Examples:
   bt-worker run --spec sweeps/ma_cross.toml -p fast=50 -p slow=200 --equity-csv equity.csv
+  bt-worker run --spec sweeps/rules_rsi.toml -p n=2 -p oversold=10 -p exit_level=70   # a rules spec
   bt-worker run --strategy fixed_weights --data-dir ../shared/data/qstrader_examples \\
     --symbols SPY,AGG -p w_SPY=0.6 -p w_AGG=0.4 --start 2003-09-30 --end 2020-12-31 \\
     --benchmark SPY --json sixty_forty.json   # QSTrader's JSONStatistics";

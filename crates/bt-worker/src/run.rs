@@ -3,7 +3,10 @@
 //! when `--benchmark SYMBOL` is given, as QSTrader's examples do).
 //!
 //! Settings come in two stages: the spec file (`--spec`: its `name`, `strategy`, `[data]`,
-//! `[backtest]` and single-valued `[params]`), then the flags, which override it.
+//! `[backtest]`, `[rules]` and single-valued `[params]`), then the flags, which override it.
+//! A `strategy = "rules"` spec runs its rules: they are compiled and checked for the
+//! combination (its windows) before any data is read, each error naming the spec's line
+//! and pointing at the column with a caret.
 
 use std::fs;
 use std::io::Write;
@@ -14,7 +17,7 @@ use backtest::data::DataNote;
 use backtest::simulator::{run_benchmark, RunOutput};
 use backtest::stats::{json_statistics, EquityCurve, StrategyNames, TargetAllocations};
 use backtest::{
-    registry, run_backtest, BacktestConfig, Calendar, DataConfig, DataFormat, MarketData, Metrics,
+    registry, run_strategy, BacktestConfig, Calendar, DataConfig, DataFormat, MarketData, Metrics,
     Params, Rebalance,
 };
 use chrono::NaiveDate;
@@ -22,16 +25,18 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use serde::de::IntoDeserializer;
 use serde::Deserialize;
 use sweep_core::overrides::parse_override;
-use sweep_core::Spec;
+use sweep_core::planner::show_rule_error;
+use sweep_core::spec::{located, RULES_STRATEGY};
+use sweep_core::{Spec, SpecStrategy};
 
 /// Arguments of `bt-worker run`.
 #[derive(Debug, Default, clap::Args)]
 pub struct RunArgs {
-    /// A sweep spec (TOML): its name, strategy, [data], [backtest] and single-valued
-    /// [params] are used; the flags below override them.
+    /// A sweep spec (TOML): its name, strategy, [data], [backtest], [rules] and
+    /// single-valued [params] are used; the flags below override them.
     #[arg(long)]
     pub spec: Option<PathBuf>,
-    /// Strategy name (see `bt-worker strategies`).
+    /// Strategy name (see `bt-worker strategies`); `rules` needs a --spec with [rules].
     #[arg(long)]
     pub strategy: Option<String>,
     /// Directory of `<SYMBOL>.csv` price files.
@@ -108,6 +113,8 @@ pub struct RunRequest {
     pub data: DataConfig,
     pub backtest: BacktestConfig,
     pub params: Params,
+    /// The spec file read (`--spec`), which holds the rules of a `rules` strategy.
+    pub spec: Option<Spec>,
 }
 
 /// Merges the spec file (if any) and the flags.
@@ -117,6 +124,7 @@ pub fn request(args: &RunArgs) -> anyhow::Result<RunRequest> {
     let mut data = None;
     let mut backtest = BacktestConfig::default();
     let mut params = Params::new();
+    let mut read_spec = None;
     if let Some(path) = &args.spec {
         let mut spec =
             Spec::load(path).with_context(|| format!("reading spec {}", path.display()))?;
@@ -145,10 +153,11 @@ pub fn request(args: &RunArgs) -> anyhow::Result<RunRequest> {
                 params.insert(p.name.clone(), first.clone());
             }
         }
-        name = Some(spec.name);
-        strategy = Some(spec.strategy);
-        data = Some(spec.data);
-        backtest = spec.backtest;
+        name = Some(spec.name.clone());
+        strategy = Some(spec.strategy.clone());
+        data = Some(spec.data.clone());
+        backtest = spec.backtest.clone();
+        read_spec = Some(spec);
     }
     if let Some(s) = &args.strategy {
         strategy = Some(s.clone());
@@ -156,7 +165,14 @@ pub fn request(args: &RunArgs) -> anyhow::Result<RunRequest> {
     let Some(strategy) = strategy else {
         bail!("no strategy: give --strategy NAME or --spec FILE");
     };
-    if registry::find(&strategy).is_none() {
+    if strategy == RULES_STRATEGY {
+        if read_spec.as_ref().and_then(|s| s.rules.as_ref()).is_none() {
+            bail!(
+                "strategy `{RULES_STRATEGY}` reads its rules from a spec: give --spec FILE with a \
+                 [rules] table (see docs/rules.md)"
+            );
+        }
+    } else if registry::find(&strategy).is_none() {
         return Err(backtest::BacktestError::UnknownStrategy(strategy).into());
     }
     let mut data = match (data, &args.data_dir) {
@@ -211,7 +227,25 @@ pub fn request(args: &RunArgs) -> anyhow::Result<RunRequest> {
         data,
         backtest,
         params,
+        spec: read_spec,
     })
+}
+
+/// The request's strategy: a built-in, or the spec's rules compiled for the request's
+/// symbols.
+fn strategy_of(req: &RunRequest) -> anyhow::Result<SpecStrategy> {
+    match &req.spec {
+        Some(spec) if req.strategy == RULES_STRATEGY => {
+            let mut spec = spec.clone();
+            spec.strategy = req.strategy.clone();
+            spec.data.symbols = req.data.symbols.clone();
+            Ok(SpecStrategy::of(&spec)?)
+        }
+        _ => Ok(SpecStrategy::Builtin(
+            registry::find(&req.strategy)
+                .ok_or_else(|| backtest::BacktestError::UnknownStrategy(req.strategy.clone()))?,
+        )),
+    }
 }
 
 /// Runs one backtest. Exit code 0, or an error.
@@ -225,16 +259,23 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
         ),
         None => "invalid backtest setting (from the flags)".to_string(),
     })?;
-    let info = registry::find(&req.strategy)
-        .ok_or_else(|| backtest::BacktestError::UnknownStrategy(req.strategy.clone()))?;
-    let resolved = info
+    let strategy = strategy_of(&req)?;
+    let resolved = strategy
+        .as_ref()
         .resolve(&req.data.symbols, &req.params)
         .with_context(|| format!("parameters of strategy `{}`", req.strategy))?;
+    if let (SpecStrategy::Rules(rules), Some(spec)) = (&strategy, &req.spec) {
+        // The windows of this combination, before any data is read.
+        rules.check(&resolved).map_err(|e| {
+            let line = spec.rules.as_ref().and_then(|r| r.line_of(&e.rule));
+            anyhow::anyhow!("{}: {}", located(&spec.path, line), show_rule_error(&e))
+        })?;
+    }
     let market = MarketData::load(&req.data, &req.backtest)
         .with_context(|| format!("loading prices from {}", req.data.dir.display()))?;
     let notes = market.notes();
     print_notes(&notes);
-    let out = run_backtest(&market, &req.strategy, &resolved, &req.backtest)
+    let out = run_strategy(&market, strategy.as_ref(), &resolved, &req.backtest)
         .with_context(|| format!("running `{}`", req.strategy))?;
     let bench = match &args.benchmark {
         Some(symbol) => {
@@ -302,6 +343,13 @@ fn print_summary(
         req.strategy,
         req.data.symbols.join(", ")
     );
+    if let Some(rules) = req.spec.as_ref().and_then(|s| s.rules.as_ref()) {
+        if req.strategy == RULES_STRATEGY {
+            for (rule, text) in rules.texts() {
+                sweep_core::outln!("rule {rule}: {text}");
+            }
+        }
+    }
     sweep_core::outln!("parameters: {}", params.join(" "));
     if let (Some(first), Some(last)) = (out.dates.first(), out.dates.last()) {
         sweep_core::outln!(

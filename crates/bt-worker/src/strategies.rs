@@ -1,6 +1,8 @@
 //! `bt-worker strategies`: lists the registered strategies and their parameters (name,
-//! type, default, range, help), as a table or as JSON.
+//! type, default, range, help), then `rules` (strategies written in the spec) with its spec
+//! syntax, its series and the engine's function table, as tables or as JSON.
 
+use backtest::rules::{functions, ArgKind, Returns, SERIES, SPEC_SYNTAX};
 use backtest::{registry, ParamSpec};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use serde::Serialize;
@@ -21,19 +23,120 @@ pub struct StrategiesArgs {
 pub struct StrategyListing {
     pub name: &'static str,
     pub summary: &'static str,
+    /// The declared parameters (for `rules`: none; the spec declares them).
     pub params: Vec<ParamSpec>,
+    /// For `rules`: how it is written and what the language has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rules: Option<RulesListing>,
 }
 
-/// The listing of every strategy for `symbols`.
+/// What `rules` offers: the spec syntax, the series and the functions.
+#[derive(Debug, Serialize)]
+pub struct RulesListing {
+    /// A spec's `[rules]` and `[rules.params]`, as TOML with comments (the engine's
+    /// `SPEC_SYNTAX`); `[params]` then sweeps the declared parameters as for any strategy.
+    pub syntax: &'static str,
+    /// Where the language is documented.
+    pub reference: &'static str,
+    pub series: Vec<SeriesListing>,
+    pub functions: Vec<FunctionListing>,
+}
+
+/// One series of the rules language.
+#[derive(Debug, Serialize)]
+pub struct SeriesListing {
+    pub name: &'static str,
+    pub doc: &'static str,
+}
+
+/// One function of the rules language, from the engine's table.
+#[derive(Debug, Serialize)]
+pub struct FunctionListing {
+    pub name: &'static str,
+    pub signature: &'static str,
+    /// `[{"name": "x", "kind": "number"}, {"name": "n", "kind": "window"}]`.
+    pub args: Vec<ArgListing>,
+    pub returns: &'static str,
+    pub doc: &'static str,
+}
+
+/// One argument of a function.
+#[derive(Debug, Serialize)]
+pub struct ArgListing {
+    pub name: &'static str,
+    pub kind: &'static str,
+}
+
+/// The one-line summary of `rules`.
+pub const RULES_SUMMARY: &str = "your own strategy, written in the spec as trading rules \
+     (expressions over prices, indicators and parameters), checked by `sweep plan` and \
+     compiled once per task";
+
+fn kind_name(k: ArgKind) -> &'static str {
+    match k {
+        ArgKind::Number => "number",
+        ArgKind::Bool => "bool",
+        ArgKind::Window => "window",
+        ArgKind::Same => "number or bool",
+    }
+}
+
+fn returns_name(r: Returns) -> &'static str {
+    match r {
+        Returns::NumberSeries => "number series",
+        Returns::BoolSeries => "bool series",
+        Returns::Number => "number (a series if an argument is)",
+        Returns::Same => "the type of its branches",
+    }
+}
+
+/// What `rules` offers, from the engine's tables.
+pub fn rules_listing() -> RulesListing {
+    RulesListing {
+        syntax: SPEC_SYNTAX,
+        reference: "docs/rules.md",
+        series: SERIES
+            .iter()
+            .map(|(name, doc)| SeriesListing { name, doc })
+            .collect(),
+        functions: functions()
+            .iter()
+            .map(|f| FunctionListing {
+                name: f.name,
+                signature: f.signature,
+                args: f
+                    .args
+                    .iter()
+                    .map(|(name, kind)| ArgListing {
+                        name,
+                        kind: kind_name(*kind),
+                    })
+                    .collect(),
+                returns: returns_name(f.returns),
+                doc: f.doc,
+            })
+            .collect(),
+    }
+}
+
+/// The listing of every strategy for `symbols`, `rules` last.
 pub fn listing(symbols: &[String]) -> Vec<StrategyListing> {
-    registry::all()
+    let mut list: Vec<StrategyListing> = registry::all()
         .iter()
         .map(|s| StrategyListing {
             name: s.name,
             summary: s.summary,
             params: s.params(symbols),
+            rules: None,
         })
-        .collect()
+        .collect();
+    list.push(StrategyListing {
+        name: sweep_core::spec::RULES_STRATEGY,
+        summary: RULES_SUMMARY,
+        params: Vec::new(),
+        rules: Some(rules_listing()),
+    });
+    list
 }
 
 /// Prints the listing. Always exit code 0.
@@ -48,6 +151,10 @@ pub fn run(args: &StrategiesArgs) -> anyhow::Result<u8> {
             sweep_core::outln!();
         }
         sweep_core::outln!("{}: {}", s.name, s.summary);
+        if let Some(rules) = &s.rules {
+            print_rules(rules);
+            continue;
+        }
         let mut table = Table::new();
         table.load_preset(UTF8_FULL_CONDENSED);
         table.set_header(["parameter", "type", "default", "range", "help"]);
@@ -63,6 +170,31 @@ pub fn run(args: &StrategiesArgs) -> anyhow::Result<u8> {
         sweep_core::outln!("{table}");
     }
     Ok(0)
+}
+
+fn print_rules(rules: &RulesListing) {
+    sweep_core::outln!("spec syntax (the language: {}):", rules.reference);
+    for line in rules.syntax.lines() {
+        sweep_core::outln!("    {line}");
+    }
+    sweep_core::outln!(
+        "    [params]                # the grid, as for any strategy: fast = [10, 20, 50]"
+    );
+    let series: Vec<&str> = rules.series.iter().map(|s| s.name).collect();
+    sweep_core::outln!(
+        "series (per symbol, per day, up to the decision day's close): {}",
+        series.join(", ")
+    );
+    sweep_core::outln!(
+        "operators: + - * / %, < <= > >= == !=, and or not; numbers, true/false, parameter names"
+    );
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header(["function", "returns", "what"]);
+    for f in &rules.functions {
+        table.add_row([f.signature, f.returns, f.doc]);
+    }
+    sweep_core::outln!("{table}");
 }
 
 fn range_text(p: &ParamSpec) -> String {
@@ -89,5 +221,24 @@ mod tests {
         assert_eq!(names, ["w_SPY", "w_AGG"]);
         let json = serde_json::to_value(&list).expect("serialisable");
         assert!(json.as_array().is_some_and(|a| a.len() == list.len()));
+    }
+
+    #[test]
+    fn rules_is_listed_with_its_syntax_and_every_function() {
+        let list = listing(&["SPY".to_string()]);
+        let rules = list.last().expect("rules");
+        assert_eq!(rules.name, "rules");
+        let r = rules.rules.as_ref().expect("the rules listing");
+        assert!(r.syntax.contains("[rules.params]"));
+        assert_eq!(r.functions.len(), functions().len());
+        let json = serde_json::to_value(rules).expect("serialisable");
+        let sma = &json["rules"]["functions"]
+            .as_array()
+            .expect("functions")
+            .iter()
+            .find(|f| f["name"] == "sma")
+            .expect("sma")["args"];
+        assert_eq!(sma[1]["kind"], "window");
+        assert_eq!(json["rules"]["series"][3]["name"], "close");
     }
 }

@@ -3,10 +3,13 @@
 //!
 //! * **Task number.** `--task K`, else `SWEEP_TASK_OFFSET` (default 0) +
 //!   `SLURM_ARRAY_TASK_ID`; neither is an error.
-//! * **Work.** The data is loaded once; the task's manifest lines run on a local rayon pool
-//!   of `SLURM_CPUS_PER_TASK` threads (default 1). A combination whose backtest returns an
-//!   error or panics is recorded as `status = "error"` with the message; the others still
-//!   run.
+//! * **Work.** The data is loaded once and the strategy prepared once (a `rules` spec's
+//!   rules compiled once per task); the task's manifest lines then run through one
+//!   [`TaskRunner`] (which shares the indicators of rules across the task's combinations)
+//!   on a local rayon pool of `SLURM_CPUS_PER_TASK` threads (default 1). A combination
+//!   whose backtest returns an error or panics is recorded as `status = "error"` with the
+//!   message; the others still run. Rules that do not compile (a spec.toml written by
+//!   another version) fail every run of the task the same way as data that cannot load.
 //! * **Data that cannot be loaded** is not a crash: every run of the task is recorded as an
 //!   error carrying the loading error (so `collect` can name it), and the exit code is 1.
 //! * **Data that changed since planning** is treated the same way: before loading, each
@@ -31,7 +34,7 @@ use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 
-use backtest::{run_backtest, BacktestConfig, MarketData, RunOutput};
+use backtest::{MarketData, Params, RunOutput, TaskRunner};
 use sweep_core::atomic::write_atomic;
 use sweep_core::classify::{check_file, FileVerdict};
 use sweep_core::identity::{check_data_unchanged, check_spec_unchanged};
@@ -41,7 +44,7 @@ use sweep_core::plan::load_plan;
 use sweep_core::quarantine::quarantine;
 use sweep_core::reader::read_result_file;
 use sweep_core::result::{ResultFile, Run, RunStatus, SlurmIds, RESULT_SCHEMA};
-use sweep_core::Plan;
+use sweep_core::{Plan, SpecStrategy};
 
 /// Arguments of `bt-worker task`.
 #[derive(Debug, clap::Args)]
@@ -215,15 +218,8 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// Runs one combination; errors and panics become `status = "error"`.
-fn run_one(
-    data: &MarketData,
-    strategy: &str,
-    config: &BacktestConfig,
-    entry: ManifestEntry,
-) -> Run {
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        run_backtest(data, strategy, &entry.params, config)
-    }));
+fn run_one(runner: &TaskRunner<'_>, keep_returns: bool, entry: ManifestEntry) -> Run {
+    let outcome = catch_unwind(AssertUnwindSafe(|| runner.run(&entry.params)));
     let failed = |message: String| Run {
         i: entry.i,
         params: entry.params.clone(),
@@ -235,7 +231,7 @@ fn run_one(
         returns: None,
     };
     match outcome {
-        Ok(Ok(out)) => ok_run(entry.i, entry.params.clone(), out, config.keep_returns),
+        Ok(Ok(out)) => ok_run(entry.i, entry.params.clone(), out, keep_returns),
         Ok(Err(e)) => failed(e.to_string()),
         Err(payload) => failed(format!("panic: {}", panic_message(payload.as_ref()))),
     }
@@ -252,6 +248,23 @@ fn ok_run(i: u64, params: backtest::Params, out: RunOutput, keep_returns: bool) 
         in_sample: out.in_sample,
         out_of_sample: out.out_of_sample,
     }
+}
+
+/// Every combination of `entries` as failed with `message` (nothing could run).
+fn failed_runs(entries: Vec<ManifestEntry>, message: &str) -> Vec<Run> {
+    entries
+        .into_iter()
+        .map(|e| Run {
+            i: e.i,
+            params: e.params,
+            status: RunStatus::Error,
+            error: Some(message.to_string()),
+            metrics: None,
+            in_sample: None,
+            out_of_sample: None,
+            returns: None,
+        })
+        .collect()
 }
 
 /// Runs task `task` of the sweep in `sweep_dir` on `threads` threads and writes its result
@@ -308,36 +321,37 @@ pub fn run_task(
             sweep_core::errln!("bt-worker: task {task}: note: {note}");
         }
     }
-    let runs: Vec<Run> = match data {
-        Ok(data) => {
+    // The strategy, once per task: a rules spec's rules are compiled here.
+    let prepared = data.and_then(|data| {
+        SpecStrategy::of(&spec)
+            .map(|strategy| (data, strategy))
+            .map_err(|e| format!("the strategy cannot be prepared: {e}"))
+    });
+    let runs: Vec<Run> = match prepared {
+        Ok((data, strategy)) => {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads.max(1))
                 .build()
                 .context("cannot start the worker threads")?;
-            let strategy = spec.strategy.as_str();
             let config = &spec.backtest;
-            pool.install(|| {
-                entries
-                    .into_par_iter()
-                    .map(|e| run_one(&data, strategy, config, e))
-                    .collect()
-            })
+            let combos: Vec<Params> = entries.iter().map(|e| e.params.clone()).collect();
+            match TaskRunner::new(&data, strategy.as_ref(), config, &combos) {
+                Ok(runner) => pool.install(|| {
+                    entries
+                        .into_par_iter()
+                        .map(|e| run_one(&runner, config.keep_returns, e))
+                        .collect()
+                }),
+                Err(e) => {
+                    let message = format!("the task's runs cannot be prepared: {e}");
+                    sweep_core::errln!("bt-worker: task {task}: {message}");
+                    failed_runs(entries, &message)
+                }
+            }
         }
         Err(message) => {
             sweep_core::errln!("bt-worker: task {task}: {message}");
-            entries
-                .into_iter()
-                .map(|e| Run {
-                    i: e.i,
-                    params: e.params,
-                    status: RunStatus::Error,
-                    error: Some(message.clone()),
-                    metrics: None,
-                    in_sample: None,
-                    out_of_sample: None,
-                    returns: None,
-                })
-                .collect()
+            failed_runs(entries, &message)
         }
     };
 

@@ -124,19 +124,27 @@ pub fn render(a: &Analysis, format: Format, top: Option<usize>) -> Result<String
             for (n, &i) in rows {
                 t.add_row(cols.iter().map(|c| cell(a, c, n + 1, &a.table.rows[i])));
             }
-            let mut out = format!("{t}\n");
+            let mut out = String::new();
+            for line in rules_lines(a) {
+                out.push_str(&line);
+                out.push('\n');
+            }
+            out.push_str(&format!("{t}\n"));
             out.push_str(&footer(a, limit));
             Ok(out)
         }
         Format::Markdown => {
             let cols = columns(a, false);
             let mut out = format!(
-                "# Ranking of {} by {} ({})\n\n{}\n\n",
+                "# Ranking of {} by {} ({})\n\n",
                 sweep_names(a),
                 a.ranking.metric,
                 direction_word(a),
-                a.completeness.verdict()
             );
+            for line in rules_lines(a) {
+                out.push_str(&format!("{line}\n\n"));
+            }
+            out.push_str(&format!("{}\n\n", a.completeness.verdict()));
             out.push_str(&format!(
                 "| {} |\n|{}|\n",
                 cols.iter()
@@ -276,6 +284,24 @@ pub fn write_csv(a: &Analysis, top: Option<usize>, out: impl Write) -> Result<()
         what: "CSV".into(),
         message: e.to_string(),
     })
+}
+
+/// The rules of each rules sweep among the inputs, from its spec.toml: one line per sweep,
+/// `rules of ma_rules: position = "sma(close, fast) > sma(close, slow)"` (several rules
+/// joined by `; `).
+pub fn rules_lines(a: &Analysis) -> Vec<String> {
+    a.sweeps
+        .iter()
+        .filter_map(|s| {
+            let rules = s.spec.as_ref()?.rules.as_ref()?;
+            let texts: Vec<String> = rules
+                .texts()
+                .iter()
+                .map(|(k, t)| format!("{k} = {t:?}"))
+                .collect();
+            Some(format!("rules of {}: {}", s.plan.name, texts.join("; ")))
+        })
+        .collect()
 }
 
 fn finite(x: f64) -> Option<f64> {

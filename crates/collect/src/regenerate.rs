@@ -1,14 +1,16 @@
 //! Equity curves of the best rows, regenerated for the report by re-running those
-//! combinations through the engine (`backtest::run_backtest` on data loaded once with
-//! `MarketData::load` from the planned spec that `sweep_core::load_plan` read), so result
-//! files stay small. Any failure of the
-//! engine, including a panic, becomes a sentence in the report, never a crash.
+//! combinations through the engine (one `backtest::TaskRunner` of the planned spec's
+//! strategy, a built-in or its rules compiled as the worker compiles them
+//! (`sweep_core::SpecStrategy`), on data loaded once with `MarketData::load` from the
+//! planned spec that `sweep_core::load_plan` read), so result files stay small. Any failure
+//! of the engine, including a panic, becomes a sentence in the report, never a crash.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use chrono::NaiveDate;
 
-use backtest::{MarketData, Params};
+use backtest::{MarketData, Params, TaskRunner};
+use sweep_core::SpecStrategy;
 
 use crate::Analysis;
 
@@ -70,7 +72,14 @@ pub fn equity_curves(a: &Analysis, top: usize) -> Curves {
         return out;
     };
     // `Spec::load` (through `load_plan`) has already resolved `data.dir`.
-    let strategy = sweep.plan.strategy.as_str();
+    let strategy = match guarded(|| SpecStrategy::of(spec).map_err(|e| e.to_string())) {
+        Ok(s) => s,
+        Err(e) => {
+            out.problems
+                .push(format!("the strategy could not be prepared: {e}"));
+            return out;
+        }
+    };
     let market =
         match guarded(|| MarketData::load(&spec.data, &spec.backtest).map_err(|e| e.to_string())) {
             Ok(m) => m,
@@ -86,23 +95,39 @@ pub fn equity_curves(a: &Analysis, top: usize) -> Curves {
         .iter()
         .position(|p| p.hash == sweep.plan.hash)
         .unwrap_or(0) as u16;
-    for (n, &i) in a.ranking.order.iter().take(top).enumerate() {
+    let params_of = |i: usize| -> Params {
         let row = &a.table.rows[i];
-        let name = a.table.row_name(row);
-        if row.plan != plan_index {
-            continue;
-        }
-        let params: Params = a
-            .table
+        a.table
             .param_names
             .iter()
             .enumerate()
             .filter_map(|(k, p)| Some((p.clone(), row.param(k)?.clone())))
-            .collect();
-        match guarded(|| {
-            backtest::run_backtest(&market, strategy, &params, &spec.backtest)
-                .map_err(|e| e.to_string())
-        }) {
+            .collect()
+    };
+    let chosen: Vec<(usize, usize)> = a
+        .ranking
+        .order
+        .iter()
+        .take(top)
+        .enumerate()
+        .filter(|(_, &i)| a.table.rows[i].plan == plan_index)
+        .map(|(n, &i)| (n, i))
+        .collect();
+    let combos: Vec<Params> = chosen.iter().map(|&(_, i)| params_of(i)).collect();
+    let runner = match guarded(|| {
+        TaskRunner::new(&market, strategy.as_ref(), &spec.backtest, &combos)
+            .map_err(|e| e.to_string())
+    }) {
+        Ok(r) => r,
+        Err(e) => {
+            out.problems
+                .push(format!("the combinations could not be prepared: {e}"));
+            return out;
+        }
+    };
+    for ((n, i), params) in chosen.into_iter().zip(&combos) {
+        let name = a.table.row_name(&a.table.rows[i]);
+        match guarded(|| runner.run(params).map_err(|e| e.to_string())) {
             Ok(run) => out.curves.push(Curve {
                 rank: n + 1,
                 row: i,

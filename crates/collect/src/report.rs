@@ -1,4 +1,5 @@
-//! The self-contained HTML report (`report/report.html`): summary, completeness, the ranked
+//! The self-contained HTML report (`report/report.html`): the header (with the rules of a
+//! `strategy = "rules"` sweep, as its spec.toml has them), summary, completeness, the ranked
 //! table, parameter sensitivity and heatmap, regenerated equity curves and drawdowns of the
 //! top rows, the distribution of the ranking metric, and the overfitting figures. Inline CSS
 //! and SVG only: it opens without a network and runs no script.
@@ -48,6 +49,7 @@ pub fn render(a: &Analysis, curves: &Curves) -> String {
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
         env!("CARGO_PKG_VERSION")
     );
+    rules(&mut h, a);
     summary(&mut h, a);
     completeness(&mut h, a);
     ranked_table(&mut h, a);
@@ -57,6 +59,38 @@ pub fn render(a: &Analysis, curves: &Curves) -> String {
     distribution(&mut h, a);
     h.push_str("</body></html>\n");
     h
+}
+
+/// The rules of each rules sweep, in the header: every rule with its text, and the
+/// declared parameters.
+fn rules(h: &mut String, a: &Analysis) {
+    for s in &a.sweeps {
+        let Some(rules) = s.spec.as_ref().and_then(|spec| spec.rules.as_ref()) else {
+            continue;
+        };
+        let _ = write!(
+            h,
+            "<div class=\"rules\"><p>Strategy <code>rules</code> of {}:</p><pre>",
+            escape(&s.plan.name)
+        );
+        for (k, text) in rules.texts() {
+            let _ = writeln!(h, "{k:<8} = {}", escape(text));
+        }
+        h.push_str("</pre>");
+        if !rules.params.is_empty() {
+            let params: Vec<String> = rules
+                .params
+                .iter()
+                .map(|p| format!("{} ({}, default {})", p.name, p.kind, p.default))
+                .collect();
+            let _ = write!(
+                h,
+                "<p class=\"note\">Parameters: {}.</p>",
+                escape(&params.join(", "))
+            );
+        }
+        h.push_str("</div>");
+    }
 }
 
 fn card(h: &mut String, key: &str, value: &str) {

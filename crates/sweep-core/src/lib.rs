@@ -29,6 +29,7 @@ pub mod process;
 pub mod quarantine;
 pub mod reader;
 pub mod result;
+pub mod rules;
 pub mod spec;
 pub mod term;
 
@@ -36,6 +37,7 @@ pub use layout::{SharedFs, SweepDir};
 pub use plan::{ArrayChunk, Plan};
 pub use planner::{
     load_plan, plan_sweep, plan_sweep_with, PlanError, PlanOptions, PlanSummary, PlannedSweep,
+    SpecStrategy,
 };
 pub use result::{ResultFile, Run, RunStatus, SlurmIds};
 pub use spec::Spec;

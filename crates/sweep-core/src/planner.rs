@@ -1,4 +1,6 @@
-//! Planning a sweep: validate the spec against the strategy's declared parameters, expand
+//! Planning a sweep: validate the spec against the strategy's declared parameters (a
+//! built-in's, or for `strategy = "rules"` those of `[rules.params]`, after the rules
+//! compile: a [`RuleError`] names the rule's line and shows a caret), expand
 //! the grid (streaming, so 10^6 combinations stay cheap), filter by constraints, sample,
 //! hash spec and data, chunk into array tasks, and write the sweep directory
 //! `<sharedfs>/sweeps/<name>-<hash8>/` (spec.toml, plan.json, manifest.jsonl, logs/,
@@ -31,7 +33,9 @@ use rand::SeedableRng;
 
 use backtest::registry;
 use backtest::strategy::StrategyInfo;
-use backtest::{DataError, MarketData, ParamError, ParamValue, Params};
+use backtest::{
+    DataError, MarketData, ParamError, ParamValue, Params, RuleError, Rules, StrategyRef,
+};
 
 use crate::atomic::{write_atomic, write_atomic_with};
 use crate::constraint::{Dialect, Scalar, Span, Value};
@@ -43,7 +47,7 @@ use crate::overrides::{parse_override, OverrideError};
 use crate::plan::{
     split_arrays, task_count, DataFileHash, Plan, DEFAULT_MAX_ARRAY_SIZE, PLAN_SCHEMA,
 };
-use crate::spec::{located, Spec, SpecError};
+use crate::spec::{located, Spec, SpecError, RULES_STRATEGY};
 
 /// Assumed cost of one combination when choosing combinations per task from a target time.
 pub const ASSUMED_COMBO_SECONDS: f64 = 50e-6;
@@ -93,6 +97,19 @@ pub enum PlanError {
         at: At,
         param: String,
         error: Box<ParamError>,
+    },
+    /// A rule that does not compile; `at` is the rule's line. Shown with the rule's text
+    /// and a caret line under the part at fault, indented.
+    #[error("{at}: {}", show_rule_error(.error))]
+    Rule { at: At, error: Box<RuleError> },
+    /// A combination for which a rule cannot run (a window that is not a positive whole
+    /// number); `at` is the rule's line.
+    #[error("{at}: combination {index} ({params}) cannot run: {}", show_rule_error(.error))]
+    RuleCombo {
+        at: At,
+        index: u64,
+        params: String,
+        error: Box<RuleError>,
     },
     #[error("{at}: `params.{param}` has no values, so the grid is empty")]
     EmptyGrid { at: At, param: String },
@@ -156,6 +173,20 @@ pub enum PlanError {
     },
     #[error("{path}: {message}")]
     BadPlan { path: PathBuf, message: String },
+}
+
+/// A [`RuleError`] as planning shows it: `rule `position`: <message>`, then the rule's text
+/// and the caret line, indented by four spaces (`[rules]: <message>` for the table).
+pub fn show_rule_error(e: &RuleError) -> String {
+    if e.text.is_empty() {
+        return e.to_string();
+    }
+    let mut out = format!("rule `{}`: {}", e.rule, e.message);
+    for line in e.caret().lines() {
+        out.push_str("\n    ");
+        out.push_str(line);
+    }
+    out
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PlanError + '_ {
@@ -292,11 +323,79 @@ enum Slot {
     Const(Value),
 }
 
+/// The strategy of a spec: a built-in, or the spec's rules compiled (parsed and
+/// type-checked against `[rules.params]`) for its symbols. Planning, the worker, `bt-worker
+/// run` and `collect`'s equity curves all get it here, so a rule compiles the same way
+/// everywhere.
+pub enum SpecStrategy {
+    Builtin(&'static StrategyInfo),
+    Rules(Box<Rules>),
+}
+
+impl fmt::Debug for SpecStrategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SpecStrategy::Builtin(info) => write!(f, "Builtin({})", info.name),
+            SpecStrategy::Rules(r) => write!(f, "Rules({:?})", r.texts()),
+        }
+    }
+}
+
+impl SpecStrategy {
+    /// The strategy `spec` names. An unknown name suggests the closest; rules that do not
+    /// compile are a [`PlanError::Rule`] at the rule's line.
+    pub fn of(spec: &Spec) -> Result<SpecStrategy, PlanError> {
+        let at = |line| At {
+            path: spec.path.clone(),
+            line,
+        };
+        match spec.rules.as_ref() {
+            Some(rules) if spec.strategy == RULES_STRATEGY => {
+                let compiled = Rules::compile(&rules.def, rules.params.clone(), &spec.data.symbols)
+                    .map_err(|error| PlanError::Rule {
+                        at: at(rules.line_of(&error.rule)),
+                        error: Box::new(error),
+                    })?;
+                Ok(SpecStrategy::Rules(Box::new(compiled)))
+            }
+            _ => Ok(SpecStrategy::Builtin(
+                registry::find(&spec.strategy).ok_or_else(|| PlanError::UnknownStrategy {
+                    at: at(spec.lines.strategy),
+                    name: spec.strategy.clone(),
+                    suggestion: registry::suggest(&spec.strategy)
+                        .or_else(|| backtest::params::closest(&spec.strategy, &[RULES_STRATEGY]))
+                        .map(|s| format!(" (did you mean `{s}`?)"))
+                        .unwrap_or_default(),
+                    valid: format!("{}, {RULES_STRATEGY}", registry::names()),
+                })?,
+            )),
+        }
+    }
+
+    /// The strategy as the engine takes it.
+    pub fn as_ref(&self) -> StrategyRef<'_> {
+        match self {
+            SpecStrategy::Builtin(info) => StrategyRef::Builtin(info),
+            SpecStrategy::Rules(rules) => StrategyRef::Rules(rules),
+        }
+    }
+
+    /// `ma_cross`, or `rules`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SpecStrategy::Builtin(info) => info.name,
+            SpecStrategy::Rules(_) => RULES_STRATEGY,
+        }
+    }
+}
+
 /// A validated spec, ready to enumerate its combinations.
 #[derive(Debug)]
 pub struct SweepGrid {
     pub grid: Grid,
-    strategy: &'static StrategyInfo,
+    strategy: SpecStrategy,
+    /// Line of each rule (for errors of a combination), for rules.
+    rule_lines: Vec<(String, Option<usize>)>,
     symbols: Vec<String>,
     /// Defaults of the declared parameters the grid does not vary.
     base: Params,
@@ -315,16 +414,20 @@ impl SweepGrid {
             path: spec.path.clone(),
             line,
         };
-        let strategy =
-            registry::find(&spec.strategy).ok_or_else(|| PlanError::UnknownStrategy {
-                at: at(spec.lines.strategy),
-                name: spec.strategy.clone(),
-                suggestion: registry::suggest(&spec.strategy)
-                    .map(|s| format!(" (did you mean `{s}`?)"))
-                    .unwrap_or_default(),
-                valid: registry::names(),
-            })?;
-        let declared = strategy.params(&spec.data.symbols);
+        let strategy = SpecStrategy::of(spec)?;
+        let rule_lines = match &spec.rules {
+            Some(rules) => crate::rules::RULE_KEYS
+                .iter()
+                .chain(&["rules"])
+                .map(|k| (k.to_string(), rules.line_of(k)))
+                .collect(),
+            None => Vec::new(),
+        };
+        let strategy_name = strategy.name();
+        let declared = match &strategy {
+            SpecStrategy::Builtin(info) => info.params(&spec.data.symbols),
+            SpecStrategy::Rules(rules) => rules.params().to_vec(),
+        };
         let params_line = spec.params.iter().find_map(|p| p.line);
 
         // Each parameter: declared, non-empty, every value of the declared type and range.
@@ -337,7 +440,7 @@ impl SweepGrid {
             };
             let Some(decl) = declared.iter().find(|d| d.name == p.name) else {
                 return Err(param_err(backtest::params::unknown(
-                    strategy.name,
+                    strategy_name,
                     &declared,
                     &p.name,
                 )));
@@ -494,6 +597,7 @@ impl SweepGrid {
         Ok(SweepGrid {
             grid,
             strategy,
+            rule_lines,
             symbols: spec.data.symbols.clone(),
             base,
             constraints,
@@ -502,6 +606,20 @@ impl SweepGrid {
             path: spec.path.clone(),
             params_line,
         })
+    }
+
+    /// The strategy the combinations run: a built-in, or the compiled rules.
+    pub fn strategy(&self) -> StrategyRef<'_> {
+        self.strategy.as_ref()
+    }
+
+    /// The line of rule `rule` (for rules), else of `[params]`.
+    fn rule_line(&self, rule: &str) -> Option<usize> {
+        self.rule_lines
+            .iter()
+            .find(|(k, _)| k == rule)
+            .and_then(|(_, l)| *l)
+            .or(self.params_line)
     }
 
     /// Combinations of the full grid.
@@ -547,17 +665,33 @@ impl SweepGrid {
         for (name, value) in self.grid.assignments(digits) {
             p.insert(name.to_string(), value.clone());
         }
-        // Values are already normalised; run the strategy's cross checks.
-        (self.strategy.check_fn)(&self.symbols, &p).map_err(|source| PlanError::Combo {
-            at: At {
-                path: self.path.clone(),
-                line: self.params_line,
-            },
-            index,
-            params: params_text(&p),
-            strategy: self.strategy.name.to_string(),
-            error: Box::new(source),
-        })?;
+        // Values are already normalised; run the strategy's cross checks (for rules: every
+        // window of this combination is a positive whole number).
+        match &self.strategy {
+            SpecStrategy::Builtin(info) => {
+                (info.check_fn)(&self.symbols, &p).map_err(|source| PlanError::Combo {
+                    at: At {
+                        path: self.path.clone(),
+                        line: self.params_line,
+                    },
+                    index,
+                    params: params_text(&p),
+                    strategy: info.name.to_string(),
+                    error: Box::new(source),
+                })?
+            }
+            SpecStrategy::Rules(rules) => {
+                rules.check(&p).map_err(|error| PlanError::RuleCombo {
+                    at: At {
+                        path: self.path.clone(),
+                        line: self.rule_line(&error.rule),
+                    },
+                    index,
+                    params: params_text(&p),
+                    error: Box::new(error),
+                })?
+            }
+        }
         Ok(p)
     }
 
@@ -917,7 +1051,8 @@ pub fn plan_sweep_with(
 /// Writes the manifest into `dir` (through a temporary file, world-readable) and returns
 /// `(combinations written, combinations passing the constraints)`. With `check` (the loaded
 /// data and the spec), each combination first passes the checks the worker makes before
-/// simulating ([`backtest::preflight`]: parameters, settings, days, warm-up). Stops,
+/// simulating ([`backtest::preflight_strategy`]: parameters, settings, days, warm-up, and
+/// for rules [`Rules::check`]). Stops,
 /// leaving nothing, when SIGINT or SIGTERM arrives.
 fn write_manifest(
     grid: &SweepGrid,
@@ -940,17 +1075,27 @@ fn write_manifest(
                 }
             }
             if let Some((market, spec)) = check {
-                backtest::preflight(market, &spec.strategy, &params, &spec.backtest).map_err(
-                    |error| PlanError::Preflight {
-                        at: At {
-                            path: spec.path.clone(),
-                            line: grid.params_line,
+                backtest::preflight_strategy(market, grid.strategy(), &params, &spec.backtest)
+                    .map_err(|error| match error {
+                        backtest::BacktestError::Rule(error) => PlanError::RuleCombo {
+                            at: At {
+                                path: spec.path.clone(),
+                                line: grid.rule_line(&error.rule),
+                            },
+                            index: i,
+                            params: params_text(&params),
+                            error: Box::new(error),
                         },
-                        index: i,
-                        params: params_text(&params),
-                        error: Box::new(error),
-                    },
-                )?;
+                        error => PlanError::Preflight {
+                            at: At {
+                                path: spec.path.clone(),
+                                line: grid.params_line,
+                            },
+                            index: i,
+                            params: params_text(&params),
+                            error: Box::new(error),
+                        },
+                    })?;
             }
             serde_json::to_writer(&mut w, &ManifestEntry { i, params })
                 .map_err(|e| io_err(&path)(e.into()))?;

@@ -22,6 +22,11 @@
 //! x = { from = 0, to = 1, num = 5 } # evenly spaced: 0, 0.25, 0.5, 0.75, 1
 //! kind = "ema"                      # a scalar is one value
 //!
+//! [rules]                           # only with strategy = "rules" (see `rules`)
+//! position = "sma(close, fast) > sma(close, slow)"
+//! [rules.params]                    # the parameters the rules use, declared
+//! fast = { type = "int", default = 50, min = 1, max = 2000 }
+//!
 //! [sample]                          # optional: n combinations drawn without replacement
 //! n = 100
 //! seed = 7
@@ -46,6 +51,7 @@ use backtest::{BacktestConfig, DataConfig, ParamValue};
 
 use crate::grid;
 use crate::overrides::Override;
+use crate::rules::{read_rules, RawRules, RulesSpec};
 
 /// `[sample]`: draw `n` combinations of the (filtered) grid without replacement.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,6 +173,8 @@ pub struct Spec {
     pub zip: Vec<Vec<String>>,
     pub constraints: Vec<String>,
     pub sample: Option<SampleConfig>,
+    /// `[rules]` and `[rules.params]`: present exactly when `strategy = "rules"`.
+    pub rules: Option<RulesSpec>,
     pub slurm: SlurmConfig,
     /// The file the spec was read from.
     pub path: PathBuf,
@@ -242,8 +250,13 @@ struct RawSpec {
     #[serde(default)]
     sample: Option<SampleConfig>,
     #[serde(default)]
+    rules: Option<RawRules>,
+    #[serde(default)]
     slurm: Option<Spanned<SlurmConfig>>,
 }
+
+/// The strategy name that reads `[rules]`.
+pub const RULES_STRATEGY: &str = "rules";
 
 /// Reads `[backtest]`, accepting TOML dates (`start = 2015-01-02`) as well as strings. On
 /// error returns the offending key when the message names one.
@@ -374,6 +387,49 @@ impl Spec {
                 slurm
             }
         };
+        let strategy_line = line(raw.strategy.span());
+        let rules = match raw.rules {
+            Some(r) => {
+                // The `[rules]` header (toml gives no span for a table that only
+                // `[rules.params]` creates).
+                let rules_line = text
+                    .lines()
+                    .position(|l| {
+                        let l = l.trim_start();
+                        l.strip_prefix("[rules]").is_some()
+                            || l.strip_prefix("rules")
+                                .is_some_and(|r| r.trim_start().starts_with('='))
+                    })
+                    .map(|n| n + 1);
+                if raw.strategy.get_ref() != RULES_STRATEGY {
+                    return Err(field(
+                        rules_line,
+                        "rules",
+                        format!(
+                            "[rules] is read only with `strategy = \"{RULES_STRATEGY}\"`; this spec's strategy is `{}`",
+                            raw.strategy.get_ref()
+                        ),
+                    ));
+                }
+                let rules = read_rules(r, rules_line, &|at| line_of(text, at), &|from, key| {
+                    key_line_after(text, from, key)
+                })
+                .map_err(|e| field(e.line, &e.field, e.message))?;
+                Some(rules)
+            }
+            None if raw.strategy.get_ref() == RULES_STRATEGY => {
+                return Err(field(
+                    strategy_line,
+                    "strategy",
+                    format!(
+                        "strategy `{RULES_STRATEGY}` needs a [rules] table, e.g. \
+                         `[rules]` with `position = \"sma(close, fast) > sma(close, slow)\"` \
+                         and `[rules.params]` declaring `fast` and `slow` (see docs/rules.md)"
+                    ),
+                ))
+            }
+            None => None,
+        };
         let (zip, zip_line) = match raw.zip {
             Some(z) => {
                 let l = line(z.span());
@@ -394,11 +450,12 @@ impl Spec {
                 .map(|c| c.get_ref().clone())
                 .collect(),
             sample: raw.sample,
+            rules,
             slurm,
             path: path.to_path_buf(),
             lines: SpecLines {
                 name: name_line,
-                strategy: line(raw.strategy.span()),
+                strategy: strategy_line,
                 data: line(raw.data.span()),
                 zip: zip_line,
                 constraints: raw.constraints.iter().map(|c| line(c.span())).collect(),
@@ -474,6 +531,8 @@ impl Spec {
             sample: Option<SampleConfig>,
             data: &'a DataConfig,
             backtest: &'a BacktestConfig,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            rules: Option<crate::rules::NormalisedRules<'a>>,
             params: OrderedParams,
             #[serde(skip_serializing_if = "Option::is_none")]
             slurm: Option<&'a SlurmConfig>,
@@ -495,6 +554,7 @@ impl Spec {
             sample: self.sample,
             data: &self.data,
             backtest: &self.backtest,
+            rules: self.rules.as_ref().map(RulesSpec::normalised),
             params: OrderedParams(params),
             slurm: Some(&self.slurm),
         };

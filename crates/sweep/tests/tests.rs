@@ -22,3 +22,6 @@ mod examples_runner;
 
 #[path = "suite/examples.rs"]
 mod examples;
+
+#[path = "suite/rules.rs"]
+mod rules;

@@ -18,6 +18,8 @@
 //!   so a holiday on the first day is not NaN. After a symbol's last row its last close is
 //!   repeated to the end.
 //! - Before a symbol's first row: NaN open and close.
+//! - High and low follow the open and close: on a day without a row they repeat the last
+//!   close; volume is 0 then (nothing traded; NaN where the file has no volumes).
 //! - A symbol with no row between start and end is an error.
 
 mod check;
@@ -119,6 +121,14 @@ pub struct MarketData {
     pub open: Vec<Vec<f64>>,
     /// Adjusted close. NaN before a symbol's first price.
     pub close: Vec<Vec<f64>>,
+    /// Adjusted high (as the open). On a calendar day without a row: the last close; NaN
+    /// before a symbol's first price. Empty for data built by hand without it.
+    pub high: Vec<Vec<f64>>,
+    /// Adjusted low, as the high.
+    pub low: Vec<Vec<f64>>,
+    /// Volume: 0 on a calendar day without a row (nothing traded), NaN before a symbol's
+    /// first price and where the file has none. Empty for data built by hand without it.
+    pub volume: Vec<Vec<f64>>,
     /// The files read, in symbol order.
     pub files: Vec<PathBuf>,
     /// Per symbol, in symbol order: what loading and aligning it did. Empty for data built
@@ -331,9 +341,12 @@ impl MarketData {
                 last_date: one.last_date(),
                 ..SymbolStats::default()
             };
-            let (open, close) = align(&one, &market.dates, &mut stats);
-            market.open.push(open);
-            market.close.push(close);
+            let aligned = align(&one, &market.dates, &mut stats);
+            market.open.push(aligned.open);
+            market.high.push(aligned.high);
+            market.low.push(aligned.low);
+            market.close.push(aligned.close);
+            market.volume.push(aligned.volume);
             stats.load = one.stats;
             market.stats.push(stats);
             market.files.push(one.file);
@@ -416,14 +429,30 @@ fn trading_days(series: &[PriceSeries], start: NaiveDate, end: NaiveDate) -> Vec
     dates
 }
 
-/// One symbol's open and close on each calendar day (see the module doc for the rules).
-fn align(
-    one: &PriceSeries,
-    calendar: &[NaiveDate],
-    stats: &mut SymbolStats,
-) -> (Vec<f64>, Vec<f64>) {
-    let mut open = Vec::with_capacity(calendar.len());
-    let mut close = Vec::with_capacity(calendar.len());
+/// `column[row]`, NaN when a series built by hand lacks the column.
+fn at(column: &[f64], row: usize) -> f64 {
+    column.get(row).copied().unwrap_or(f64::NAN)
+}
+
+/// One symbol's columns on the calendar.
+struct Aligned {
+    open: Vec<f64>,
+    high: Vec<f64>,
+    low: Vec<f64>,
+    close: Vec<f64>,
+    volume: Vec<f64>,
+}
+
+/// One symbol's prices on each calendar day (see the module doc for the rules).
+fn align(one: &PriceSeries, calendar: &[NaiveDate], stats: &mut SymbolStats) -> Aligned {
+    let column = || Vec::with_capacity(calendar.len());
+    let mut out = Aligned {
+        open: column(),
+        high: column(),
+        low: column(),
+        close: column(),
+        volume: column(),
+    };
     let mut next = 0;
     let mut last: Option<usize> = None;
     for &day in calendar {
@@ -431,24 +460,37 @@ fn align(
             last = Some(next);
             next += 1;
         }
-        match last {
+        let (open, high, low, close, volume) = match last {
             None => {
-                open.push(f64::NAN);
-                close.push(f64::NAN);
                 stats.days_before_first += 1;
+                (f64::NAN, f64::NAN, f64::NAN, f64::NAN, f64::NAN)
             }
-            Some(row) if one.dates[row] == day => {
-                open.push(one.open[row]);
-                close.push(one.close[row]);
-            }
+            Some(row) if one.dates[row] == day => (
+                one.open[row],
+                at(&one.high, row),
+                at(&one.low, row),
+                one.close[row],
+                at(&one.volume, row),
+            ),
             Some(row) => {
-                open.push(one.close[row]);
-                close.push(one.close[row]);
                 stats.days_filled += 1;
+                let c = one.close[row];
+                // Nothing traded (where the file has volumes at all).
+                let volume = if at(&one.volume, row).is_nan() {
+                    f64::NAN
+                } else {
+                    0.0
+                };
+                (c, c, c, c, volume)
             }
-        }
+        };
+        out.open.push(open);
+        out.high.push(high);
+        out.low.push(low);
+        out.close.push(close);
+        out.volume.push(volume);
     }
-    (open, close)
+    out
 }
 
 #[cfg(test)]
@@ -548,7 +590,19 @@ mod tests {
         );
         assert_eq!(market.open[0], vec![1.0, 2.0, 3.0]);
         assert_eq!(market.close[0], vec![2.0, 2.0, 4.0]);
+        // High and low (the opens here) repeat the last close on the day without a row.
+        assert_eq!(market.high[0], vec![1.0, 2.0, 3.0]);
+        assert_eq!(market.low[0], vec![1.0, 2.0, 3.0]);
+        // No volumes in these files: undefined, also on the filled day.
+        assert!(market.volume[0].iter().all(|v| v.is_nan()));
         assert!(market.open[1][0].is_nan() && market.close[1][0].is_nan());
+        assert!(market.high[1][0].is_nan() && market.low[1][0].is_nan());
+        // With volumes, a filled day traded nothing.
+        let mut traded = a.clone();
+        traded.volume = vec![100.0, 300.0];
+        let alone =
+            MarketData::from_series(&symbols(&["A"]), vec![traded], &config).expect("aligns");
+        assert_eq!(alone.volume[0], vec![100.0, 0.0, 300.0]);
         assert_eq!(market.close[1][1..], [11.0, 13.0]);
         assert_eq!(market.stats[0].days_filled, 1);
         assert_eq!(market.stats[1].days_before_first, 1);

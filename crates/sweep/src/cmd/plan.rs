@@ -11,7 +11,8 @@ const EXAMPLES: &str = "\
 Examples:
   sweep plan sweeps/ma_cross.toml --sharedfs /sharedfs
   sweep plan sweeps/ma_cross.toml -p fast=5,10,20 -p slow=50..200:50   # a list; an inclusive range
-  sweep plan sweeps/ma_cross.toml -p 'fast=range(5,50,5)' --combos-per-task 50   # Hydra's range: 50 left out";
+  sweep plan sweeps/ma_cross.toml -p 'fast=range(5,50,5)' --combos-per-task 50   # Hydra's range: 50 left out
+  sweep plan sweeps/rules_donchian.toml -p entry_days=20,40   # strategy = \"rules\": rules checked first";
 
 /// Arguments of `sweep plan`.
 #[derive(Debug, clap::Args)]

@@ -1,6 +1,7 @@
 //! Every example a user reads is run, with the real binaries: the ```sh blocks of
-//! README.md and the `Examples:` of every `--help` page of `sweep`, `bt-worker` and
-//! `collect` (see examples_runner.rs for how paths are mapped and what SLURM changes).
+//! README.md and docs/rules.md, and the `Examples:` of every `--help` page of `sweep`,
+//! `bt-worker` and `collect` (see examples_runner.rs for how paths are mapped and what SLURM
+//! changes).
 //! A page without examples, an example that exits otherwise than documented, and an
 //! option example in a page's prose that no example uses all fail here. The examples that
 //! need a cluster run in tests/examples.rs (`SLURM_SWEEP_E2E=1`); those not run anywhere
@@ -9,8 +10,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::examples_runner::{
-    commands, expected_code, help_pages, inline_examples, readme, split_comment, step, Example,
-    Mode, Sandbox, Sequence, Step, NOT_RUN,
+    commands, expected_code, help_pages, inline_examples, markdown, readme, split_comment, step,
+    Example, Mode, Sandbox, Sequence, Step, NOT_RUN,
 };
 use crate::procs::bin_dir;
 use crate::util::real_data;
@@ -72,6 +73,17 @@ fn readme_examples_run_as_documented() {
     assert!(
         seq.examples.len() >= 10,
         "README.md: only {} examples found in its ```sh blocks",
+        seq.examples.len()
+    );
+    run_all(vec![seq]);
+}
+
+#[test]
+fn rules_reference_examples_run_as_documented() {
+    let seq = markdown(&repo(), "docs/rules.md");
+    assert!(
+        seq.examples.len() >= 2,
+        "docs/rules.md: only {} examples found in its ```sh blocks",
         seq.examples.len()
     );
     run_all(vec![seq]);

@@ -1,5 +1,5 @@
-//! Finds and runs the example commands that users read: the ```sh blocks of README.md and
-//! the `Examples:` sections of every `--help` page of `sweep`, `bt-worker` and `collect`
+//! Finds and runs the example commands that users read: the ```sh blocks of README.md (and
+//! of docs/rules.md) and the `Examples:` sections of every `--help` page of `sweep`, `bt-worker` and `collect`
 //! (subcommands found from each page's `Commands:` list). Shared by the CLI test
 //! (crates/sweep/tests/suite/examples.rs, no SLURM) and the end-to-end test
 //! (tests/examples.rs, a real cluster), which include this file by path.
@@ -157,7 +157,13 @@ pub fn commands(lines: &[(String, &str)]) -> Vec<Example> {
 
 /// The examples of README.md: every line of its ```sh blocks, in order.
 pub fn readme(repo: &Path) -> Sequence {
-    let path = repo.join("README.md");
+    markdown(repo, "README.md")
+}
+
+/// The examples of the ```sh blocks of the Markdown file `name` of the repository
+/// (`docs/rules.md`).
+pub fn markdown(repo: &Path, name: &str) -> Sequence {
+    let path = repo.join(name);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let mut lines = Vec::new();
@@ -169,11 +175,11 @@ pub fn readme(repo: &Path) -> Sequence {
             continue;
         }
         if in_sh {
-            lines.push((format!("README.md:{}", n + 1), line));
+            lines.push((format!("{name}:{}", n + 1), line));
         }
     }
     Sequence {
-        name: "README.md".into(),
+        name: name.into(),
         examples: commands(&lines),
         inline: Vec::new(),
     }
