@@ -254,12 +254,7 @@ pub fn unknown(strategy: &str, specs: &[ParamSpec], name: &str) -> ParamError {
 
 /// The closest of `candidates` to `name` by edit distance, if it is close enough to be a typo.
 pub fn closest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    candidates
-        .iter()
-        .map(|c| (strsim::levenshtein(name, c), *c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
+    expr::closest(name, candidates)
 }
 
 #[cfg(test)]

@@ -119,23 +119,6 @@ const FUNCTIONS: [(&str, Func, &str); 7] = [
     ("if", Func::If, "c, a, b"),
 ];
 
-/// The functions of the rules language that work on price series (not scalars).
-const SERIES_FUNCTIONS: [&str; 13] = [
-    "lag",
-    "ret",
-    "sma",
-    "ema",
-    "std",
-    "highest",
-    "lowest",
-    "rsi",
-    "atr",
-    "zscore",
-    "crossover",
-    "crossunder",
-    "rank",
-];
-
 impl Func {
     fn name(self) -> &'static str {
         FUNCTIONS
@@ -270,7 +253,8 @@ fn function(name: &str, place: &str) -> Result<Func, String> {
     if let Some((_, f, _)) = FUNCTIONS.iter().find(|(n, _, _)| *n == name) {
         return Ok(*f);
     }
-    if SERIES_FUNCTIONS.contains(&name) {
+    // Any other function of the rules language works on price series.
+    if backtest::rules::function(name).is_some() {
         return Err(format!(
             "`{name}` works on price series and belongs in [rules], not in {place}"
         ));
@@ -473,6 +457,15 @@ fn binary(op: BinOp, a: Value, b: Value) -> Result<Value, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scalar_functions_are_the_rules_functions_of_the_same_name_and_arity() {
+        for (name, _, params) in FUNCTIONS {
+            let f = backtest::rules::function(name)
+                .unwrap_or_else(|| panic!("`{name}` is not a rules function"));
+            assert_eq!(f.args.len(), params.split(',').count(), "{name}");
+        }
+    }
 
     const PLACE: &str = "a constraint over parameters";
 
