@@ -19,6 +19,7 @@ use std::ffi::OsStr;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use e2e::{
@@ -60,64 +61,67 @@ fn static_worker() -> PathBuf {
     worker
 }
 
-#[test]
-fn sweep_tasks_run_inside_a_podman_container_on_the_cluster() {
-    if !e2e::enabled("container") {
-        return;
-    }
-    banner("container (podman, FROM scratch, static worker)");
-    assert!(
-        !Path::new(WORKER_IN_IMAGE).exists(),
-        "{WORKER_IN_IMAGE} exists on the host: the test could not tell where the worker ran"
-    );
-    let root = scratch("container");
-    let conf = root.join("containers.conf");
-    std::fs::write(
-        &conf,
-        "[containers]\ndefault_ulimits = []\n[engine]\nruntime = \"runc\"\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
-    )
-    .expect("containers.conf");
-    // Every podman call of this test and of the jobs (SLURM exports this environment).
-    std::env::set_var("CONTAINERS_CONF", &conf);
-    let podman = run("podman", &["--version"]);
-    assert_eq!(
-        podman.code,
-        Some(0),
-        "podman is needed (apt-get install podman runc): {}",
-        podman.stderr
-    );
+/// The test image, built once per test binary: its `containers.conf` (exported as
+/// `CONTAINERS_CONF` for this process and, through SLURM, for the jobs) and the image
+/// `FROM scratch` with the static worker. Returns the directory that holds both.
+fn image() -> &'static Path {
+    static IMAGE_DIR: OnceLock<PathBuf> = OnceLock::new();
+    IMAGE_DIR.get_or_init(|| {
+        assert!(
+            !Path::new(WORKER_IN_IMAGE).exists(),
+            "{WORKER_IN_IMAGE} exists on the host: the test could not tell where the worker ran"
+        );
+        let root = scratch("container-image");
+        let conf = root.join("containers.conf");
+        std::fs::write(
+            &conf,
+            "[containers]\ndefault_ulimits = []\n[engine]\nruntime = \"runc\"\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
+        )
+        .expect("containers.conf");
+        // Every podman call of these tests and of the jobs (SLURM exports this environment).
+        std::env::set_var("CONTAINERS_CONF", &conf);
+        let podman = run("podman", &["--version"]);
+        assert_eq!(
+            podman.code,
+            Some(0),
+            "podman is needed (apt-get install podman runc): {}",
+            podman.stderr
+        );
 
-    // The image: the static worker and nothing else.
-    let context = root.join("image");
-    std::fs::create_dir_all(context.join("bin")).expect("mkdir");
-    std::fs::copy(static_worker(), context.join("bin/bt-worker")).expect("copy worker");
-    std::fs::write(
-        context.join("Containerfile"),
-        format!("FROM scratch\nCOPY bin/bt-worker {WORKER_IN_IMAGE}\n"),
-    )
-    .expect("Containerfile");
-    let built = run(
-        "podman",
-        &[
-            os("build"),
-            os("--quiet"),
-            os("-t"),
-            os(IMAGE),
-            os("-f"),
-            context.join("Containerfile").as_os_str(),
-            context.as_os_str(),
-        ],
-    );
-    assert_eq!(built.code, Some(0), "podman build: {}", built.stderr);
-    let version = run(
-        "podman",
-        &["run", "--rm", IMAGE, WORKER_IN_IMAGE, "--version"],
-    );
-    assert_eq!(version.code, Some(0), "{}", version.stderr);
+        // The image: the static worker and nothing else.
+        let context = root.join("image");
+        std::fs::create_dir_all(context.join("bin")).expect("mkdir");
+        std::fs::copy(static_worker(), context.join("bin/bt-worker")).expect("copy worker");
+        std::fs::write(
+            context.join("Containerfile"),
+            format!("FROM scratch\nCOPY bin/bt-worker {WORKER_IN_IMAGE}\n"),
+        )
+        .expect("Containerfile");
+        let built = run(
+            "podman",
+            &[
+                os("build"),
+                os("--quiet"),
+                os("-t"),
+                os(IMAGE),
+                os("-f"),
+                context.join("Containerfile").as_os_str(),
+                context.as_os_str(),
+            ],
+        );
+        assert_eq!(built.code, Some(0), "podman build: {}", built.stderr);
+        let version = run(
+            "podman",
+            &["run", "--rm", IMAGE, WORKER_IN_IMAGE, "--version"],
+        );
+        assert_eq!(version.code, Some(0), "{}", version.stderr);
+        root
+    })
+}
 
-    // The shared filesystem with the data imported, and the spec.
-    let sharedfs = root.join("sharedfs");
-    let csvs: Vec<PathBuf> = SECTORS
+/// `sweep data import` of the price files of `symbols` into `<sharedfs>/data/<dataset>`.
+fn import(sharedfs: &Path, dataset: &str, symbols: &[&str]) -> PathBuf {
+    let csvs: Vec<PathBuf> = symbols
         .iter()
         .map(|s| {
             data_dir()
@@ -125,64 +129,25 @@ fn sweep_tasks_run_inside_a_podman_container_on_the_cluster() {
                 .join(format!("{s}.csv"))
         })
         .collect();
-    let mut import: Vec<&OsStr> = vec![os("data"), os("import")];
-    import.extend(csvs.iter().map(|p| p.as_os_str()));
-    import.extend([
+    let mut args: Vec<&OsStr> = vec![os("data"), os("import")];
+    args.extend(csvs.iter().map(|p| p.as_os_str()));
+    args.extend([
         os("--sharedfs"),
         sharedfs.as_os_str(),
         os("--dataset"),
-        os("etfs"),
+        os(dataset),
     ]);
-    sweep(&import).expect_code(0);
-    let spec_text = |container: bool| {
-        format!(
-            r#"name = "e2e_container"
-strategy = "momentum_taa"
-[data]
-dir = "{data}"
-symbols = {symbols:?}
-[backtest]
-start = "2015-01-02"
-end = "2019-12-31"
-[params]
-lookback = [63, 126, 252]
-top_n = [1, 3]
-[slurm]
-partition = "mycluster"
-time = "00:05:00"
-combos_per_task = 2
-{container}"#,
-            data = sharedfs.join("data/etfs").display(),
-            symbols = SECTORS,
-            container = if container {
-                format!(
-                    "worker = \"{WORKER_IN_IMAGE}\"\n[slurm.container]\nruntime = \"podman\"\nimage = \"{IMAGE}\"\nargs = [\"--network=none\"]\n"
-                )
-            } else {
-                String::new()
-            },
-        )
-    };
-    let spec = root.join("container.toml");
-    std::fs::write(&spec, spec_text(true)).expect("spec");
-    let out = sweep(&[
-        os("submit"),
-        spec.as_os_str(),
-        os("--sharedfs"),
-        sharedfs.as_os_str(),
-    ]);
-    out.expect_code(0);
-    let dir = only_sweep_dir(&sharedfs);
-    let script = std::fs::read_to_string(dir.join("array.sbatch")).expect("script");
-    assert!(script.contains("podman run --rm"), "{script}");
-    let mut jobs = job_ids(&dir, "array");
-    jobs.extend(job_ids(&dir, "collect"));
-    wait_jobs_gone(&jobs, Duration::from_secs(300));
+    sweep(&args).expect_code(0);
+    sharedfs.join("data").join(dataset)
+}
 
-    // Every task ran in the image, on a node, and wrote its result as the job's user.
-    let results = result_files(&dir);
-    assert_eq!(results.len(), 3, "one result per task: {results:?}");
-    let me = std::fs::metadata(&root).expect("stat").uid();
+/// Checks every result file of `dir`: `tasks` of them, each from a cluster node whose
+/// host name it carries, owned by the job's user (the test's), written by the worker in
+/// the image (its task log says which binary ran). Returns the hosts.
+fn check_results_from_the_image(root: &Path, dir: &Path, tasks: usize) -> BTreeSet<String> {
+    let results = result_files(dir);
+    assert_eq!(results.len(), tasks, "one result per task: {results:?}");
+    let me = std::fs::metadata(root).expect("stat").uid();
     let mut hosts = BTreeSet::new();
     for (name, f) in &results {
         println!(
@@ -214,6 +179,68 @@ combos_per_task = 2
         );
     }
     println!("ran on {hosts:?}");
+    hosts
+}
+
+#[test]
+fn sweep_tasks_run_inside_a_podman_container_on_the_cluster() {
+    if !e2e::enabled("container") {
+        return;
+    }
+    banner("container (podman, FROM scratch, static worker)");
+    image();
+    let root = scratch("container");
+
+    // The shared filesystem with the data imported, and the spec.
+    let sharedfs = root.join("sharedfs");
+    let data = import(&sharedfs, "etfs", &SECTORS);
+    let spec_text = |container: bool| {
+        format!(
+            r#"name = "e2e_container"
+strategy = "momentum_taa"
+[data]
+dir = "{data}"
+symbols = {symbols:?}
+[backtest]
+start = "2015-01-02"
+end = "2019-12-31"
+[params]
+lookback = [63, 126, 252]
+top_n = [1, 3]
+[slurm]
+partition = "mycluster"
+time = "00:05:00"
+combos_per_task = 2
+{container}"#,
+            data = data.display(),
+            symbols = SECTORS,
+            container = if container {
+                format!(
+                    "worker = \"{WORKER_IN_IMAGE}\"\n[slurm.container]\nruntime = \"podman\"\nimage = \"{IMAGE}\"\nargs = [\"--network=none\"]\n"
+                )
+            } else {
+                String::new()
+            },
+        )
+    };
+    let spec = root.join("container.toml");
+    std::fs::write(&spec, spec_text(true)).expect("spec");
+    let out = sweep(&[
+        os("submit"),
+        spec.as_os_str(),
+        os("--sharedfs"),
+        sharedfs.as_os_str(),
+    ]);
+    out.expect_code(0);
+    let dir = only_sweep_dir(&sharedfs);
+    let script = std::fs::read_to_string(dir.join("array.sbatch")).expect("script");
+    assert!(script.contains("podman run --rm"), "{script}");
+    let mut jobs = job_ids(&dir, "array");
+    jobs.extend(job_ids(&dir, "collect"));
+    wait_jobs_gone(&jobs, Duration::from_secs(300));
+
+    // Every task ran in the image, on a node, and wrote its result as the job's user.
+    check_results_from_the_image(&root, &dir, 3);
 
     // The ranking equals a local run of the same sweep without the container.
     let in_container = collect(&[dir.as_os_str(), os("--format"), os("csv")]);
