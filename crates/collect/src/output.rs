@@ -12,17 +12,7 @@ use backtest::{ParamValue, METRICS, METRIC_COUNT};
 use crate::table::{MetricValues, Row};
 use crate::{Analysis, CollectError, Format};
 
-/// Formats a metric value for people: integers (see [`backtest::MetricDef::integer`]) as
-/// integers, others with 4 decimals, missing as `-`.
-pub fn format_metric(name: &str, v: f64) -> String {
-    if v.is_nan() {
-        "-".to_string()
-    } else if backtest::metrics::metric(name).is_some_and(|d| d.integer) {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.4}")
-    }
-}
+pub use backtest::metrics::format_metric;
 
 fn param_text(p: Option<&ParamValue>) -> String {
     p.map_or(String::new(), |v| v.to_string())

@@ -169,7 +169,7 @@ mod tests {
     fn metric_values_follow_names() {
         let m = Metrics {
             sharpe: 1.5,
-            trades: 7,
+            trades: Some(7),
             ..Metrics::default()
         };
         let v = metric_values(&m);
