@@ -31,8 +31,9 @@ Examples:
 
 const COMMAND_EXAMPLES: &str = "\
 Examples:
-  bt-worker command --sweep-dir /sharedfs/sweeps/sixty_forty_qs-1a2b3c4d --combo 6
-  bt-worker command --sweep-dir /sharedfs/sweeps/sixty_forty_qs-1a2b3c4d --combo 6 --keep-scratch";
+  sweep plan sweeps/command_sixty_forty.toml --sharedfs /sharedfs
+  bt-worker command --sweep-dir /sharedfs/sweeps/command_sixty_forty-1a2b3c4d --combo 6
+  bt-worker command --sweep-dir /sharedfs/sweeps/command_sixty_forty-1a2b3c4d --combo 6 --keep-scratch";
 
 const STRATEGIES_EXAMPLES: &str = "\
 Examples:

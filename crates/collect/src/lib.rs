@@ -169,6 +169,42 @@ pub struct Analysis {
     pub heatmap: Option<Heatmap>,
     /// Spearman correlation of in-sample and out-of-sample ranking values, with a split.
     pub spearman_is_oos: Option<f64>,
+    /// The statistics these results cannot give, and why.
+    pub unknown: Option<Unknown>,
+}
+
+/// Metrics that no run has (a command sweep's program reports an equity curve or a few
+/// metrics), and why.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Unknown {
+    pub metrics: Vec<&'static str>,
+    pub why: String,
+}
+
+/// What `collect` cannot compute from the table of `sweeps`' results.
+pub fn unknown_statistics(sweeps: &[inputs::SweepInput], table: &Table) -> Option<Unknown> {
+    let metrics = table.unknown_metrics();
+    if metrics.is_empty() {
+        return None;
+    }
+    let command = sweeps
+        .iter()
+        .filter_map(|s| s.spec.as_ref()?.command.as_ref())
+        .map(|c| c.output)
+        .next();
+    let why = match command {
+        Some(f) if f.has_curve() => format!(
+            "strategy `command`, output = \"{}\": an equity curve does not tell trades, \
+             turnover or exposure",
+            f.name()
+        ),
+        Some(f) => format!(
+            "strategy `command`, output = \"{}\": only the metrics the program writes are known",
+            f.name()
+        ),
+        None => "no run has them".to_string(),
+    };
+    Some(Unknown { metrics, why })
 }
 
 /// Reads, checks, merges and ranks (no output).
@@ -242,7 +278,9 @@ pub fn analyse(options: &Options) -> Result<Analysis, CollectError> {
             .collect();
         ranking::spearman(&pairs)
     });
+    let unknown = unknown_statistics(&found.sweeps, &table);
     Ok(Analysis {
+        unknown,
         sweeps: found.sweeps,
         completeness,
         table,

@@ -354,8 +354,25 @@ pub fn overfitting_text(a: &Analysis) -> String {
         format_metric("", o.expected_max_sharpe_daily * crate::overfitting::PERIODS_PER_YEAR.sqrt()),
     );
     if let Some(best) = o.top.first() {
+        let missing: Vec<&str> = [
+            ("skew", best.skew),
+            ("kurtosis", best.kurtosis),
+            ("n_obs", best.n_obs),
+        ]
+        .into_iter()
+        .filter(|(_, v)| v.is_nan())
+        .map(|(n, _)| n)
+        .collect();
+        let why = if missing.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (not computed: the run has no {}, which the DSR needs)",
+                missing.join(", ")
+            )
+        };
         out.push_str(&format!(
-            "  Deflated Sharpe Ratio of the best ({}, Sharpe {}): {}\n",
+            "  Deflated Sharpe Ratio of the best ({}, Sharpe {}): {}{why}\n",
             best.name,
             format_metric("", best.sharpe_annualised),
             format_metric("", best.dsr)
@@ -372,6 +389,13 @@ pub fn overfitting_text(a: &Analysis) -> String {
         )),
         (None, Some(note)) => out.push_str(&format!("  PBO: {note}\n")),
         (None, None) => {}
+    }
+    if let Some(u) = &a.unknown {
+        out.push_str(&format!(
+            "  cannot be computed from these results (shown as -): {} ({})\n",
+            u.metrics.join(", "),
+            u.why
+        ));
     }
     out
 }

@@ -399,6 +399,14 @@ fn overfitting(h: &mut String, a: &Analysis) {
         }
         (None, None) => {}
     }
+    if let Some(u) = &a.unknown {
+        let _ = write!(
+            h,
+            "<p class=\"note\">Cannot be computed from these results (shown as -): {} ({}).</p>",
+            escape(&u.metrics.join(", ")),
+            escape(&u.why)
+        );
+    }
 }
 
 fn sensitivity(h: &mut String, a: &Analysis) {
