@@ -173,38 +173,57 @@ pub struct Analysis {
     pub unknown: Option<Unknown>,
 }
 
-/// Metrics that no run has (a command sweep's program reports an equity curve or a few
-/// metrics), and why.
+/// Metrics that no run has, in groups, each with why: what a command sweep's output
+/// cannot give, and what is undefined in every run (a Sortino ratio without a losing day).
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Unknown {
-    pub metrics: Vec<&'static str>,
-    pub why: String,
+    pub groups: Vec<(Vec<&'static str>, String)>,
+}
+
+impl std::fmt::Display for Unknown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self
+            .groups
+            .iter()
+            .map(|(names, why)| format!("{} ({why})", names.join(", ")))
+            .collect();
+        f.write_str(&parts.join("; "))
+    }
 }
 
 /// What `collect` cannot compute from the table of `sweeps`' results.
 pub fn unknown_statistics(sweeps: &[inputs::SweepInput], table: &Table) -> Option<Unknown> {
-    let metrics = table.unknown_metrics();
-    if metrics.is_empty() {
+    let unknown = table.unknown_metrics();
+    if unknown.is_empty() {
         return None;
     }
-    let command = sweeps
+    let output = sweeps
         .iter()
         .filter_map(|s| s.spec.as_ref()?.command.as_ref())
         .map(|c| c.output)
         .next();
-    let why = match command {
-        Some(f) if f.has_curve() => format!(
-            "strategy `command`, output = \"{}\": an equity curve does not tell trades, \
-             turnover or exposure",
-            f.name()
-        ),
-        Some(f) => format!(
-            "strategy `command`, output = \"{}\": only the metrics the program writes are known",
-            f.name()
-        ),
-        None => "no run has them".to_string(),
-    };
-    Some(Unknown { metrics, why })
+    let (by_output, rest): (Vec<&'static str>, Vec<&'static str>) =
+        unknown.into_iter().partition(|m| match output {
+            Some(f) if f.has_curve() => sweep_core::command::CURVE_UNKNOWN.contains(m),
+            Some(_) => true,
+            None => false,
+        });
+    let mut groups = Vec::new();
+    if let Some(f) = output.filter(|_| !by_output.is_empty()) {
+        let why = if f.has_curve() {
+            "an equity curve does not tell them"
+        } else {
+            "the program's metrics file does not give them"
+        };
+        groups.push((
+            by_output,
+            format!("strategy `command`, output = \"{}\": {why}", f.name()),
+        ));
+    }
+    if !rest.is_empty() {
+        groups.push((rest, "undefined in every run".to_string()));
+    }
+    Some(Unknown { groups })
 }
 
 /// Reads, checks, merges and ranks (no output).

@@ -392,9 +392,7 @@ pub fn overfitting_text(a: &Analysis) -> String {
     }
     if let Some(u) = &a.unknown {
         out.push_str(&format!(
-            "  cannot be computed from these results (shown as -): {} ({})\n",
-            u.metrics.join(", "),
-            u.why
+            "  cannot be computed from these results (shown as -): {u}\n"
         ));
     }
     out

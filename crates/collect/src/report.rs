@@ -402,9 +402,8 @@ fn overfitting(h: &mut String, a: &Analysis) {
     if let Some(u) = &a.unknown {
         let _ = write!(
             h,
-            "<p class=\"note\">Cannot be computed from these results (shown as -): {} ({}).</p>",
-            escape(&u.metrics.join(", ")),
-            escape(&u.why)
+            "<p class=\"note\">Cannot be computed from these results (shown as -): {}.</p>",
+            escape(&u.to_string())
         );
     }
 }

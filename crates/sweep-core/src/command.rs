@@ -69,6 +69,10 @@ pub const BUILTIN_PLACEHOLDERS: [(&str, &str); 5] = [
     ("task", "the array task's number"),
 ];
 
+/// The metrics an equity curve does not tell (they are the simulator's trading figures):
+/// unknown in every run of a command sweep whose program reports a curve.
+pub const CURVE_UNKNOWN: [&str; 3] = ["trades", "turnover", "exposure"];
+
 /// The prefix of the worker's environment variables; `env` may not set names with it.
 pub const ENV_PREFIX: &str = "SWEEP_";
 
@@ -130,7 +134,8 @@ impl OutputFormat {
         }
     }
 
-    /// Whether the output holds an equity curve (so every statistic can be computed).
+    /// Whether the output holds an equity curve (so every statistic of a curve can be
+    /// computed: all but [`CURVE_UNKNOWN`]).
     pub fn has_curve(self) -> bool {
         !matches!(self, OutputFormat::MetricsJson)
     }

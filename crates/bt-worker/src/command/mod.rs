@@ -234,8 +234,7 @@ impl<'a> CommandRunner<'a> {
                     self.message(
                         entry,
                         &format!(
-                            "timed out after {} (timeout = {}): the program's process group was killed ({how})",
-                            duration_text(timeout),
+                            "timed out after {} (`timeout`): the program's process group was killed ({how})",
                             duration_text(timeout)
                         ),
                         &tail,
