@@ -419,7 +419,7 @@ fn data_dir_expands_environment_and_is_relative_to_the_spec() {
     opts.check_data = true;
     let p = plan_sweep(&path, &opts).expect("plan");
     assert_eq!(p.plan.combos, 1);
-    assert!(p.spec.data.dir.is_absolute());
+    assert!(p.spec.data.as_ref().expect("data").dir.is_absolute());
     assert_eq!(
         p.plan.data[0].sha256,
         "82be3fad477b11107818cd24e56791eb03e3669b60002f5acc99f28ad2d8e735"
