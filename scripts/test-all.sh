@@ -24,6 +24,8 @@ usage: scripts/test-all.sh [--no-slurm | --quick]
 
 Environment:
   SLURM_SWEEP_DATA   the real data (default: <repo>/../shared/data)
+  PARITY_VENV        the QSTrader venv of the parity check (default: the one tests/qstrader.rs
+                     installs, ${TMPDIR:-/tmp}/slurm-sweep-e2e/sharedfs/venvs/qstrader)
   CARGO_TARGET_DIR   cargo's, as usual
 
 Every step runs even when an earlier one failed; the summary at the end lists them.
@@ -61,6 +63,10 @@ for arg in "$@"; do
 done
 
 export SLURM_SWEEP_DATA=${SLURM_SWEEP_DATA:-$(cd "$REPO/.." && pwd)/shared/data}
+# One QSTrader 0.3.0 venv for both of its users: the end-to-end test tests/qstrader.rs
+# installs it on its shared filesystem (scripts/parity/setup.sh; about a minute the first
+# time, reused afterwards) and the parity check reuses it.
+export PARITY_VENV=${PARITY_VENV:-${TMPDIR:-/tmp}/slurm-sweep-e2e/sharedfs/venvs/qstrader}
 [[ -d $SLURM_SWEEP_DATA ]] || die "data directory not found: $SLURM_SWEEP_DATA (set SLURM_SWEEP_DATA)"
 log "data: $SLURM_SWEEP_DATA"
 
