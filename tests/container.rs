@@ -269,3 +269,180 @@ combos_per_task = 2
         "the container's ranking differs from the local run's"
     );
 }
+
+/// A `strategy = "command"` sweep run inside the container: each combination runs
+/// `bt-worker run ... --equity-csv {result}` (output `equity_csv`) as an external program,
+/// found on the container's PATH, so in the image (`/usr/local/bin/bt-worker`: the container
+/// sees only the image and the bound shared filesystem). Planning, on this machine, finds a
+/// `bt-worker` on the host's PATH and says that each node looks again when it runs.
+/// Checked as above (node host names, owner, the worker of the image), `bt-worker command`
+/// run by hand in the image shows the image's program, and the ranking equals a local run
+/// of the same command sweep without a container.
+#[test]
+fn command_sweep_runs_inside_a_podman_container_on_the_cluster() {
+    if !e2e::enabled("container") {
+        return;
+    }
+    banner("container: a command sweep (the image's bt-worker run as the program)");
+    image();
+    let root = scratch("container-command");
+    let sharedfs = root.join("sharedfs");
+    let data = import(&sharedfs, "spy_agg", &["SPY", "AGG"]);
+    // The program's working directory: on the shared filesystem, which the container binds.
+    let workdir = sharedfs.join("work");
+    std::fs::create_dir_all(&workdir).expect("mkdir work");
+    let spec_text = |container: bool| {
+        format!(
+            r#"name = "e2e_container_command"
+strategy = "command"
+
+[data]
+dir = "{data}"
+symbols = ["SPY", "AGG"]
+
+[command]
+argv = ["bt-worker", "run", "--strategy", "fixed_weights",
+        "--data-dir", "{data}", "--symbols", "SPY,AGG",
+        "-p", "w_SPY=0.6", "-p", "w_AGG=0.4", "--start", "2010-01-04", "--end", "2019-12-31",
+        "--rebalance", "{{rebalance}}", "--commission-bps", "{{commission_bps}}",
+        "--equity-csv", "{{result}}"]
+workdir = "{workdir}"
+timeout = "2m"
+output = "equity_csv"
+
+[command.params]
+rebalance = {{ type = "choice", default = "end_of_month", choices = ["end_of_month", "weekly", "daily"] }}
+commission_bps = {{ type = "float", default = 0.0, min = 0.0, max = 100.0 }}
+
+[params]
+rebalance = ["end_of_month", "weekly", "daily"]
+commission_bps = [0.0, 25.0]
+
+[slurm]
+partition = "mycluster"
+time = "00:05:00"
+combos_per_task = 2
+cpus_per_task = 4
+{container}"#,
+            data = data.display(),
+            workdir = workdir.display(),
+            container = if container {
+                format!(
+                    "worker = \"{WORKER_IN_IMAGE}\"\n[slurm.container]\nruntime = \"podman\"\nimage = \"{IMAGE}\"\nargs = [\"--network=none\"]\n"
+                )
+            } else {
+                String::new()
+            },
+        )
+    };
+    let spec = root.join("command.toml");
+    let text = spec_text(true);
+    println!("spec {}:\n{text}", spec.display());
+    std::fs::write(&spec, &text).expect("spec");
+    sweep(&[
+        os("submit"),
+        spec.as_os_str(),
+        os("--sharedfs"),
+        sharedfs.as_os_str(),
+    ])
+    .expect_code(0);
+    let dir = only_sweep_dir(&sharedfs);
+    let script = std::fs::read_to_string(dir.join("array.sbatch")).expect("script");
+    assert!(script.contains("podman run --rm"), "{script}");
+    let mut jobs = job_ids(&dir, "array");
+    jobs.extend(job_ids(&dir, "collect"));
+    wait_jobs_gone(&jobs, Duration::from_secs(300));
+
+    // Six combinations in three tasks, each in the image on a node; the program existed
+    // only there, so every ok run is the image's.
+    // A task takes a whole node (4 CPUs), so the three spread over the nodes.
+    let hosts = check_results_from_the_image(&root, &dir, 3);
+    assert!(hosts.len() >= 2, "all tasks ran on {hosts:?}");
+    for (name, f) in result_files(&dir) {
+        for r in &f.runs {
+            assert!(
+                r.error.is_none(),
+                "{name}: combination {} failed: {:?}",
+                r.i,
+                r.error
+            );
+        }
+    }
+    let in_container = collect(&[dir.as_os_str(), os("--format"), os("csv")]);
+    in_container.expect_code(0);
+    collect(&[dir.as_os_str()]).expect_code(0);
+
+    // The host's bt-worker is not in the container (only the image and the shared
+    // filesystem are): the `bt-worker` each combination ran is the image's.
+    let host_worker = e2e::bin("bt-worker");
+    let absent = run(
+        "podman",
+        &[
+            os("run"),
+            os("--rm"),
+            os("--network=none"),
+            os(IMAGE),
+            host_worker.as_os_str(),
+            os("--version"),
+        ],
+    );
+    assert_ne!(
+        absent.code,
+        Some(0),
+        "{} runs inside the container",
+        host_worker.display()
+    );
+    // One combination by hand in the image, as a user debugging it would.
+    let bind = format!("{0}:{0}", sharedfs.display());
+    let by_hand = run(
+        "podman",
+        &[
+            os("run"),
+            os("--rm"),
+            os("--network=none"),
+            os("-v"),
+            os(&bind),
+            os(IMAGE),
+            os(WORKER_IN_IMAGE),
+            os("command"),
+            os("--sweep-dir"),
+            dir.as_os_str(),
+            os("--combo"),
+            os("0"),
+        ],
+    );
+    assert_eq!(by_hand.code, Some(0), "{}", by_hand.stderr);
+
+    // The same command sweep, locally, with the host's bt-worker as the program.
+    let local_fs = root.join("local");
+    let local_spec = root.join("local.toml");
+    std::fs::write(&local_spec, spec_text(false)).expect("spec");
+    sweep(&[
+        os("run"),
+        local_spec.as_os_str(),
+        os("--local"),
+        os("--no-collect"),
+        os("--sharedfs"),
+        local_fs.as_os_str(),
+    ])
+    .expect_code(0);
+    let local = collect(&[
+        only_sweep_dir(&local_fs).as_os_str(),
+        os("--format"),
+        os("csv"),
+    ]);
+    local.expect_code(0);
+    let (ours, theirs) = (
+        Csv::parse(&in_container.stdout).without_host_columns(),
+        Csv::parse(&local.stdout).without_host_columns(),
+    );
+    assert_eq!(ours.rows.len(), 6, "{}", in_container.stdout);
+    assert_eq!(
+        ours, theirs,
+        "the container's ranking differs from the local run's"
+    );
+    println!(
+        "the command sweep in the container ranks exactly as the local run: 6 rows x {} columns",
+        ours.header.len()
+    );
+}
