@@ -332,7 +332,7 @@ fn qstrader_sixty_forty_sweep_on_the_cluster_equals_the_builtin() {
         for key in CHECKED {
             let (x, y) = (number(q, key), number(b, key));
             let diff = (x - y).abs();
-            if !(diff <= STAT_TOL) {
+            if diff.is_nan() || diff > STAT_TOL {
                 ok = false;
                 failures.push(format!(
                     "w_SPY {:.1}: {key} QSTrader {x} built-in {y} differ by {diff:e} > {STAT_TOL}",
@@ -355,8 +355,8 @@ fn qstrader_sixty_forty_sweep_on_the_cluster_equals_the_builtin() {
             .iter()
             .zip(cb)
             .map(|(x, y)| (x - y).abs() / y.abs())
-            .fold(0.0, f64::max);
-        if !(worst <= EQUITY_TOL) {
+            .fold(0.0, |a: f64, b| if b.is_nan() || b > a { b } else { a });
+        if worst.is_nan() || worst > EQUITY_TOL {
             ok = false;
             failures.push(format!(
                 "w_SPY {:.1}: the equity curves differ by {worst:e} (relative) on some day > {EQUITY_TOL}",
