@@ -335,7 +335,8 @@ impl CommandSpec {
     pub fn find_program(&self, path: Option<&std::ffi::OsStr>) -> Result<PathBuf, String> {
         let program = self.argv.first().map(String::as_str).unwrap_or_default();
         if program.contains('/') {
-            let file = self.workdir.join(program);
+            // `components` drops the `.` of `./run.sh`.
+            let file: PathBuf = self.workdir.join(program).components().collect();
             return match executable(&file) {
                 Ok(()) => Ok(file),
                 Err(why) => Err(format!("the program {} {why}", file.display())),
@@ -1095,7 +1096,7 @@ w = { from = 0.0, to = 1.0, step = 0.5 }
         assert!(err.contains("is not executable"), "{err}");
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        assert_eq!(c.find_program(None), Ok(dir.path().join("./run.sh")));
+        assert_eq!(c.find_program(None), Ok(dir.path().join("run.sh")));
         c.argv[0] = "run.sh".into();
         assert_eq!(
             c.find_program(Some(dir.path().as_os_str())),
