@@ -39,7 +39,7 @@ use serde::{Deserialize, Serialize};
 
 use backtest::{ParamSpec, ParamValue, Params};
 
-use crate::decl::{read_declarations, Declarations, RawEntry, RawWithParams, TableError};
+use crate::decl::{line_in, read_declarations, Declarations, RawEntry, RawWithParams, TableError};
 use crate::spec::{absolute_from, expand_env};
 
 /// The strategy name that reads `[command]`.
@@ -221,20 +221,12 @@ pub struct CommandSpec {
 impl CommandSpec {
     /// The line of key `key` (`argv`), else of the `[command]` table.
     pub fn line_of(&self, key: &str) -> Option<usize> {
-        self.key_lines
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, l)| *l)
-            .or(self.line)
+        line_in(&self.key_lines, key, self.line)
     }
 
     /// The line of the declaration of `param`, else of the `[command]` table.
     pub fn param_line(&self, param: &str) -> Option<usize> {
-        self.param_lines
-            .iter()
-            .find(|(k, _)| k == param)
-            .and_then(|(_, l)| *l)
-            .or(self.line)
+        line_in(&self.param_lines, param, self.line)
     }
 
     /// The arguments, classified (checked when the spec was read, so every placeholder

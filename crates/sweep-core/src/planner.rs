@@ -888,6 +888,12 @@ fn check_command(spec: &Spec) -> Result<(Vec<InputFileHash>, Vec<String>), PlanE
     let fail = |key: &str, message: String| {
         PlanError::Spec(spec.error(command.line_of(key), &format!("command.{key}"), message))
     };
+    // What is wrong with `path`, which should be a directory (or a file).
+    let wrong = |path: &Path, dir: bool| match (path.exists(), dir) {
+        (false, _) => "does not exist",
+        (true, true) => "is not a directory",
+        (true, false) => "is not a file (list the files of a directory one by one)",
+    };
     let workdir = &command.workdir;
     if !workdir.is_dir() {
         return Err(fail(
@@ -895,11 +901,7 @@ fn check_command(spec: &Spec) -> Result<(Vec<InputFileHash>, Vec<String>), PlanE
             format!(
                 "the working directory {} {}",
                 workdir.display(),
-                if workdir.exists() {
-                    "is not a directory"
-                } else {
-                    "does not exist"
-                }
+                wrong(workdir, true)
             ),
         ));
     }
@@ -920,7 +922,8 @@ fn check_command(spec: &Spec) -> Result<(Vec<InputFileHash>, Vec<String>), PlanE
     }];
     if command.timeout.is_none() {
         notes.push(
-            "command: no `timeout`: a combination that hangs holds its task until the SLURM              time limit, and the task's later combinations never run"
+            "command: no `timeout`: a combination that hangs holds its task until the SLURM \
+             time limit, and the task's later combinations never run"
                 .to_string(),
         );
     }
@@ -934,11 +937,7 @@ fn check_command(spec: &Spec) -> Result<(Vec<InputFileHash>, Vec<String>), PlanE
                     "input `{}`: {} {}",
                     input.display(),
                     file.display(),
-                    if file.exists() {
-                        "is not a file (list the files of a directory one by one)"
-                    } else {
-                        "does not exist"
-                    }
+                    wrong(&file, false)
                 ),
             ));
         }
