@@ -18,7 +18,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use e2e::{bin, collect, data_dir, result_files, scratch, status, sweep, Csv};
+use e2e::{bin, collect, data_dir, result_files, scratch, status, status_states, sweep, Csv};
 use sweep_core::result::{ResultFile, RunStatus};
 
 fn os(s: &str) -> &OsStr {
@@ -33,8 +33,11 @@ fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
     path
 }
 
-/// `sweep plan SPEC --sharedfs <dir>/fs`; returns the sweep directory.
-fn plan(spec: &Path, dir: &Path) -> PathBuf {
+/// Writes `text` to `<dir>/<file>` and plans it: `sweep plan SPEC --sharedfs <dir>/fs`;
+/// returns the sweep directory.
+fn plan(dir: &Path, file: &str, text: &str) -> PathBuf {
+    let spec = dir.join(file);
+    std::fs::write(&spec, text).expect("write spec");
     let out = sweep(&[
         os("plan"),
         spec.as_os_str(),
@@ -112,10 +115,10 @@ esac
 fn faulty_sweep(mode: &str) -> (PathBuf, PathBuf, ResultFile) {
     let dir = scratch(&format!("command-{mode}"));
     let program = script(&dir, "faulty.sh", FAULTY);
-    let spec = dir.join("faulty.toml");
-    std::fs::write(
-        &spec,
-        format!(
+    let sweep_dir = plan(
+        &dir,
+        "faulty.toml",
+        &format!(
             r#"name = "faulty"
 strategy = "command"
 
@@ -135,9 +138,7 @@ n = [1]
             program = program.display(),
             here = dir.display(),
         ),
-    )
-    .expect("write spec");
-    let sweep_dir = plan(&spec, &dir);
+    );
     task0(&sweep_dir, &[]).expect_code(1);
     let file = only_result(&sweep_dir);
     (sweep_dir, dir, file)
@@ -181,18 +182,7 @@ fn check_failure(sweep_dir: &Path, file: &ResultFile, want: &[&str]) -> String {
 
     let (code, s) = status(sweep_dir);
     assert_eq!(code, Some(1), "{s}");
-    let states: Vec<(u64, String)> = s["not_done"]
-        .as_array()
-        .expect("not_done")
-        .iter()
-        .map(|t| {
-            (
-                t["task"].as_u64().expect("task"),
-                t["state"].as_str().expect("state").to_string(),
-            )
-        })
-        .collect();
-    assert_eq!(states, [(0, "failed".to_string())], "{s}");
+    assert_eq!(status_states(&s), [(0, "failed".to_string())], "{s}");
     let out = collect(&[sweep_dir.as_os_str(), os("--format"), os("csv")]);
     out.expect_code(1);
     let csv = Csv::parse(&out.stdout);
@@ -247,11 +237,7 @@ fn a_timeout_kills_the_process_group_grandchild_included() {
     let stat = Path::new("/proc").join(pid).join("stat");
     let alive = std::fs::read_to_string(&stat)
         .ok()
-        .and_then(|s| {
-            s.rsplit(')')
-                .next()
-                .map(|r| r.trim().chars().next() != Some('Z'))
-        })
+        .and_then(|s| s.rsplit(')').next().map(|r| !r.trim().starts_with('Z')))
         .unwrap_or(false);
     assert!(
         !alive,
@@ -339,10 +325,10 @@ printf 'date,equity\n2020-01-01,100\n2020-01-02,101\n' > "$SWEEP_RESULT"
         .map(|v| format!("{:?}", v))
         .collect::<Vec<_>>()
         .join(", ");
-    let spec = dir.join("hostile.toml");
-    std::fs::write(
-        &spec,
-        format!(
+    let sweep_dir = plan(
+        &dir,
+        "hostile.toml",
+        &format!(
             r#"name = "hostile"
 strategy = "command"
 
@@ -360,9 +346,7 @@ v = [{toml_list}]
             program = program.display(),
             out = dir.display(),
         ),
-    )
-    .expect("write spec");
-    let sweep_dir = plan(&spec, &dir);
+    );
     task0(&sweep_dir, &[]).expect_code(0);
     let file = only_result(&sweep_dir);
     assert_eq!(file.failed(), 0);
@@ -433,24 +417,16 @@ combos_per_task = 3
 fn an_equity_curve_command_ranks_like_the_builtin() {
     let dir = scratch("command-equal");
     let data = data_dir().join("qstrader_examples");
-    let builtin = dir.join("builtin.toml");
-    std::fs::write(
-        &builtin,
-        sixty_forty_spec(
-            "builtin",
-            "fixed_weights",
-            "[backtest]\nstart = 2003-09-29\nend = 2020-12-31\nsplit = 2012-01-03\nkeep_returns = true",
-        ),
-    )
-    .expect("write");
-    let command = dir.join("command.toml");
-    std::fs::write(
-        &command,
-        sixty_forty_spec(
-            "command",
-            "command",
-            &format!(
-                r#"[backtest]
+    let builtin = sixty_forty_spec(
+        "builtin",
+        "fixed_weights",
+        "[backtest]\nstart = 2003-09-29\nend = 2020-12-31\nsplit = 2012-01-03\nkeep_returns = true",
+    );
+    let command = sixty_forty_spec(
+        "command",
+        "command",
+        &format!(
+            r#"[backtest]
 split = 2012-01-03
 keep_returns = true
 
@@ -464,15 +440,13 @@ output = "equity_csv"
 [command.params]
 w_SPY = {{ type = "float", default = 0.6, min = 0.0, max = 1.0 }}
 w_AGG = {{ type = "float", default = 0.4, min = 0.0, max = 1.0 }}"#,
-                worker = bin("bt-worker").display(),
-                data = data.display(),
-            ),
+            worker = bin("bt-worker").display(),
+            data = data.display(),
         ),
-    )
-    .expect("write");
+    );
     let mut tables = Vec::new();
-    for spec in [&builtin, &command] {
-        let sweep_dir = plan(spec, &dir);
+    for (file, text) in [("builtin.toml", &builtin), ("command.toml", &command)] {
+        let sweep_dir = plan(&dir, file, text);
         sweep(&[
             os("run"),
             sweep_dir.as_os_str(),
@@ -518,7 +492,7 @@ w_AGG = {{ type = "float", default = 0.4, min = 0.0, max = 1.0 }}"#,
         "kurtosis",
         "n_obs",
     ] {
-        assert!(compared.iter().any(|c| *c == metric), "{metric} compared");
+        assert!(compared.contains(&metric), "{metric} compared");
     }
     assert!(
         compared

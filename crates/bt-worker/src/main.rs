@@ -50,11 +50,11 @@ Examples:
 #[command(name = "bt-worker", version, about, after_help = EXAMPLES)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Action,
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {
+enum Action {
     /// Run the combinations of one array task of a sweep and write its result file.
     #[command(after_help = TASK_EXAMPLES)]
     Task(bt_worker::task::TaskArgs),
@@ -77,11 +77,11 @@ fn main() -> ExitCode {
     sweep_core::process::restore_default_sigpipe();
     let cli = Cli::parse();
     let outcome = match &cli.command {
-        Command::Task(args) => bt_worker::task::run(args),
-        Command::Run(args) => bt_worker::run::run(args),
-        Command::Command(args) => bt_worker::command::one::run(args),
-        Command::Strategies(args) => bt_worker::strategies::run(args),
-        Command::CheckData(args) => bt_worker::check_data::run(args),
+        Action::Task(args) => bt_worker::task::run(args),
+        Action::Run(args) => bt_worker::run::run(args),
+        Action::Command(args) => bt_worker::command::one::run(args),
+        Action::Strategies(args) => bt_worker::strategies::run(args),
+        Action::CheckData(args) => bt_worker::check_data::run(args),
     };
     ExitCode::from(sweep_core::process::exit_status(
         outcome.as_ref().map(|c| *c).map_err(|e| e.as_ref()),

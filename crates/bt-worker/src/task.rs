@@ -226,16 +226,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// Runs one combination; errors and panics become `status = "error"`.
 fn run_one(runner: &TaskRunner<'_>, keep_returns: bool, entry: ManifestEntry) -> Run {
     let outcome = catch_unwind(AssertUnwindSafe(|| runner.run(&entry.params)));
-    let failed = |message: String| Run {
-        i: entry.i,
-        params: entry.params.clone(),
-        status: RunStatus::Error,
-        error: Some(message),
-        metrics: None,
-        in_sample: None,
-        out_of_sample: None,
-        returns: None,
-    };
+    let failed = |message: String| Run::failed(entry.i, entry.params.clone(), message);
     match outcome {
         Ok(Ok(out)) => ok_run(entry.i, entry.params.clone(), out, keep_returns),
         Ok(Err(e)) => failed(e.to_string()),
@@ -260,16 +251,7 @@ fn ok_run(i: u64, params: backtest::Params, out: RunOutput, keep_returns: bool) 
 fn failed_runs(entries: Vec<ManifestEntry>, message: &str) -> Vec<Run> {
     entries
         .into_iter()
-        .map(|e| Run {
-            i: e.i,
-            params: e.params,
-            status: RunStatus::Error,
-            error: Some(message.to_string()),
-            metrics: None,
-            in_sample: None,
-            out_of_sample: None,
-            returns: None,
-        })
+        .map(|e| Run::failed(e.i, e.params, message.to_string()))
         .collect()
 }
 

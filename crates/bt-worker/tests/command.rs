@@ -92,6 +92,29 @@ fn command_spec(argv: &str, output: &str, params: &str, grid: &str) -> String {
     )
 }
 
+/// Plans in `root` a sweep whose program is the script `body`, run without arguments,
+/// writing `output`, over the parameter `k` (an int) with values `ks`.
+fn script_plan(root: &Path, body: &str, output: &str, ks: &str) -> SweepDir {
+    let program = script(root, "program.sh", body);
+    plan(
+        root,
+        &command_spec(
+            &format!("[\"{}\"]", program.display()),
+            output,
+            "k = { type = \"int\", default = 1, min = 0, max = 9 }",
+            &format!("k = [{ks}]"),
+        ),
+    )
+}
+
+/// [`script_plan`] in a new directory, then task 0, which must exit 0.
+fn script_sweep(body: &str, output: &str, ks: &str) -> (ResultFile, serde_json::Value) {
+    let root = tempfile::tempdir().expect("tmp");
+    let dir = script_plan(root.path(), body, output, ks);
+    assert_eq!(task0(&dir, &[]).status.code(), Some(0));
+    result(&dir)
+}
+
 #[test]
 fn qstrader_json_from_bt_worker_run_gives_the_statistics_it_states() {
     let root = tempfile::tempdir().expect("tmp");
@@ -166,51 +189,27 @@ fn qstrader_json_from_bt_worker_run_gives_the_statistics_it_states() {
 
 #[test]
 fn qstrader_json_as_python_writes_it_and_metrics_json() {
-    let root = tempfile::tempdir().expect("tmp");
     // json.dump of QSTrader's statistics: NaN as a bare token, epoch ms as integers, a
     // benchmark and other keys the worker does not need.
-    let program = script(
-        root.path(),
-        "qs.sh",
+    let (file, _) = script_sweep(
         r#"#!/bin/sh
 cat > "$SWEEP_RESULT" <<'EOF'
 {"strategy": {"equity_curve": [[1577923200000, 1000000.0], [1578009600000, 1010000.0], [1578268800000, 1005000.0], [1578355200000, 1020000.0]], "returns": [], "sortino": NaN, "max_drawdown_duration": 1, "target_allocations": []}, "benchmark": {"equity_curve": [[1577923200000, NaN]]}, "strategy_id": "x", "strategy_name": "X"}
 EOF
 "#,
+        "qstrader_json",
+        "1",
     );
-    let dir = plan(
-        root.path(),
-        &command_spec(
-            &format!("[\"{}\"]", program.display()),
-            "qstrader_json",
-            "k = { type = \"int\", default = 1, min = 0, max = 9 }",
-            "k = [1]",
-        ),
-    );
-    assert_eq!(task0(&dir, &[]).status.code(), Some(0));
-    let (file, _) = result(&dir);
     let m = file.runs[0].metrics.as_ref().expect("metrics");
     let want = backtest::stats::summary(&[1000000.0, 1010000.0, 1005000.0, 1020000.0]);
     assert_eq!(m.sharpe.to_bits(), want.sharpe.to_bits());
     assert_eq!(m.n_obs, Some(4));
 
-    let root = tempfile::tempdir().expect("tmp");
-    let program = script(
-        root.path(),
-        "metrics.sh",
-        "#!/bin/sh\nprintf '{\"sharpe\": %s, \"cagr\": 0.07, \"trades\": 12, \"sortino\": NaN}' \"$SWEEP_PARAM_s\" > \"$SWEEP_RESULT\"\n",
+    let (file, raw) = script_sweep(
+        "#!/bin/sh\nprintf '{\"sharpe\": %s.5, \"cagr\": 0.07, \"trades\": 12, \"sortino\": NaN}' \"$SWEEP_PARAM_k\" > \"$SWEEP_RESULT\"\n",
+        "metrics_json",
+        "1, 0",
     );
-    let dir = plan(
-        root.path(),
-        &command_spec(
-            &format!("[\"{}\"]", program.display()),
-            "metrics_json",
-            "s = { type = \"float\", default = 1, min = 0, max = 9 }",
-            "s = [1.5, 0.5]",
-        ),
-    );
-    assert_eq!(task0(&dir, &[]).status.code(), Some(0));
-    let (file, raw) = result(&dir);
     let m = file.runs[0].metrics.as_ref().expect("metrics");
     assert_eq!((m.sharpe, m.cagr, m.trades), (1.5, 0.07, Some(12)));
     // What the file did not give is unknown: null in the result file, never 0.
@@ -230,19 +229,11 @@ EOF
 #[test]
 fn combinations_run_in_parallel_up_to_the_task_cpus() {
     let root = tempfile::tempdir().expect("tmp");
-    let program = script(
+    let dir = script_plan(
         root.path(),
-        "slow.sh",
         "#!/bin/sh\nsleep 1\nprintf 'date,equity\\n2020-01-01,1\\n2020-01-02,1.1\\n' > \"$SWEEP_RESULT\"\n",
-    );
-    let dir = plan(
-        root.path(),
-        &command_spec(
-            &format!("[\"{}\"]", program.display()),
-            "equity_csv",
-            "k = { type = \"int\", default = 1, min = 0, max = 9 }",
-            "k = [1, 2, 3, 4]",
-        ),
+        "equity_csv",
+        "1, 2, 3, 4",
     );
     let started = Instant::now();
     assert_eq!(
@@ -394,22 +385,14 @@ fn a_program_missing_where_the_task_runs_fails_every_combination_with_the_reason
 #[test]
 fn sigterm_to_the_worker_ends_the_programs_and_writes_no_result() {
     let root = tempfile::tempdir().expect("tmp");
-    let program = script(
+    let dir = script_plan(
         root.path(),
-        "hang.sh",
         &format!(
             "#!/bin/sh\nsleep 300 &\necho $! > {}/child-$SWEEP_COMBO\nwait\n",
             root.path().display()
         ),
-    );
-    let dir = plan(
-        root.path(),
-        &command_spec(
-            &format!("[\"{}\"]", program.display()),
-            "equity_csv",
-            "k = { type = \"int\", default = 1, min = 0, max = 9 }",
-            "k = [1, 2, 3]",
-        ),
+        "equity_csv",
+        "1, 2, 3",
     );
     let mut child = Command::new(worker())
         .args(["task", "--task", "0", "--sweep-dir"])

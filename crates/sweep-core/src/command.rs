@@ -39,7 +39,7 @@ use serde::{Deserialize, Serialize};
 
 use backtest::{ParamSpec, ParamValue, Params};
 
-use crate::decl::{read_declarations, Declarations, RawEntry, RawWithParams, TableError};
+use crate::decl::{line_in, read_declarations, Declarations, RawEntry, RawWithParams, TableError};
 use crate::spec::{absolute_from, expand_env};
 
 /// The strategy name that reads `[command]`.
@@ -221,20 +221,12 @@ pub struct CommandSpec {
 impl CommandSpec {
     /// The line of key `key` (`argv`), else of the `[command]` table.
     pub fn line_of(&self, key: &str) -> Option<usize> {
-        self.key_lines
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, l)| *l)
-            .or(self.line)
+        line_in(&self.key_lines, key, self.line)
     }
 
     /// The line of the declaration of `param`, else of the `[command]` table.
     pub fn param_line(&self, param: &str) -> Option<usize> {
-        self.param_lines
-            .iter()
-            .find(|(k, _)| k == param)
-            .and_then(|(_, l)| *l)
-            .or(self.line)
+        line_in(&self.param_lines, param, self.line)
     }
 
     /// The arguments, classified (checked when the spec was read, so every placeholder
@@ -335,7 +327,8 @@ impl CommandSpec {
     pub fn find_program(&self, path: Option<&std::ffi::OsStr>) -> Result<PathBuf, String> {
         let program = self.argv.first().map(String::as_str).unwrap_or_default();
         if program.contains('/') {
-            let file = self.workdir.join(program);
+            // `components` drops the `.` of `./run.sh`.
+            let file: PathBuf = self.workdir.join(program).components().collect();
             return match executable(&file) {
                 Ok(()) => Ok(file),
                 Err(why) => Err(format!("the program {} {why}", file.display())),
@@ -1095,7 +1088,7 @@ w = { from = 0.0, to = 1.0, step = 0.5 }
         assert!(err.contains("is not executable"), "{err}");
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        assert_eq!(c.find_program(None), Ok(dir.path().join("./run.sh")));
+        assert_eq!(c.find_program(None), Ok(dir.path().join("run.sh")));
         c.argv[0] = "run.sh".into();
         assert_eq!(
             c.find_program(Some(dir.path().as_os_str())),

@@ -77,8 +77,13 @@ impl Serialize for Declaration<'_> {
 }
 
 /// A TOML table read in file order, each value with its span.
-#[derive(Default)]
 pub(crate) struct Ordered<T>(pub Vec<(String, Spanned<T>)>);
+
+impl<T> Default for Ordered<T> {
+    fn default() -> Self {
+        Ordered(Vec::new())
+    }
+}
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Ordered<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -186,6 +191,20 @@ impl<'de> Deserialize<'de> for RawWithParams {
         }
         d.deserialize_map(V)
     }
+}
+
+/// The line of `key` in `lines` (a table's keys or declarations, in file order), else
+/// `table` (the table's own line): what errors about a table's fields point at.
+pub(crate) fn line_in<L: Copy + Into<Option<usize>>>(
+    lines: &[(String, L)],
+    key: &str,
+    table: Option<usize>,
+) -> Option<usize> {
+    lines
+        .iter()
+        .find(|(k, _)| k == key)
+        .and_then(|(_, l)| (*l).into())
+        .or(table)
 }
 
 /// Reads the declarations of `<table>.params` in file order, each with its line; `line`

@@ -14,7 +14,8 @@
 //! * **Chunking.** Combinations per task come from `[slurm] combos_per_task` (or
 //!   [`PlanOptions::combos_per_task`]), else from `target_task_seconds` (default
 //!   [`DEFAULT_TARGET_TASK_SECONDS`]) at an assumed [`ASSUMED_COMBO_SECONDS`] (50 µs) per
-//!   combination, at most [`MAX_DERIVED_COMBOS_PER_TASK`] (10,000). It is raised when
+//!   combination ([`ASSUMED_COMMAND_SECONDS`], 10 s, for a command sweep's program, with
+//!   a note saying so), at most [`MAX_DERIVED_COMBOS_PER_TASK`] (10,000). It is raised when
 //!   needed so the tasks fit in [`MAX_ARRAYS`] arrays of MaxArraySize. MaxArraySize: [`PlanOptions::max_array_size`], else `[slurm]
 //!   max_array_size`, else [`PlanOptions::cluster_max_array_size`] (what `scontrol show
 //!   config` says), else 1001.
@@ -53,6 +54,9 @@ use crate::spec::{located, Spec, SpecError, RULES_STRATEGY};
 
 /// Assumed cost of one combination when choosing combinations per task from a target time.
 pub const ASSUMED_COMBO_SECONDS: f64 = 50e-6;
+/// The same for a command sweep: its program's time is unknown; a backtest in Python
+/// takes seconds to minutes.
+pub const ASSUMED_COMMAND_SECONDS: f64 = 10.0;
 /// Target wall time of one task when the spec sets neither `combos_per_task` nor
 /// `target_task_seconds`.
 pub const DEFAULT_TARGET_TASK_SECONDS: f64 = 60.0;
@@ -884,6 +888,12 @@ fn check_command(spec: &Spec) -> Result<(Vec<InputFileHash>, Vec<String>), PlanE
     let fail = |key: &str, message: String| {
         PlanError::Spec(spec.error(command.line_of(key), &format!("command.{key}"), message))
     };
+    // What is wrong with `path`, which should be a directory (or a file).
+    let wrong = |path: &Path, dir: bool| match (path.exists(), dir) {
+        (false, _) => "does not exist",
+        (true, true) => "is not a directory",
+        (true, false) => "is not a file (list the files of a directory one by one)",
+    };
     let workdir = &command.workdir;
     if !workdir.is_dir() {
         return Err(fail(
@@ -891,26 +901,29 @@ fn check_command(spec: &Spec) -> Result<(Vec<InputFileHash>, Vec<String>), PlanE
             format!(
                 "the working directory {} {}",
                 workdir.display(),
-                if workdir.exists() {
-                    "is not a directory"
-                } else {
-                    "does not exist"
-                }
+                wrong(workdir, true)
             ),
         ));
     }
-    let program = command
-        .find_program(std::env::var_os("PATH").as_deref())
-        .map_err(|m| fail("argv", format!("{m} (checked on this machine)")))?;
-    let mut notes = vec![format!(
-        "command: `{}` is {} on this machine; each node looks for it again when it runs \
-         (in the container's image under [slurm.container])",
-        command.argv[0],
-        program.display()
-    )];
+    let found = command.find_program(std::env::var_os("PATH").as_deref());
+    let mut notes = vec![match (found, &spec.slurm.container) {
+        (Ok(program), _) => format!(
+            "command: `{}` is {} on this machine; each node looks for it again when it runs \
+             (in the container's image under [slurm.container])",
+            command.argv[0],
+            program.display()
+        ),
+        // The tasks run in the image: the program may be there only.
+        (Err(m), Some(c)) => format!(
+            "command: {m} on this machine; the tasks run in the image `{}`, which must have it",
+            c.image
+        ),
+        (Err(m), None) => return Err(fail("argv", format!("{m} (checked on this machine)"))),
+    }];
     if command.timeout.is_none() {
         notes.push(
-            "command: no `timeout`: a combination that hangs holds its task until the SLURM              time limit, and the task's later combinations never run"
+            "command: no `timeout`: a combination that hangs holds its task until the SLURM \
+             time limit, and the task's later combinations never run"
                 .to_string(),
         );
     }
@@ -924,11 +937,7 @@ fn check_command(spec: &Spec) -> Result<(Vec<InputFileHash>, Vec<String>), PlanE
                     "input `{}`: {} {}",
                     input.display(),
                     file.display(),
-                    if file.exists() {
-                        "is not a file (list the files of a directory one by one)"
-                    } else {
-                        "does not exist"
-                    }
+                    wrong(&file, false)
                 ),
             ));
         }
@@ -1070,7 +1079,20 @@ pub fn plan_sweep_with(
                 .slurm
                 .target_task_seconds
                 .unwrap_or(DEFAULT_TARGET_TASK_SECONDS);
-            ((target / ASSUMED_COMBO_SECONDS).ceil() as u64).min(MAX_DERIVED_COMBOS_PER_TASK)
+            let assumed = if spec.command.is_some() {
+                ASSUMED_COMMAND_SECONDS
+            } else {
+                ASSUMED_COMBO_SECONDS
+            };
+            let per = ((target / assumed).ceil() as u64).min(MAX_DERIVED_COMBOS_PER_TASK);
+            if spec.command.is_some() {
+                notes.push(format!(
+                    "command: {per} combination(s) per task for a task of about {target} s \
+                     assumes {assumed} s per run of the program; set [slurm] combos_per_task \
+                     (or target_task_seconds) for yours"
+                ));
+            }
+            per
         })
         .max(1);
     let max_tasks = max_array_size.saturating_mul(MAX_ARRAYS);

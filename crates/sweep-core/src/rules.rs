@@ -31,7 +31,7 @@ use backtest::{ParamKind, ParamSpec};
 pub use backtest::rules::RulesDef;
 use backtest::rules::{DeclType, ParamDecl};
 
-use crate::decl::{read_declarations, Declarations, RawEntry, RawWithParams, TableError};
+use crate::decl::{line_in, read_declarations, Declarations, RawEntry, RawWithParams, TableError};
 
 /// The keys of `[rules]` that hold rules, in the order of the three forms.
 pub const RULE_KEYS: [&str; 8] = [
@@ -71,20 +71,12 @@ impl RulesSpec {
 
     /// The line of rule `rule` (`position`), else of the `[rules]` table.
     pub fn line_of(&self, rule: &str) -> Option<usize> {
-        self.rule_lines
-            .iter()
-            .find(|(k, _)| k == rule)
-            .map(|(_, l)| *l)
-            .or(self.line)
+        line_in(&self.rule_lines, rule, self.line)
     }
 
     /// The line of the declaration of `param`, else of the `[rules]` table.
     pub fn param_line(&self, param: &str) -> Option<usize> {
-        self.param_lines
-            .iter()
-            .find(|(k, _)| k == param)
-            .and_then(|(_, l)| *l)
-            .or(self.line)
+        line_in(&self.param_lines, param, self.line)
     }
 
     /// `[rules]` in its normalised form, to serialise into spec.toml: the rules as strings

@@ -49,17 +49,15 @@
 //! takes the place of its first member in `[params]`; its members must have equally many
 //! values. Parameters the grid does not name keep the strategy's default.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::de::{MapAccess, Visitor};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use backtest::{BacktestConfig, DataConfig, ParamValue};
 
 use crate::command::{read_command, CommandSpec, BACKTEST_KEYS, COMMAND_STRATEGY};
-use crate::decl::RawWithParams;
+use crate::decl::{Ordered, RawWithParams};
 use crate::grid;
 use crate::overrides::Override;
 use crate::rules::{read_rules, RulesSpec};
@@ -224,28 +222,7 @@ pub fn located(path: &Path, line: Option<usize>) -> String {
 }
 
 /// The `[params]` table read in file order, with spans.
-#[derive(Default)]
-struct RawParams(Vec<(String, Spanned<toml::Value>)>);
-
-impl<'de> Deserialize<'de> for RawParams {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RawParams;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a table of parameters")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawParams, A::Error> {
-                let mut out = Vec::new();
-                while let Some(k) = map.next_key::<String>()? {
-                    out.push((k, map.next_value::<Spanned<toml::Value>>()?));
-                }
-                Ok(RawParams(out))
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
+type RawParams = Ordered<toml::Value>;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

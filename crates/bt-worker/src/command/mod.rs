@@ -388,16 +388,7 @@ pub fn curve_metrics(
 
 /// A run that failed with `message`.
 fn failed_run(entry: &ManifestEntry, message: String) -> Run {
-    Run {
-        i: entry.i,
-        params: entry.params.clone(),
-        status: RunStatus::Error,
-        error: Some(message),
-        metrics: None,
-        in_sample: None,
-        out_of_sample: None,
-        returns: None,
-    }
+    Run::failed(entry.i, entry.params.clone(), message)
 }
 
 /// The last [`TAIL_LINES`] lines of the file, at most [`TAIL_BYTES`] bytes, each indented
