@@ -271,13 +271,11 @@ combos_per_task = 2
 }
 
 /// A `strategy = "command"` sweep run inside the container: each combination runs
-/// `bt-worker run ... --equity-csv {result}` (output `equity_csv`) as an external program,
-/// found on the container's PATH, so in the image (`/usr/local/bin/bt-worker`: the container
-/// sees only the image and the bound shared filesystem). Planning, on this machine, finds a
-/// `bt-worker` on the host's PATH and says that each node looks again when it runs.
-/// Checked as above (node host names, owner, the worker of the image), `bt-worker command`
-/// run by hand in the image shows the image's program, and the ranking equals a local run
-/// of the same command sweep without a container.
+/// `/usr/local/bin/bt-worker run ... --equity-csv {result}` (output `equity_csv`) as an
+/// external program, a path that exists only in the image (planning on this machine says
+/// so in a note). Checked as above (node host names, owner, the worker of the image),
+/// `bt-worker command` run by hand in the image, and the ranking equals a local run of the
+/// same command sweep without a container (the host's `bt-worker` as the program).
 #[test]
 fn command_sweep_runs_inside_a_podman_container_on_the_cluster() {
     if !e2e::enabled("container") {
@@ -291,7 +289,7 @@ fn command_sweep_runs_inside_a_podman_container_on_the_cluster() {
     // The program's working directory: on the shared filesystem, which the container binds.
     let workdir = sharedfs.join("work");
     std::fs::create_dir_all(&workdir).expect("mkdir work");
-    let spec_text = |container: bool| {
+    let spec_text = |program: &Path, container: bool| {
         format!(
             r#"name = "e2e_container_command"
 strategy = "command"
@@ -301,7 +299,7 @@ dir = "{data}"
 symbols = ["SPY", "AGG"]
 
 [command]
-argv = ["bt-worker", "run", "--strategy", "fixed_weights",
+argv = ["{program}", "run", "--strategy", "fixed_weights",
         "--data-dir", "{data}", "--symbols", "SPY,AGG",
         "-p", "w_SPY=0.6", "-p", "w_AGG=0.4", "--start", "2010-01-04", "--end", "2019-12-31",
         "--rebalance", "{{rebalance}}", "--commission-bps", "{{commission_bps}}",
@@ -325,6 +323,7 @@ combos_per_task = 2
 cpus_per_task = 4
 {container}"#,
             data = data.display(),
+            program = program.display(),
             workdir = workdir.display(),
             container = if container {
                 format!(
@@ -336,7 +335,7 @@ cpus_per_task = 4
         )
     };
     let spec = root.join("command.toml");
-    let text = spec_text(true);
+    let text = spec_text(Path::new(WORKER_IN_IMAGE), true);
     println!("spec {}:\n{text}", spec.display());
     std::fs::write(&spec, &text).expect("spec");
     sweep(&[
@@ -373,7 +372,7 @@ cpus_per_task = 4
     collect(&[dir.as_os_str()]).expect_code(0);
 
     // The host's bt-worker is not in the container (only the image and the shared
-    // filesystem are): the `bt-worker` each combination ran is the image's.
+    // filesystem are).
     let host_worker = e2e::bin("bt-worker");
     let absent = run(
         "podman",
@@ -416,7 +415,7 @@ cpus_per_task = 4
     // The same command sweep, locally, with the host's bt-worker as the program.
     let local_fs = root.join("local");
     let local_spec = root.join("local.toml");
-    std::fs::write(&local_spec, spec_text(false)).expect("spec");
+    std::fs::write(&local_spec, spec_text(&e2e::bin("bt-worker"), false)).expect("spec");
     sweep(&[
         os("run"),
         local_spec.as_os_str(),
