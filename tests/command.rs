@@ -342,6 +342,9 @@ v = {{ type = "choice", choices = [{toml_list}], default = "a b" }}
 
 [params]
 v = [{toml_list}]
+
+[slurm]
+combos_per_task = 100
 "#,
             program = program.display(),
             out = dir.display(),

@@ -18,7 +18,7 @@
 //!   process group killed), a result missing, empty or unparsable; each message ends with
 //!   the last lines of the program's stderr. The task's other combinations still run.
 //! * **Interruption.** On SIGINT or SIGTERM the worker ends the running programs' groups
-//!   (SIGTERM, then SIGKILL), writes no result (the task runs again later) and exits
+//!   (SIGTERM, then SIGKILL after 1 s), writes no result (the task runs again later) and exits
 //!   130/143.
 //! * **`bt-worker command --sweep-dir DIR --combo I`** runs one combination by hand,
 //!   printing the argument vector, the environment it adds, the program's output and the
@@ -99,9 +99,10 @@ impl<'a> CommandRunner<'a> {
                 spec.strategy
             );
         };
+        // Not canonicalised: a virtual environment's `bin/python` is a link, and Python
+        // finds its environment from the path it was started as.
         let program = command
             .find_program(std::env::var_os("PATH").as_deref())
-            .map(|p| p.canonicalize().unwrap_or(p))
             .map_err(|m| format!("{m} (on {})", crate::task::host_name()));
         let env = command.expanded_env(|v| std::env::var(v).ok());
         let base = std::env::var_os("TMPDIR")

@@ -21,6 +21,10 @@ use sweep_core::interrupt::Interrupt;
 /// default.
 pub const KILL_GRACE: Duration = Duration::from_secs(5);
 
+/// The grace period when the worker itself is stopping: `sweep run` sends SIGKILL to a
+/// worker that is still there 2 s after its SIGTERM, and the programs must be gone first.
+pub const INTERRUPT_GRACE: Duration = Duration::from_secs(1);
+
 /// How often a wait looks at the interrupt flag.
 const POLL: Duration = Duration::from_millis(50);
 
@@ -134,10 +138,10 @@ impl Running {
         }
     }
 
-    /// SIGTERM to the group, SIGKILL after the grace period; true when SIGKILL was needed.
-    fn end_group(&self) -> io::Result<bool> {
+    /// SIGTERM to the group, SIGKILL after `grace`; true when SIGKILL was needed.
+    fn end_group(&self, grace: Duration) -> io::Result<bool> {
         kill_group(self.pgid, libc::SIGTERM);
-        let exited = matches!(self.wait_for(self.grace, None)?, Wait::Exited);
+        let exited = matches!(self.wait_for(grace, None)?, Wait::Exited);
         if !exited {
             kill_group(self.pgid, libc::SIGKILL);
             self.exited
@@ -196,10 +200,10 @@ pub fn run_to_end(
     let ended = match running.wait_for(limit, interrupt)? {
         Wait::Exited => None,
         Wait::Running => Some(Ended::TimedOut {
-            killed: running.end_group()?,
+            killed: running.end_group(running.grace)?,
         }),
         Wait::Interrupted(sig) => {
-            running.end_group()?;
+            running.end_group(running.grace.min(INTERRUPT_GRACE))?;
             Some(Ended::Interrupted(sig))
         }
     };
