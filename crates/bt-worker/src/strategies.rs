@@ -293,12 +293,14 @@ fn print_command(command: &CommandListing) {
     for line in command.syntax.lines() {
         sweep_core::outln!("    {line}");
     }
+    sweep_core::outln!("    ");
     sweep_core::outln!(
-        "    [params]                     # the grid, as for any strategy: w_SPY = {{ from = 0.0, to = 1.0, step = 0.1 }}"
+        "    [params]                       # the grid, as for any strategy: w_SPY = {{ from = 0.0, to = 1.0, step = 0.1 }}"
     );
     sweep_core::outln!(
         "argv goes to execve as written (never a shell); a placeholder is a whole argument: \
-         a declared parameter `{{name}}`, or"
+         `{{name}}` of a declared parameter, or one of the worker's below; every run also gets \
+         these variables and writes one of these outputs to {{result}}:"
     );
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
