@@ -14,16 +14,20 @@ usage() {
     cat <<'EOF'
 usage: scripts/test-all.sh [--no-slurm | --quick]
 
-  (no flag)    bring up the local SLURM cluster (scripts/local-cluster.sh up), run
+  (no flag)    bring up the local SLURM cluster (scripts/local-cluster.sh up), install
+               QSTrader 0.3.0's venv (scripts/parity/setup.sh, once), run
                SLURM_SWEEP_E2E=1 cargo test for the whole workspace (the end-to-end
                package with --nocapture, one test at a time), then
                scripts/parity/check.sh and scripts/aarch64-check.sh; bring the
                cluster down on exit
   --no-slurm   everything but the cluster: the end-to-end tests print SKIPPED
-  --quick      only cargo test --workspace (no cluster, no parity, no aarch64)
+  --quick      only the venv and cargo test --workspace (no cluster, no parity, no
+               aarch64)
 
 Environment:
   SLURM_SWEEP_DATA   the real data (default: <repo>/../shared/data)
+  PARITY_VENV        the QSTrader venv (default: the one on tests/qstrader.rs's shared
+                     filesystem, ${TMPDIR:-/tmp}/slurm-sweep-e2e/sharedfs/venvs/qstrader)
   CARGO_TARGET_DIR   cargo's, as usual
 
 Every step runs even when an earlier one failed; the summary at the end lists them.
@@ -61,6 +65,11 @@ for arg in "$@"; do
 done
 
 export SLURM_SWEEP_DATA=${SLURM_SWEEP_DATA:-$(cd "$REPO/.." && pwd)/shared/data}
+# One QSTrader 0.3.0 venv for all of its users, on the shared filesystem of the end-to-end
+# test tests/qstrader.rs: installed by the first step below (scripts/parity/setup.sh; about
+# a minute the first time, 0.5 s when up to date), then found by that test, by the README's
+# QSTrader example in the examples tests, and by the parity check.
+export PARITY_VENV=${PARITY_VENV:-${TMPDIR:-/tmp}/slurm-sweep-e2e/sharedfs/venvs/qstrader}
 [[ -d $SLURM_SWEEP_DATA ]] || die "data directory not found: $SLURM_SWEEP_DATA (set SLURM_SWEEP_DATA)"
 log "data: $SLURM_SWEEP_DATA"
 
@@ -98,6 +107,9 @@ step() {
     fi
 }
 
+# First, so that every test that runs QSTrader finds it: the README's QSTrader sweep (run by
+# the examples tests), tests/qstrader.rs and the parity check.
+step "QSTrader 0.3.0 venv" scripts/parity/setup.sh
 step "cargo test (workspace)" cargo test --workspace --exclude e2e
 step "cargo test (end-to-end)" cargo test -p e2e -- --nocapture --test-threads=1
 

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use e2e::{bin, collect, data_dir, path_env, run, scratch, status, sweep};
+use e2e::{bin, collect, data_dir, path_env, run, scratch, status, status_states, sweep};
 
 /// A ma_cross spec over SPY (2010-2014) with `params` and `extra` lines appended to the
 /// top level (before `[data]`) and `slurm` lines under `[slurm]`.
@@ -363,23 +363,6 @@ fn slurm_and_backtest_values_are_refused_at_plan_time() {
         );
         assert!(tree(&fs.join("sweeps")).is_empty());
     }
-}
-
-/// One task's state in `sweep status --json`.
-fn status_states(v: &serde_json::Value) -> Vec<(u64, String)> {
-    let mut out: Vec<(u64, String)> = v["not_done"]
-        .as_array()
-        .expect("not_done")
-        .iter()
-        .map(|t| {
-            (
-                t["task"].as_u64().expect("task"),
-                t["state"].as_str().expect("state").to_string(),
-            )
-        })
-        .collect();
-    out.sort();
-    out
 }
 
 fn tasks_of(list: &serde_json::Value) -> BTreeSet<u64> {

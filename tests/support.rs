@@ -538,6 +538,23 @@ pub fn status(sweep_dir: &Path) -> (Option<i32>, serde_json::Value) {
     (out.code, json)
 }
 
+/// Each task that is not done in `sweep status --json` with its state, by task.
+pub fn status_states(v: &serde_json::Value) -> Vec<(u64, String)> {
+    let mut out: Vec<(u64, String)> = v["not_done"]
+        .as_array()
+        .expect("not_done")
+        .iter()
+        .map(|t| {
+            (
+                t["task"].as_u64().expect("task"),
+                t["state"].as_str().expect("state").to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 /// A spec for the sector SPDRs of qstrader_examples, with `params` and `slurm` lines.
 pub fn sector_spec(name: &str, strategy: &str, params: &str, slurm: &str) -> String {
     let data = data_dir().join("qstrader_examples");

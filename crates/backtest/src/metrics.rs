@@ -5,6 +5,10 @@ use serde::{Deserialize, Serialize};
 
 /// Summary statistics of one equity curve, QSTrader's definitions (periods 252, ddof 0,
 /// Sharpe without risk-free rate) plus a few more.
+///
+/// A metric that a run cannot give is unknown, never 0: NaN for a float, `None` for a count
+/// (both written as `null` in JSON). A program run by a `command` sweep, for instance,
+/// reports an equity curve, from which trades, turnover and exposure cannot be known.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
     #[serde(with = "crate::nullable_f64")]
@@ -19,14 +23,16 @@ pub struct Metrics {
     #[serde(with = "crate::nullable_f64")]
     pub max_drawdown: f64,
     /// Longest drawdown, in periods (days of the equity curve).
-    pub max_drawdown_duration: u64,
+    #[serde(default)]
+    pub max_drawdown_duration: Option<u64>,
     #[serde(with = "crate::nullable_f64")]
     pub total_return: f64,
     /// CAGR / max_drawdown (0 when there is no drawdown).
     #[serde(with = "crate::nullable_f64")]
     pub calmar: f64,
     /// Number of orders filled.
-    pub trades: u64,
+    #[serde(default)]
+    pub trades: Option<u64>,
     /// Traded notional over the period divided by mean equity, annualised.
     #[serde(with = "crate::nullable_f64")]
     pub turnover: f64,
@@ -40,7 +46,8 @@ pub struct Metrics {
     #[serde(with = "crate::nullable_f64")]
     pub kurtosis: f64,
     /// Number of daily returns the statistics were computed on.
-    pub n_obs: u64,
+    #[serde(default)]
+    pub n_obs: Option<u64>,
 }
 
 /// Which way a metric is better.
@@ -112,14 +119,14 @@ pub const METRICS: [MetricDef; METRIC_COUNT] = [
         true,
         false,
         Some("max_drawdown_duration"),
-        |m| m.max_drawdown_duration as f64,
+        |m| count(m.max_drawdown_duration),
     ),
     def("total_return", Better::Higher, false, false, None, |m| {
         m.total_return
     }),
     def("calmar", Better::Higher, false, true, None, |m| m.calmar),
     def("trades", Better::Higher, true, true, None, |m| {
-        m.trades as f64
+        count(m.trades)
     }),
     def("turnover", Better::Lower, false, false, None, |m| {
         m.turnover
@@ -132,9 +139,14 @@ pub const METRICS: [MetricDef; METRIC_COUNT] = [
         m.kurtosis
     }),
     def("n_obs", Better::Higher, true, true, None, |m| {
-        m.n_obs as f64
+        count(m.n_obs)
     }),
 ];
+
+/// A count as a float: NaN when unknown.
+fn count(n: Option<u64>) -> f64 {
+    n.map_or(f64::NAN, |n| n as f64)
+}
 
 const fn def(
     name: &'static str,
@@ -154,6 +166,18 @@ const fn def(
     }
 }
 
+/// Formats a metric value for people: integers (see [`MetricDef::integer`]) as integers,
+/// others with 4 decimals, unknown (NaN) as `-`.
+pub fn format_metric(name: &str, v: f64) -> String {
+    if v.is_nan() {
+        "-".to_string()
+    } else if metric(name).is_some_and(|d| d.integer) {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
 /// The position of metric `name` in [`METRICS`].
 pub fn metric_index(name: &str) -> Option<usize> {
     METRICS.iter().position(|d| d.name == name)
@@ -170,6 +194,35 @@ pub fn metric_names() -> String {
 }
 
 impl Metrics {
+    /// Every metric unknown: NaN, and `None` for the counts.
+    pub fn unknown() -> Metrics {
+        Metrics {
+            sharpe: f64::NAN,
+            sortino: f64::NAN,
+            cagr: f64::NAN,
+            annualised_vol: f64::NAN,
+            max_drawdown: f64::NAN,
+            max_drawdown_duration: None,
+            total_return: f64::NAN,
+            calmar: f64::NAN,
+            trades: None,
+            turnover: f64::NAN,
+            exposure: f64::NAN,
+            skew: f64::NAN,
+            kurtosis: f64::NAN,
+            n_obs: None,
+        }
+    }
+
+    /// The names of the metrics that are unknown (NaN or `None`), in table order.
+    pub fn unknown_names(&self) -> Vec<&'static str> {
+        METRICS
+            .iter()
+            .filter(|d| (d.get)(self).is_nan())
+            .map(|d| d.name)
+            .collect()
+    }
+
     /// A metric by name, as a float.
     pub fn get(&self, name: &str) -> Option<f64> {
         metric(name).map(|d| (d.get)(self))
@@ -214,15 +267,15 @@ mod tests {
             cagr: 3.0,
             annualised_vol: 4.0,
             max_drawdown: 5.0,
-            max_drawdown_duration: 6,
+            max_drawdown_duration: Some(6),
             total_return: 7.0,
             calmar: 8.0,
-            trades: 9,
+            trades: Some(9),
             turnover: 10.0,
             exposure: 11.0,
             skew: 12.0,
             kurtosis: 13.0,
-            n_obs: 14,
+            n_obs: Some(14),
         };
         let json = serde_json::to_value(&m).expect("serialise");
         for d in &METRICS {
@@ -236,5 +289,27 @@ mod tests {
         assert_eq!(m.values()[metric_index("calmar").expect("calmar")], 8.0);
         assert!(Metrics::lower_is_better("max_drawdown"));
         assert!(!Metrics::lower_is_better("sharpe"));
+    }
+
+    #[test]
+    fn unknown_counts_are_null_and_nan_never_zero() {
+        let m = Metrics::unknown();
+        assert!(m.values().iter().all(|v| v.is_nan()));
+        assert_eq!(m.unknown_names().len(), METRIC_COUNT);
+        let json = serde_json::to_value(&m).expect("serialise");
+        for d in &METRICS {
+            assert!(json[d.name].is_null(), "{}: {}", d.name, json[d.name]);
+        }
+        let back: Metrics = serde_json::from_value(json).expect("read back");
+        assert_eq!((back.trades, back.n_obs), (None, None));
+        // Result files written before counts could be unknown read as before.
+        let old: Metrics = serde_json::from_str(
+            r#"{"sharpe":1.0,"sortino":1.0,"cagr":0.1,"annualised_vol":0.1,"max_drawdown":0.2,
+            "max_drawdown_duration":30,"total_return":0.5,"calmar":0.5,"trades":12,
+            "turnover":1.0,"exposure":1.0,"skew":0.0,"kurtosis":3.0,"n_obs":1000}"#,
+        )
+        .expect("old file");
+        assert_eq!(old.trades, Some(12));
+        assert_eq!(old.get("n_obs"), Some(1000.0));
     }
 }

@@ -864,12 +864,11 @@ fn size_orders(
 /// trading counts: trades = orders filled, turnover = traded notional / mean equity per
 /// year (252 days), exposure = fraction of days holding a position at the close.
 fn summarise(out: &mut RunOutput, config: &BacktestConfig) {
-    out.metrics = part_metrics(out, 0, out.equity.len());
-    if let Some(split_date) = config.split {
-        let split = stats::split_index(&out.dates, split_date);
-        out.in_sample = Some(part_metrics(out, 0, split));
-        out.out_of_sample = Some(part_metrics(out, split, out.equity.len()));
-    }
+    let (whole, split) = stats::curve_parts(&out.dates, config.split, |r| {
+        part_metrics(out, r.start, r.end)
+    });
+    out.metrics = whole;
+    (out.in_sample, out.out_of_sample) = split.unzip();
 }
 
 /// The metrics of the equity-curve days `from..to` read as a stand-alone curve.
@@ -894,11 +893,13 @@ fn part_metrics(out: &RunOutput, from: usize, to: usize) -> Metrics {
                 (t + 1, n + (f.quantity * f.price).abs())
             })
     };
-    m.trades = trades;
+    m.trades = Some(trades);
     let years = equity.len() as f64 / stats::PERIODS_PER_YEAR;
-    if mean_equity > 0.0 {
-        m.turnover = notional / mean_equity / years;
-    }
+    m.turnover = if mean_equity > 0.0 {
+        notional / mean_equity / years
+    } else {
+        0.0
+    };
     let exposed = if whole {
         out.exposure_days
     } else {

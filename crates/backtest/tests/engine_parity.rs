@@ -72,7 +72,7 @@ fn sixty_forty_matches_qstrader() {
         "mdd {}",
         m.max_drawdown
     );
-    assert_eq!(m.max_drawdown_duration, 802);
+    assert_eq!(m.max_drawdown_duration, Some(802));
 
     // The benchmark: 14,699 SPY bought at 2003-09-30's open, final 5,200,374.04.
     let bench = run_benchmark(&market, "SPY", &config).expect("runs");

@@ -191,13 +191,14 @@ fn check(name: &str) {
             worst_summary = worst_summary.max((a - b).abs() / a.abs());
         }
         assert_eq!(
-            stats.max_drawdown_duration, m.max_drawdown_duration,
+            Some(stats.max_drawdown_duration),
+            m.max_drawdown_duration,
             "{name} {what} duration"
         );
-        assert_eq!(m.n_obs as usize, curve.len());
+        assert_eq!(m.n_obs, Some(curve.len() as u64));
         println!(
             "{name} {what}: sharpe {:.12} (QSTrader {:.12}), sortino {:.12} ({:.12}), cagr {:.12} ({:.12}), \
-             vol {:.12} ({:.12}), max_dd {:.12} ({:.12}), duration {} ({}); \
+             vol {:.12} ({:.12}), max_dd {:.12} ({:.12}), duration {:?} ({}); \
              largest relative difference {worst_summary:e}",
             m.sharpe, stats.sharpe, m.sortino, stats.sortino, m.cagr, stats.cagr,
             m.annualised_vol, stats.annualised_vol, m.max_drawdown, stats.max_drawdown,

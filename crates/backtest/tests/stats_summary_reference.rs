@@ -21,7 +21,10 @@ mod reference {
     pub fn reference_summary(equity: &[f64]) -> Metrics {
         let n = equity.len();
         if n == 0 {
-            return Metrics::default();
+            return Metrics {
+                n_obs: Some(0),
+                ..Metrics::unknown()
+            };
         }
         let returns: Vec<f64> = equity.windows(2).map(|w| w[1] / w[0] - 1.0).collect();
         let mut sums = power_sums(&returns);
@@ -60,13 +63,13 @@ mod reference {
             cagr,
             annualised_vol: std * ann,
             max_drawdown: max_dd,
-            max_drawdown_duration: max_run,
+            max_drawdown_duration: Some(max_run),
             total_return: growth - 1.0,
             calmar: if max_dd > 0.0 { cagr / max_dd } else { 0.0 },
             skew: m3 / (var * var.sqrt()),
             kurtosis: m4 / (var * var),
-            n_obs: n as u64,
-            ..Metrics::default()
+            n_obs: Some(n as u64),
+            ..Metrics::unknown()
         }
     }
 
@@ -233,7 +236,7 @@ fn a_short_ma_cross_squeezed_through_zero() {
     same(&out.equity, "short squeezed through zero");
     let (max_dd, duration) = reference::drawdown(&out.equity);
     assert_eq!(out.metrics.max_drawdown, max_dd);
-    assert_eq!(out.metrics.max_drawdown_duration, duration);
+    assert_eq!(out.metrics.max_drawdown_duration, Some(duration));
     let peak = out.equity.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     assert!(
         (out.metrics.max_drawdown - (peak - lowest) / peak).abs() < 1e-12,

@@ -42,13 +42,15 @@ fn summary_matches_pandas() {
     assert_close("cagr", m.cagr, 0.264133822105755);
     assert_close("annualised_vol", m.annualised_vol, 0.1530074210402808);
     assert_close("max_drawdown", m.max_drawdown, 0.055696128237433994);
-    assert_eq!(m.max_drawdown_duration, 52);
+    assert_eq!(m.max_drawdown_duration, Some(52));
     assert_close("total_return", m.total_return, 0.3218500862077329);
     assert_close("calmar", m.calmar, 4.742409041069172);
     assert_close("skew", m.skew, -0.06525574763051852);
     assert_close("kurtosis", m.kurtosis, 1.9758812805317794);
-    assert_eq!(m.n_obs, 300);
-    assert_eq!((m.trades, m.turnover, m.exposure), (0, 0.0, 0.0));
+    assert_eq!(m.n_obs, Some(300));
+    // Not known from a curve: unknown, never 0.
+    assert_eq!(m.trades, None);
+    assert!(m.turnover.is_nan() && m.exposure.is_nan());
 }
 
 #[test]
@@ -221,12 +223,12 @@ fn tiny_curve_by_hand() {
     let e = [100.0, 120.0, 90.0, 96.0, 130.0, 117.0, 117.0, 140.0];
     let m = summary(&e);
     assert_close("max_drawdown", m.max_drawdown, 0.25);
-    assert_eq!(m.max_drawdown_duration, 2);
+    assert_eq!(m.max_drawdown_duration, Some(2));
     assert_close("total_return", m.total_return, 0.4);
     // 8 rows = 8/252 years: cagr = 1.4^(252/8) - 1.
     assert_close("cagr", m.cagr, 1.4f64.powf(31.5) - 1.0);
     assert_close("calmar", m.calmar, (1.4f64.powf(31.5) - 1.0) / 0.25);
-    assert_eq!(m.n_obs, 8);
+    assert_eq!(m.n_obs, Some(8));
     // Returns 0, .2, -.25, 1/15, 17/48, -.1, 0, 23/117; population moments by hand.
     let r = [
         0.0,

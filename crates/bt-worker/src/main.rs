@@ -29,6 +29,12 @@ Examples:
     --symbols SPY,AGG -p w_SPY=0.6 -p w_AGG=0.4 --start 2003-09-30 --end 2020-12-31 \\
     --benchmark SPY --json sixty_forty.json   # QSTrader's JSONStatistics";
 
+const COMMAND_EXAMPLES: &str = "\
+Examples:
+  sweep plan sweeps/command_sixty_forty.toml --sharedfs /sharedfs
+  bt-worker command --sweep-dir /sharedfs/sweeps/command_sixty_forty-1a2b3c4d --combo 6
+  bt-worker command --sweep-dir /sharedfs/sweeps/command_sixty_forty-1a2b3c4d --combo 6 --keep-scratch";
+
 const STRATEGIES_EXAMPLES: &str = "\
 Examples:
   bt-worker strategies
@@ -44,17 +50,21 @@ Examples:
 #[command(name = "bt-worker", version, about, after_help = EXAMPLES)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Action,
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {
+enum Action {
     /// Run the combinations of one array task of a sweep and write its result file.
     #[command(after_help = TASK_EXAMPLES)]
     Task(bt_worker::task::TaskArgs),
     /// Run one backtest and print its statistics (optionally QSTrader's JSON statistics).
     #[command(after_help = RUN_EXAMPLES)]
     Run(Box<bt_worker::run::RunArgs>),
+    /// Run one combination of a command sweep by hand: shows its argv, environment, output
+    /// and metrics; writes nothing into results/.
+    #[command(after_help = COMMAND_EXAMPLES)]
+    Command(bt_worker::command::one::CommandArgs),
     /// List the strategies and their parameters.
     #[command(after_help = STRATEGIES_EXAMPLES)]
     Strategies(bt_worker::strategies::StrategiesArgs),
@@ -67,10 +77,11 @@ fn main() -> ExitCode {
     sweep_core::process::restore_default_sigpipe();
     let cli = Cli::parse();
     let outcome = match &cli.command {
-        Command::Task(args) => bt_worker::task::run(args),
-        Command::Run(args) => bt_worker::run::run(args),
-        Command::Strategies(args) => bt_worker::strategies::run(args),
-        Command::CheckData(args) => bt_worker::check_data::run(args),
+        Action::Task(args) => bt_worker::task::run(args),
+        Action::Run(args) => bt_worker::run::run(args),
+        Action::Command(args) => bt_worker::command::one::run(args),
+        Action::Strategies(args) => bt_worker::strategies::run(args),
+        Action::CheckData(args) => bt_worker::check_data::run(args),
     };
     ExitCode::from(sweep_core::process::exit_status(
         outcome.as_ref().map(|c| *c).map_err(|e| e.as_ref()),

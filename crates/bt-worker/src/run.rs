@@ -24,6 +24,7 @@ use chrono::NaiveDate;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use serde::de::IntoDeserializer;
 use serde::Deserialize;
+use sweep_core::command::COMMAND_STRATEGY;
 use sweep_core::overrides::parse_override;
 use sweep_core::planner::show_rule_error;
 use sweep_core::spec::{located, RULES_STRATEGY};
@@ -83,6 +84,10 @@ pub struct RunArgs {
     /// A strategy parameter, `name=value` (repeatable).
     #[arg(short = 'p', long = "param")]
     pub params: Vec<String>,
+    /// Parameters from a JSON object file (`{"w_SPY": 0.6}`, as a command sweep's
+    /// `{params_json}`); `-p` wins over it.
+    #[arg(long)]
+    pub params_json: Option<PathBuf>,
     /// Also run a buy-and-hold benchmark of this symbol (loaded from the same directory).
     #[arg(long)]
     pub benchmark: Option<String>,
@@ -153,9 +158,17 @@ pub fn request(args: &RunArgs) -> anyhow::Result<RunRequest> {
                 params.insert(p.name.clone(), first.clone());
             }
         }
+        if spec.strategy == COMMAND_STRATEGY {
+            bail!(
+                "{}: a `{COMMAND_STRATEGY}` spec runs its program, not a backtest of the engine: \
+                 plan it (`sweep plan`), then run one combination with `bt-worker command \
+                 --sweep-dir DIR --combo I`",
+                path.display()
+            );
+        }
         name = Some(spec.name.clone());
         strategy = Some(spec.strategy.clone());
-        data = Some(spec.data.clone());
+        data = spec.data.clone();
         backtest = spec.backtest.clone();
         read_spec = Some(spec);
     }
@@ -209,6 +222,17 @@ pub fn request(args: &RunArgs) -> anyhow::Result<RunRequest> {
     b.commission_bps = args.commission_bps.unwrap_or(b.commission_bps);
     b.fee_per_trade = args.fee_per_trade.unwrap_or(b.fee_per_trade);
     b.slippage_bps = args.slippage_bps.unwrap_or(b.slippage_bps);
+    if let Some(path) = &args.params_json {
+        let text = fs::read_to_string(path)
+            .with_context(|| format!("reading parameters from {}", path.display()))?;
+        let given: Params = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{}: expected a JSON object of parameter values such as {{\"w_SPY\": 0.6}}",
+                path.display()
+            )
+        })?;
+        params.extend(given);
+    }
     for text in &args.params {
         let o = parse_override(text)?;
         let [value] = o.values.as_slice() else {
@@ -238,7 +262,7 @@ fn strategy_of(req: &RunRequest) -> anyhow::Result<SpecStrategy> {
         Some(spec) if req.strategy == RULES_STRATEGY => {
             let mut spec = spec.clone();
             spec.strategy = req.strategy.clone();
-            spec.data.symbols = req.data.symbols.clone();
+            spec.data = Some(req.data.clone());
             Ok(SpecStrategy::of(&spec)?)
         }
         _ => Ok(SpecStrategy::Builtin(
@@ -260,8 +284,10 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
         None => "invalid backtest setting (from the flags)".to_string(),
     })?;
     let strategy = strategy_of(&req)?;
-    let resolved = strategy
-        .as_ref()
+    let engine = strategy
+        .engine()
+        .with_context(|| format!("strategy `{}` is not the engine's", req.strategy))?;
+    let resolved = engine
         .resolve(&req.data.symbols, &req.params)
         .with_context(|| format!("parameters of strategy `{}`", req.strategy))?;
     if let (SpecStrategy::Rules(rules), Some(spec)) = (&strategy, &req.spec) {
@@ -275,7 +301,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
         .with_context(|| format!("loading prices from {}", req.data.dir.display()))?;
     let notes = market.notes();
     print_notes(&notes);
-    let out = run_strategy(&market, strategy.as_ref(), &resolved, &req.backtest)
+    let out = run_strategy(&market, engine, &resolved, &req.backtest)
         .with_context(|| format!("running `{}`", req.strategy))?;
     let bench = match &args.benchmark {
         Some(symbol) => {
@@ -392,10 +418,10 @@ fn print_summary(
     row("annualised vol", &metric(|m| m.annualised_vol, true));
     row("max drawdown", &metric(|m| m.max_drawdown, true));
     row("max drawdown days", &|o| {
-        o.metrics.max_drawdown_duration.to_string()
+        count_text(o.metrics.max_drawdown_duration)
     });
     row("Calmar", &metric(|m| m.calmar, false));
-    row("trades", &|o| o.metrics.trades.to_string());
+    row("trades", &|o| count_text(o.metrics.trades));
     row("turnover / year", &metric(|m| m.turnover, false));
     row("exposure", &metric(|m| m.exposure, true));
     sweep_core::outln!("{table}");
@@ -409,10 +435,15 @@ fn print_summary(
                 m.sharpe,
                 100.0 * m.cagr,
                 100.0 * m.max_drawdown,
-                m.n_obs
+                count_text(m.n_obs)
             );
         }
     }
+}
+
+/// A count, `-` when unknown.
+fn count_text(n: Option<u64>) -> String {
+    n.map_or_else(|| "-".to_string(), |n| n.to_string())
 }
 
 /// The allocations with columns in sorted symbol order (QSTrader's asset order).

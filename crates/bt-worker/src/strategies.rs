@@ -1,11 +1,14 @@
 //! `bt-worker strategies`: lists the registered strategies and their parameters (name,
 //! type, default, range, help), then `rules` (strategies written in the spec) with its spec
-//! syntax, its series and the engine's function table, as tables or as JSON.
+//! syntax, its series and the engine's function table, then `command` (any program per
+//! combination) with its spec syntax, placeholders, environment and output formats, as
+//! tables or as JSON.
 
 use backtest::rules::{functions, ArgKind, Returns, SERIES, SPEC_SYNTAX};
 use backtest::{registry, ParamSpec};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use serde::Serialize;
+use sweep_core::command::{OutputFormat, BUILTIN_PLACEHOLDERS};
 
 /// Arguments of `bt-worker strategies`.
 #[derive(Debug, clap::Args)]
@@ -28,6 +31,81 @@ pub struct StrategyListing {
     /// For `rules`: how it is written and what the language has.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rules: Option<RulesListing>,
+    /// For `command`: how it is written and what the program gets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<CommandListing>,
+}
+
+/// What `command` offers: the spec syntax, the placeholders, the environment, the outputs.
+#[derive(Debug, Serialize)]
+pub struct CommandListing {
+    /// A spec's `strategy`, `[command]` and `[command.params]`, as TOML with comments.
+    pub syntax: &'static str,
+    /// `{name}` placeholders of the worker's (besides the declared parameters).
+    pub placeholders: Vec<NameDoc>,
+    /// The variables every run gets.
+    pub environment: Vec<NameDoc>,
+    /// The formats of `output`.
+    pub outputs: Vec<NameDoc>,
+}
+
+/// A name and what it is.
+#[derive(Debug, Serialize)]
+pub struct NameDoc {
+    pub name: String,
+    pub doc: &'static str,
+}
+
+/// The one-line summary of `command`.
+pub const COMMAND_SUMMARY: &str = "any program as the backtest of a combination (a QSTrader \
+     script, a container's entry point): run once per combination with its values as \
+     arguments and environment, its equity curve or metrics read back";
+
+/// What `command` offers, from the contract's tables.
+pub fn command_listing() -> CommandListing {
+    let p = sweep_core::command::ENV_PREFIX;
+    CommandListing {
+        syntax: sweep_core::command::SPEC_SYNTAX,
+        placeholders: BUILTIN_PLACEHOLDERS
+            .iter()
+            .map(|(n, doc)| NameDoc {
+                name: format!("{{{n}}}"),
+                doc,
+            })
+            .collect(),
+        environment: [
+            ("PARAM_<name>", "every parameter's value, name as declared"),
+            ("PARAMS_JSON", "{params_json}"),
+            ("RESULT", "{result}"),
+            ("OUTPUT", "the output format"),
+            ("SCRATCH", "{scratch}"),
+            ("COMBO", "{combo}"),
+            ("TASK", "{task}"),
+        ]
+        .into_iter()
+        .map(|(n, doc)| NameDoc {
+            name: format!("{p}{n}"),
+            doc,
+        })
+        .collect(),
+        outputs: OutputFormat::ALL
+            .iter()
+            .map(|f| NameDoc {
+                name: f.name().to_string(),
+                doc: match f {
+                    OutputFormat::QstraderJson => {
+                        "QSTrader's JSONStatistics.to_file(): statistics from strategy.equity_curve"
+                    }
+                    OutputFormat::EquityCsv => {
+                        "a CSV of date,equity: statistics from the curve (trades, turnover, exposure unknown)"
+                    }
+                    OutputFormat::MetricsJson => {
+                        "a flat JSON object of metrics ({\"sharpe\": 1.2}): the others unknown"
+                    }
+                },
+            })
+            .collect(),
+    }
 }
 
 /// What `rules` offers: the spec syntax, the series and the functions.
@@ -128,6 +206,7 @@ pub fn listing(symbols: &[String]) -> Vec<StrategyListing> {
             summary: s.summary,
             params: s.params(symbols),
             rules: None,
+            command: None,
         })
         .collect();
     list.push(StrategyListing {
@@ -135,6 +214,14 @@ pub fn listing(symbols: &[String]) -> Vec<StrategyListing> {
         summary: RULES_SUMMARY,
         params: Vec::new(),
         rules: Some(rules_listing()),
+        command: None,
+    });
+    list.push(StrategyListing {
+        name: sweep_core::command::COMMAND_STRATEGY,
+        summary: COMMAND_SUMMARY,
+        params: Vec::new(),
+        rules: None,
+        command: Some(command_listing()),
     });
     list
 }
@@ -153,6 +240,10 @@ pub fn run(args: &StrategiesArgs) -> anyhow::Result<u8> {
         sweep_core::outln!("{}: {}", s.name, s.summary);
         if let Some(rules) = &s.rules {
             print_rules(rules);
+            continue;
+        }
+        if let Some(command) = &s.command {
+            print_command(command);
             continue;
         }
         let mut table = Table::new();
@@ -197,6 +288,34 @@ fn print_rules(rules: &RulesListing) {
     sweep_core::outln!("{table}");
 }
 
+fn print_command(command: &CommandListing) {
+    sweep_core::outln!("spec syntax:");
+    for line in command.syntax.lines() {
+        sweep_core::outln!("    {line}");
+    }
+    sweep_core::outln!("    ");
+    sweep_core::outln!(
+        "    [params]                       # the grid, as for any strategy: w_SPY = {{ from = 0.0, to = 1.0, step = 0.1 }}"
+    );
+    sweep_core::outln!(
+        "argv goes to execve as written (never a shell); a placeholder is a whole argument: \
+         `{{name}}` of a declared parameter, or one of the worker's below; every run also gets \
+         these variables and writes one of these outputs to {{result}}:"
+    );
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header(["placeholder / variable / output", "what"]);
+    for n in command
+        .placeholders
+        .iter()
+        .chain(&command.environment)
+        .chain(&command.outputs)
+    {
+        table.add_row([n.name.as_str(), n.doc]);
+    }
+    sweep_core::outln!("{table}");
+}
+
 fn range_text(p: &ParamSpec) -> String {
     match (p.min, p.max) {
         (Some(lo), Some(hi)) => format!("[{lo}, {hi}]"),
@@ -224,9 +343,25 @@ mod tests {
     }
 
     #[test]
+    fn command_is_listed_last_with_its_syntax() {
+        let list = listing(&["SPY".to_string()]);
+        let command = list.last().expect("command");
+        assert_eq!(command.name, "command");
+        let c = command.command.as_ref().expect("the command listing");
+        assert!(c.syntax.contains("[command.params]"));
+        assert_eq!(c.placeholders.len(), BUILTIN_PLACEHOLDERS.len());
+        assert_eq!(c.outputs.len(), 3);
+        let json = serde_json::to_value(command).expect("serialisable");
+        assert_eq!(
+            json["command"]["environment"][0]["name"],
+            "SWEEP_PARAM_<name>"
+        );
+    }
+
+    #[test]
     fn rules_is_listed_with_its_syntax_and_every_function() {
         let list = listing(&["SPY".to_string()]);
-        let rules = list.last().expect("rules");
+        let rules = list.iter().find(|s| s.name == "rules").expect("rules");
         assert_eq!(rules.name, "rules");
         let r = rules.rules.as_ref().expect("the rules listing");
         assert!(r.syntax.contains("[rules.params]"));

@@ -37,7 +37,8 @@ use rayon::prelude::*;
 use backtest::{MarketData, Params, RunOutput, TaskRunner};
 use sweep_core::atomic::write_atomic;
 use sweep_core::classify::{check_file, FileVerdict};
-use sweep_core::identity::{check_data_unchanged, check_spec_unchanged};
+use sweep_core::identity::{check_data_unchanged, check_inputs_unchanged, check_spec_unchanged};
+use sweep_core::interrupt::Interrupt;
 use sweep_core::layout::{parse_result_file_name, ResultsListing, SweepDir};
 use sweep_core::manifest::{read_range, ManifestEntry};
 use sweep_core::plan::load_plan;
@@ -71,13 +72,18 @@ pub enum TaskOutcome {
         combos: u64,
         failed: u64,
     },
+    /// SIGINT or SIGTERM stopped a command sweep's task: its programs were ended and no
+    /// result was written (it runs again later).
+    Interrupted { signal: i32 },
 }
 
 impl TaskOutcome {
-    /// 0 when nothing failed, 1 when some combinations failed.
+    /// 0 when nothing failed, 1 when some combinations failed, 128 + the signal when
+    /// interrupted.
     pub fn exit_code(&self) -> u8 {
         match self {
             TaskOutcome::Ran { failed, .. } if *failed > 0 => 1,
+            TaskOutcome::Interrupted { signal } => Interrupt::exit_status(*signal),
             _ => 0,
         }
     }
@@ -203,7 +209,7 @@ fn set_aside(dir: &SweepDir, path: &Path, reason: &str) -> anyhow::Result<PathBu
 }
 
 /// Daily simple returns of an equity curve.
-fn daily_returns(equity: &[f64]) -> Vec<f64> {
+pub(crate) fn daily_returns(equity: &[f64]) -> Vec<f64> {
     equity.windows(2).map(|w| w[1] / w[0] - 1.0).collect()
 }
 
@@ -220,16 +226,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// Runs one combination; errors and panics become `status = "error"`.
 fn run_one(runner: &TaskRunner<'_>, keep_returns: bool, entry: ManifestEntry) -> Run {
     let outcome = catch_unwind(AssertUnwindSafe(|| runner.run(&entry.params)));
-    let failed = |message: String| Run {
-        i: entry.i,
-        params: entry.params.clone(),
-        status: RunStatus::Error,
-        error: Some(message),
-        metrics: None,
-        in_sample: None,
-        out_of_sample: None,
-        returns: None,
-    };
+    let failed = |message: String| Run::failed(entry.i, entry.params.clone(), message);
     match outcome {
         Ok(Ok(out)) => ok_run(entry.i, entry.params.clone(), out, keep_returns),
         Ok(Err(e)) => failed(e.to_string()),
@@ -254,16 +251,7 @@ fn ok_run(i: u64, params: backtest::Params, out: RunOutput, keep_returns: bool) 
 fn failed_runs(entries: Vec<ManifestEntry>, message: &str) -> Vec<Run> {
     entries
         .into_iter()
-        .map(|e| Run {
-            i: e.i,
-            params: e.params,
-            status: RunStatus::Error,
-            error: Some(message.to_string()),
-            metrics: None,
-            in_sample: None,
-            out_of_sample: None,
-            returns: None,
-        })
+        .map(|e| Run::failed(e.i, e.params, message.to_string()))
         .collect()
 }
 
@@ -310,10 +298,48 @@ pub fn run_task(
     let entries = read_range(&dir.manifest(), range.clone())
         .with_context(|| format!("task {task}: cannot read its combinations"))?;
     check_spec_unchanged(&plan, &spec, &dir.spec())?;
-    let data = check_data_unchanged(&plan, &spec.data)
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build()
+        .context("cannot start the worker threads")?;
+    let runs = if spec.command.is_some() {
+        match command_runs(sweep_dir, &plan, &spec, task, &pool, entries)? {
+            Ok(runs) => runs,
+            Err(signal) => {
+                sweep_core::errln!(
+                    "bt-worker: task {task}: stopped by {}: the running programs were ended; no result written (the task runs again later)",
+                    Interrupt::name(signal)
+                );
+                return Ok(TaskOutcome::Interrupted { signal });
+            }
+        }
+    } else {
+        builtin_runs(&spec, &plan, task, &pool, entries)
+    };
+    finish_task(
+        &dir, &plan, task, range, runs, force, &existing, started, clock,
+    )
+}
+
+/// The runs of a built-in or rules task: data loaded once, the strategy prepared once,
+/// the combinations through one [`TaskRunner`] on `pool`.
+fn builtin_runs(
+    spec: &sweep_core::Spec,
+    plan: &Plan,
+    task: u64,
+    pool: &rayon::ThreadPool,
+    entries: Vec<ManifestEntry>,
+) -> Vec<Run> {
+    let data = spec
+        .data()
         .map_err(|e| e.to_string())
-        .and_then(|()| {
-            MarketData::load(&spec.data, &spec.backtest)
+        .and_then(|data| {
+            check_data_unchanged(plan, Some(data))
+                .map_err(|e| e.to_string())
+                .map(|()| data)
+        })
+        .and_then(|data| {
+            MarketData::load(data, &spec.backtest)
                 .map_err(|e| format!("data could not be loaded: {e}"))
         });
     if let Ok(market) = &data {
@@ -323,19 +349,25 @@ pub fn run_task(
     }
     // The strategy, once per task: a rules spec's rules are compiled here.
     let prepared = data.and_then(|data| {
-        SpecStrategy::of(&spec)
-            .map(|strategy| (data, strategy))
+        SpecStrategy::of(spec)
+            .map_err(|e| e.to_string())
+            .and_then(|strategy| match strategy.engine() {
+                Some(_) => Ok((data, strategy)),
+                None => Err(format!(
+                    "strategy `{}` is not the engine's",
+                    strategy.name()
+                )),
+            })
             .map_err(|e| format!("the strategy cannot be prepared: {e}"))
     });
-    let runs: Vec<Run> = match prepared {
+    match prepared {
         Ok((data, strategy)) => {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads.max(1))
-                .build()
-                .context("cannot start the worker threads")?;
             let config = &spec.backtest;
             let combos: Vec<Params> = entries.iter().map(|e| e.params.clone()).collect();
-            match TaskRunner::new(&data, strategy.as_ref(), config, &combos) {
+            let Some(engine) = strategy.engine() else {
+                return failed_runs(entries, "the strategy is not the engine's");
+            };
+            match TaskRunner::new(&data, engine, config, &combos) {
                 Ok(runner) => pool.install(|| {
                     entries
                         .into_par_iter()
@@ -353,8 +385,57 @@ pub fn run_task(
             sweep_core::errln!("bt-worker: task {task}: {message}");
             failed_runs(entries, &message)
         }
-    };
+    }
+}
 
+/// The runs of a command sweep's task: the inputs and data checked against the plan, then
+/// each combination's program on `pool` (as many at once as it has threads). `Err(signal)`
+/// when SIGINT or SIGTERM stopped it.
+fn command_runs(
+    sweep_dir: &Path,
+    plan: &Plan,
+    spec: &sweep_core::Spec,
+    task: u64,
+    pool: &rayon::ThreadPool,
+    entries: Vec<ManifestEntry>,
+) -> anyhow::Result<Result<Vec<Run>, i32>> {
+    let interrupt = Interrupt::install().context("cannot catch SIGINT and SIGTERM")?;
+    let checked = check_data_unchanged(plan, spec.data.as_ref())
+        .and_then(|()| check_inputs_unchanged(plan))
+        .map_err(|e| e.to_string());
+    let runner = crate::command::CommandRunner::new(spec, plan, sweep_dir, task, false)?;
+    let runs = match checked {
+        Ok(()) => pool.install(|| {
+            entries
+                .into_par_iter()
+                .map(|e| runner.run(&e, Some(&interrupt)).run)
+                .collect()
+        }),
+        Err(message) => {
+            sweep_core::errln!("bt-worker: task {task}: {message}");
+            failed_runs(entries, &message)
+        }
+    };
+    Ok(match interrupt.received() {
+        Some(sig) => Err(sig),
+        None => Ok(runs),
+    })
+}
+
+/// Writes the result file of `task` (see the module documentation for the skip and
+/// quarantine rules).
+#[allow(clippy::too_many_arguments)]
+fn finish_task(
+    dir: &SweepDir,
+    plan: &Plan,
+    task: u64,
+    range: std::ops::Range<u64>,
+    runs: Vec<Run>,
+    force: bool,
+    existing: &Existing,
+    started: DateTime<Utc>,
+    clock: Instant,
+) -> anyhow::Result<TaskOutcome> {
     let host = host_name();
     let (slurm, slurmd_nodename) = slurm_ids();
     let file = ResultFile {
@@ -377,10 +458,10 @@ pub fn run_task(
     let target = dir.result_file(task, &host);
     if force {
         for old in existing.complete.iter().filter(|p| **p != target) {
-            set_aside(&dir, old, "is replaced (--force)")?;
+            set_aside(dir, old, "is replaced (--force)")?;
         }
         if target.exists() {
-            set_aside(&dir, &target, "is replaced (--force)")?;
+            set_aside(dir, &target, "is replaced (--force)")?;
         }
     }
     let bytes = serde_json::to_vec(&file).context("cannot serialise the result")?;

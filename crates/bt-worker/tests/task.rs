@@ -145,7 +145,8 @@ fn runs_a_task_then_skips_it_then_forces_it() {
         assert_eq!(run.status, RunStatus::Ok, "{:?}", run.error);
         let m = run.metrics.as_ref().expect("metrics");
         // 2015-01-02 .. 2019-12-31 is 1,303 weekdays; the curve has about that many points.
-        assert!(m.n_obs > 1200 && m.n_obs < 1310, "n_obs {}", m.n_obs);
+        let n = m.n_obs.expect("n_obs");
+        assert!(n > 1200 && n < 1310, "n_obs {n}");
         assert!(m.sharpe.is_finite());
     }
     assert!(

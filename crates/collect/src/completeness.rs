@@ -310,7 +310,8 @@ fn list<T>(out: &mut String, what: &str, items: &[T], limit: usize, show: impl F
     }
     out.push_str(&format!("  {} {what}(s):\n", items.len()));
     for item in items.iter().take(limit) {
-        out.push_str(&format!("    {}\n", show(item)));
+        // A message of several lines (a program's stderr) stays under its item.
+        out.push_str(&format!("    {}\n", show(item).replace('\n', "\n      ")));
     }
     if items.len() > limit {
         out.push_str(&format!(

@@ -169,6 +169,61 @@ pub struct Analysis {
     pub heatmap: Option<Heatmap>,
     /// Spearman correlation of in-sample and out-of-sample ranking values, with a split.
     pub spearman_is_oos: Option<f64>,
+    /// The statistics these results cannot give, and why.
+    pub unknown: Option<Unknown>,
+}
+
+/// Metrics that no run has, in groups, each with why: what a command sweep's output
+/// cannot give, and what is undefined in every run (a Sortino ratio without a losing day).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Unknown {
+    pub groups: Vec<(Vec<&'static str>, String)>,
+}
+
+impl std::fmt::Display for Unknown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self
+            .groups
+            .iter()
+            .map(|(names, why)| format!("{} ({why})", names.join(", ")))
+            .collect();
+        f.write_str(&parts.join("; "))
+    }
+}
+
+/// What `collect` cannot compute from the table of `sweeps`' results.
+pub fn unknown_statistics(sweeps: &[inputs::SweepInput], table: &Table) -> Option<Unknown> {
+    let unknown = table.unknown_metrics();
+    if unknown.is_empty() {
+        return None;
+    }
+    let output = sweeps
+        .iter()
+        .filter_map(|s| s.spec.as_ref()?.command.as_ref())
+        .map(|c| c.output)
+        .next();
+    let (by_output, rest): (Vec<&'static str>, Vec<&'static str>) =
+        unknown.into_iter().partition(|m| match output {
+            Some(f) if f.has_curve() => sweep_core::command::CURVE_UNKNOWN.contains(m),
+            Some(_) => true,
+            None => false,
+        });
+    let mut groups = Vec::new();
+    if let Some(f) = output.filter(|_| !by_output.is_empty()) {
+        let why = if f.has_curve() {
+            "an equity curve does not tell them"
+        } else {
+            "the program's metrics file does not give them"
+        };
+        groups.push((
+            by_output,
+            format!("strategy `command`, output = \"{}\": {why}", f.name()),
+        ));
+    }
+    if !rest.is_empty() {
+        groups.push((rest, "undefined in every run".to_string()));
+    }
+    Some(Unknown { groups })
 }
 
 /// Reads, checks, merges and ranks (no output).
@@ -242,7 +297,9 @@ pub fn analyse(options: &Options) -> Result<Analysis, CollectError> {
             .collect();
         ranking::spearman(&pairs)
     });
+    let unknown = unknown_statistics(&found.sweeps, &table);
     Ok(Analysis {
+        unknown,
         sweeps: found.sweeps,
         completeness,
         table,

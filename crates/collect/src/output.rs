@@ -12,17 +12,7 @@ use backtest::{ParamValue, METRICS, METRIC_COUNT};
 use crate::table::{MetricValues, Row};
 use crate::{Analysis, CollectError, Format};
 
-/// Formats a metric value for people: integers (see [`backtest::MetricDef::integer`]) as
-/// integers, others with 4 decimals, missing as `-`.
-pub fn format_metric(name: &str, v: f64) -> String {
-    if v.is_nan() {
-        "-".to_string()
-    } else if backtest::metrics::metric(name).is_some_and(|d| d.integer) {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.4}")
-    }
-}
+pub use backtest::metrics::format_metric;
 
 fn param_text(p: Option<&ParamValue>) -> String {
     p.map_or(String::new(), |v| v.to_string())
@@ -364,8 +354,25 @@ pub fn overfitting_text(a: &Analysis) -> String {
         format_metric("", o.expected_max_sharpe_daily * crate::overfitting::PERIODS_PER_YEAR.sqrt()),
     );
     if let Some(best) = o.top.first() {
+        let missing: Vec<&str> = [
+            ("skew", best.skew),
+            ("kurtosis", best.kurtosis),
+            ("n_obs", best.n_obs),
+        ]
+        .into_iter()
+        .filter(|(_, v)| v.is_nan())
+        .map(|(n, _)| n)
+        .collect();
+        let why = if missing.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (not computed: the run has no {}, which the DSR needs)",
+                missing.join(", ")
+            )
+        };
         out.push_str(&format!(
-            "  Deflated Sharpe Ratio of the best ({}, Sharpe {}): {}\n",
+            "  Deflated Sharpe Ratio of the best ({}, Sharpe {}): {}{why}\n",
             best.name,
             format_metric("", best.sharpe_annualised),
             format_metric("", best.dsr)
@@ -382,6 +389,11 @@ pub fn overfitting_text(a: &Analysis) -> String {
         )),
         (None, Some(note)) => out.push_str(&format!("  PBO: {note}\n")),
         (None, None) => {}
+    }
+    if let Some(u) = &a.unknown {
+        out.push_str(&format!(
+            "  cannot be computed from these results (shown as -): {u}\n"
+        ));
     }
     out
 }

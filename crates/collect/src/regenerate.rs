@@ -80,15 +80,23 @@ pub fn equity_curves(a: &Analysis, top: usize) -> Curves {
             return out;
         }
     };
-    let market =
-        match guarded(|| MarketData::load(&spec.data, &spec.backtest).map_err(|e| e.to_string())) {
-            Ok(m) => m,
-            Err(e) => {
-                out.problems
-                    .push(format!("the market data could not be loaded: {e}"));
-                return out;
-            }
-        };
+    let (Some(engine), Some(data)) = (strategy.engine(), spec.data.as_ref()) else {
+        out.problems.push(format!(
+            "strategy `{}` runs a program per combination: its equity curves are not kept, \
+             so they cannot be drawn here",
+            strategy.name()
+        ));
+        return out;
+    };
+    let market = match guarded(|| MarketData::load(data, &spec.backtest).map_err(|e| e.to_string()))
+    {
+        Ok(m) => m,
+        Err(e) => {
+            out.problems
+                .push(format!("the market data could not be loaded: {e}"));
+            return out;
+        }
+    };
     let plan_index = a
         .table
         .plans
@@ -115,8 +123,7 @@ pub fn equity_curves(a: &Analysis, top: usize) -> Curves {
         .collect();
     let combos: Vec<Params> = chosen.iter().map(|&(_, i)| params_of(i)).collect();
     let runner = match guarded(|| {
-        TaskRunner::new(&market, strategy.as_ref(), &spec.backtest, &combos)
-            .map_err(|e| e.to_string())
+        TaskRunner::new(&market, engine, &spec.backtest, &combos).map_err(|e| e.to_string())
     }) {
         Ok(r) => r,
         Err(e) => {

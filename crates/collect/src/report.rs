@@ -399,6 +399,13 @@ fn overfitting(h: &mut String, a: &Analysis) {
         }
         (None, None) => {}
     }
+    if let Some(u) = &a.unknown {
+        let _ = write!(
+            h,
+            "<p class=\"note\">Cannot be computed from these results (shown as -): {}.</p>",
+            escape(&u.to_string())
+        );
+    }
 }
 
 fn sensitivity(h: &mut String, a: &Analysis) {

@@ -66,6 +66,19 @@ pub struct Table {
 }
 
 impl Table {
+    /// The metrics no row has (NaN in every row), in table order; none without rows.
+    pub fn unknown_metrics(&self) -> Vec<&'static str> {
+        if self.rows.is_empty() {
+            return Vec::new();
+        }
+        backtest::METRICS
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| self.rows.iter().all(|r| r.metrics[*k].is_nan()))
+            .map(|(_, d)| d.name)
+            .collect()
+    }
+
     /// Whether any row has in-sample / out-of-sample metrics.
     pub fn has_split(&self) -> bool {
         self.rows.iter().any(|r| r.in_sample.is_some())
@@ -169,7 +182,7 @@ mod tests {
     fn metric_values_follow_names() {
         let m = Metrics {
             sharpe: 1.5,
-            trades: 7,
+            trades: Some(7),
             ..Metrics::default()
         };
         let v = metric_values(&m);

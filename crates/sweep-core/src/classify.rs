@@ -360,6 +360,7 @@ mod tests {
             hash: "h1".repeat(32),
             spec_hash: String::new(),
             data: Vec::new(),
+            inputs: Vec::new(),
             strategy: "ma_cross".into(),
             combos: 10,
             combos_per_task: 5,

@@ -1,7 +1,8 @@
 //! The identity of a planned sweep: the plan hash over the spec as planned (without
-//! `[slurm]`, which decides how tasks are queued, not what they compute) and the sha256 of
-//! every data file; and the checks a worker makes before computing anything, that neither
-//! `spec.toml` nor a data file changed since planning.
+//! `[slurm]`, which decides how tasks are queued, not what they compute), the sha256 of
+//! every data file and of a command sweep's input files; and the checks a worker makes
+//! before computing anything, that neither `spec.toml` nor a data or input file changed
+//! since planning.
 
 use std::fs::File;
 use std::io::Read;
@@ -9,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::plan::{DataFileHash, Plan, PLAN_SCHEMA};
+use crate::plan::{DataFileHash, InputFileHash, Plan, PLAN_SCHEMA};
 use crate::spec::Spec;
 
 /// How many hex digits of a sha256 an error message shows.
@@ -42,14 +43,18 @@ pub fn spec_hash(spec: &Spec) -> Result<String, String> {
     Ok(hex::encode(Sha256::digest(text.as_bytes())))
 }
 
-/// The plan hash: the spec hash and the data files' hashes.
-pub fn plan_hash(spec_hash: &str, data: &[DataFileHash]) -> String {
+/// The plan hash: the spec hash, the data files' hashes and the input files' hashes (a
+/// plan without inputs hashes as before inputs existed).
+pub fn plan_hash(spec_hash: &str, data: &[DataFileHash], inputs: &[InputFileHash]) -> String {
     let mut h = Sha256::new();
     h.update(PLAN_SCHEMA.as_bytes());
     h.update(b"\n");
     h.update(spec_hash.as_bytes());
     for d in data {
         h.update(format!("\n{} {}", d.symbol, d.sha256).as_bytes());
+    }
+    for i in inputs {
+        h.update(format!("\ninput {} {}", i.input, i.sha256).as_bytes());
     }
     hex::encode(h.finalize())
 }
@@ -88,6 +93,21 @@ pub enum IdentityError {
         file: PathBuf,
         error: std::io::Error,
     },
+    #[error(
+        "input file {} changed since planning: planned sha256 {planned}..., now \
+         {current}...; plan the sweep again to run the new version",
+        .file.display()
+    )]
+    InputChanged {
+        file: PathBuf,
+        planned: String,
+        current: String,
+    },
+    #[error("input file {} cannot be read to check it against the plan: {error}", .file.display())]
+    InputUnreadable {
+        file: PathBuf,
+        error: std::io::Error,
+    },
 }
 
 /// Checks that `spec` (read from `path`, the sweep's `spec.toml`) is the spec `plan` was
@@ -109,23 +129,66 @@ pub fn check_spec_unchanged(plan: &Plan, spec: &Spec, path: &Path) -> Result<(),
 }
 
 /// Checks each data file of `plan` (at the path the spec's `[data]` gives its symbol, the
-/// file the backtest reads) against the sha256 recorded when the sweep was planned.
-pub fn check_data_unchanged(plan: &Plan, data: &backtest::DataConfig) -> Result<(), IdentityError> {
+/// file the backtest reads) against the sha256 recorded when the sweep was planned. A spec
+/// without `[data]` (a command sweep's) has none to check.
+pub fn check_data_unchanged(
+    plan: &Plan,
+    data: Option<&backtest::DataConfig>,
+) -> Result<(), IdentityError> {
+    let Some(data) = data else {
+        return Ok(());
+    };
     for planned in &plan.data {
         let file = data.file_of(&planned.symbol);
-        let (current, _) = sha256_file(&file).map_err(|error| IdentityError::DataUnreadable {
-            symbol: planned.symbol.clone(),
-            file: file.clone(),
-            error,
-        })?;
-        if !current.eq_ignore_ascii_case(&planned.sha256) {
-            return Err(IdentityError::DataChanged {
+        check_file(&file, &planned.sha256).map_err(|e| match e {
+            FileCheck::Unreadable(error) => IdentityError::DataUnreadable {
+                symbol: planned.symbol.clone(),
+                file: file.clone(),
+                error,
+            },
+            FileCheck::Changed(current) => IdentityError::DataChanged {
                 symbol: planned.symbol.clone(),
                 planned: prefix(&planned.sha256),
                 current: prefix(&current),
-                file,
-            });
-        }
+                file: file.clone(),
+            },
+        })?;
     }
     Ok(())
+}
+
+/// Checks each input file of a command sweep's `plan` (at its planned path) against the
+/// sha256 recorded when the sweep was planned.
+pub fn check_inputs_unchanged(plan: &Plan) -> Result<(), IdentityError> {
+    for planned in &plan.inputs {
+        let file = PathBuf::from(&planned.path);
+        check_file(&file, &planned.sha256).map_err(|e| match e {
+            FileCheck::Unreadable(error) => IdentityError::InputUnreadable {
+                file: file.clone(),
+                error,
+            },
+            FileCheck::Changed(current) => IdentityError::InputChanged {
+                planned: prefix(&planned.sha256),
+                current: prefix(&current),
+                file: file.clone(),
+            },
+        })?;
+    }
+    Ok(())
+}
+
+/// Why a file is not the one planned.
+enum FileCheck {
+    Unreadable(std::io::Error),
+    /// Its sha256 now.
+    Changed(String),
+}
+
+fn check_file(file: &Path, planned: &str) -> Result<(), FileCheck> {
+    let (current, _) = sha256_file(file).map_err(FileCheck::Unreadable)?;
+    if current.eq_ignore_ascii_case(planned) {
+        Ok(())
+    } else {
+        Err(FileCheck::Changed(current))
+    }
 }

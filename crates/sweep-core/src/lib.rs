@@ -14,7 +14,9 @@
 
 pub mod atomic;
 pub mod classify;
+pub mod command;
 pub mod constraint;
+pub mod decl;
 pub mod grid;
 pub mod identity;
 pub mod interrupt;

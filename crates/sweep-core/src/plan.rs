@@ -27,6 +27,17 @@ pub struct DataFileHash {
     pub bytes: u64,
 }
 
+/// One input file of a command sweep (`[command] inputs`), with its content hash.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InputFileHash {
+    /// As written in the spec (relative to the command's workdir).
+    pub input: String,
+    /// The file hashed.
+    pub path: String,
+    pub sha256: String,
+    pub bytes: u64,
+}
+
 /// One `sbatch --array` submission: tasks `offset .. offset + count`, submitted as array
 /// indices `0 .. count` with the offset passed to the worker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,11 +51,15 @@ pub struct ArrayChunk {
 pub struct Plan {
     pub schema: String,
     pub name: String,
-    /// sha256 (hex) of the normalised spec and the data-file hashes: the sweep's identity.
+    /// sha256 (hex) of the normalised spec, the data-file hashes and a command's input-file
+    /// hashes: the sweep's identity.
     pub hash: String,
     /// sha256 (hex) of the normalised spec alone.
     pub spec_hash: String,
     pub data: Vec<DataFileHash>,
+    /// The input files of a command sweep (absent for the others).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<InputFileHash>,
     pub strategy: String,
     pub combos: u64,
     pub combos_per_task: u64,

@@ -14,7 +14,8 @@
 //! * **Chunking.** Combinations per task come from `[slurm] combos_per_task` (or
 //!   [`PlanOptions::combos_per_task`]), else from `target_task_seconds` (default
 //!   [`DEFAULT_TARGET_TASK_SECONDS`]) at an assumed [`ASSUMED_COMBO_SECONDS`] (50 µs) per
-//!   combination, at most [`MAX_DERIVED_COMBOS_PER_TASK`] (10,000). It is raised when
+//!   combination ([`ASSUMED_COMMAND_SECONDS`], 10 s, for a command sweep's program, with
+//!   a note saying so), at most [`MAX_DERIVED_COMBOS_PER_TASK`] (10,000). It is raised when
 //!   needed so the tasks fit in [`MAX_ARRAYS`] arrays of MaxArraySize. MaxArraySize: [`PlanOptions::max_array_size`], else `[slurm]
 //!   max_array_size`, else [`PlanOptions::cluster_max_array_size`] (what `scontrol show
 //!   config` says), else 1001.
@@ -38,6 +39,7 @@ use backtest::{
 };
 
 use crate::atomic::{write_atomic, write_atomic_with};
+use crate::command::{CommandSpec, COMMAND_STRATEGY};
 use crate::constraint::{Dialect, Scalar, Span, Value};
 use crate::grid::{Axis, Grid};
 use crate::interrupt::Interrupt;
@@ -45,12 +47,16 @@ use crate::layout::{ResultsListing, SharedFs, SweepDir};
 use crate::manifest::ManifestEntry;
 use crate::overrides::{parse_override, OverrideError};
 use crate::plan::{
-    split_arrays, task_count, DataFileHash, Plan, DEFAULT_MAX_ARRAY_SIZE, PLAN_SCHEMA,
+    split_arrays, task_count, DataFileHash, InputFileHash, Plan, DEFAULT_MAX_ARRAY_SIZE,
+    PLAN_SCHEMA,
 };
 use crate::spec::{located, Spec, SpecError, RULES_STRATEGY};
 
 /// Assumed cost of one combination when choosing combinations per task from a target time.
 pub const ASSUMED_COMBO_SECONDS: f64 = 50e-6;
+/// The same for a command sweep: its program's time is unknown; a backtest in Python
+/// takes seconds to minutes.
+pub const ASSUMED_COMMAND_SECONDS: f64 = 10.0;
 /// Target wall time of one task when the spec sets neither `combos_per_task` nor
 /// `target_task_seconds`.
 pub const DEFAULT_TARGET_TASK_SECONDS: f64 = 60.0;
@@ -324,12 +330,13 @@ enum Slot {
 }
 
 /// The strategy of a spec: a built-in, or the spec's rules compiled (parsed and
-/// type-checked against `[rules.params]`) for its symbols. Planning, the worker, `bt-worker
-/// run` and `collect`'s equity curves all get it here, so a rule compiles the same way
-/// everywhere.
+/// type-checked against `[rules.params]`) for its symbols, or a command (a program per
+/// combination, run by the worker). Planning, the worker, `bt-worker run` and `collect`'s
+/// equity curves all get it here, so a rule compiles the same way everywhere.
 pub enum SpecStrategy {
     Builtin(&'static StrategyInfo),
     Rules(Box<Rules>),
+    Command(Box<CommandSpec>),
 }
 
 impl fmt::Debug for SpecStrategy {
@@ -337,6 +344,7 @@ impl fmt::Debug for SpecStrategy {
         match self {
             SpecStrategy::Builtin(info) => write!(f, "Builtin({})", info.name),
             SpecStrategy::Rules(r) => write!(f, "Rules({:?})", r.texts()),
+            SpecStrategy::Command(c) => write!(f, "Command({:?})", c.argv),
         }
     }
 }
@@ -349,42 +357,68 @@ impl SpecStrategy {
             path: spec.path.clone(),
             line,
         };
-        match spec.rules.as_ref() {
-            Some(rules) if spec.strategy == RULES_STRATEGY => {
-                let compiled = Rules::compile(&rules.def, rules.params.clone(), &spec.data.symbols)
-                    .map_err(|error| PlanError::Rule {
-                        at: at(rules.line_of(&error.rule)),
-                        error: Box::new(error),
+        match (spec.rules.as_ref(), spec.command.as_ref()) {
+            (Some(rules), _) if spec.strategy == RULES_STRATEGY => {
+                let symbols = &spec.data()?.symbols;
+                let compiled =
+                    Rules::compile(&rules.def, rules.params.clone(), symbols).map_err(|error| {
+                        PlanError::Rule {
+                            at: at(rules.line_of(&error.rule)),
+                            error: Box::new(error),
+                        }
                     })?;
                 Ok(SpecStrategy::Rules(Box::new(compiled)))
+            }
+            (_, Some(command)) if spec.strategy == COMMAND_STRATEGY => {
+                Ok(SpecStrategy::Command(Box::new(command.clone())))
             }
             _ => Ok(SpecStrategy::Builtin(
                 registry::find(&spec.strategy).ok_or_else(|| PlanError::UnknownStrategy {
                     at: at(spec.lines.strategy),
                     name: spec.strategy.clone(),
                     suggestion: registry::suggest(&spec.strategy)
-                        .or_else(|| backtest::params::closest(&spec.strategy, &[RULES_STRATEGY]))
+                        .or_else(|| {
+                            backtest::params::closest(
+                                &spec.strategy,
+                                &[RULES_STRATEGY, COMMAND_STRATEGY],
+                            )
+                        })
                         .map(|s| format!(" (did you mean `{s}`?)"))
                         .unwrap_or_default(),
-                    valid: format!("{}, {RULES_STRATEGY}", registry::names()),
+                    valid: format!(
+                        "{}, {RULES_STRATEGY}, {COMMAND_STRATEGY}",
+                        registry::names()
+                    ),
                 })?,
             )),
         }
     }
 
-    /// The strategy as the engine takes it.
-    pub fn as_ref(&self) -> StrategyRef<'_> {
+    /// The strategy as the engine takes it; `None` for a command (the worker runs its
+    /// program instead).
+    pub fn engine(&self) -> Option<StrategyRef<'_>> {
         match self {
-            SpecStrategy::Builtin(info) => StrategyRef::Builtin(info),
-            SpecStrategy::Rules(rules) => StrategyRef::Rules(rules),
+            SpecStrategy::Builtin(info) => Some(StrategyRef::Builtin(info)),
+            SpecStrategy::Rules(rules) => Some(StrategyRef::Rules(rules)),
+            SpecStrategy::Command(_) => None,
         }
     }
 
-    /// `ma_cross`, or `rules`.
+    /// `ma_cross`, `rules` or `command`.
     pub fn name(&self) -> &'static str {
         match self {
             SpecStrategy::Builtin(info) => info.name,
             SpecStrategy::Rules(_) => RULES_STRATEGY,
+            SpecStrategy::Command(_) => COMMAND_STRATEGY,
+        }
+    }
+
+    /// The parameters the strategy declares, for `symbols`.
+    pub fn params(&self, symbols: &[String]) -> Vec<backtest::ParamSpec> {
+        match self {
+            SpecStrategy::Builtin(info) => info.params(symbols),
+            SpecStrategy::Rules(rules) => rules.params().to_vec(),
+            SpecStrategy::Command(command) => command.params.clone(),
         }
     }
 }
@@ -424,10 +458,12 @@ impl SweepGrid {
             None => Vec::new(),
         };
         let strategy_name = strategy.name();
-        let declared = match &strategy {
-            SpecStrategy::Builtin(info) => info.params(&spec.data.symbols),
-            SpecStrategy::Rules(rules) => rules.params().to_vec(),
-        };
+        let symbols: Vec<String> = spec
+            .data
+            .as_ref()
+            .map(|d| d.symbols.clone())
+            .unwrap_or_default();
+        let declared = strategy.params(&symbols);
         let params_line = spec.params.iter().find_map(|p| p.line);
 
         // Each parameter: declared, non-empty, every value of the declared type and range.
@@ -598,7 +634,7 @@ impl SweepGrid {
             grid,
             strategy,
             rule_lines,
-            symbols: spec.data.symbols.clone(),
+            symbols,
             base,
             constraints,
             slots,
@@ -608,9 +644,9 @@ impl SweepGrid {
         })
     }
 
-    /// The strategy the combinations run: a built-in, or the compiled rules.
-    pub fn strategy(&self) -> StrategyRef<'_> {
-        self.strategy.as_ref()
+    /// The strategy the combinations run: a built-in, the compiled rules, or a command.
+    pub fn strategy(&self) -> &SpecStrategy {
+        &self.strategy
     }
 
     /// The line of rule `rule` (for rules), else of `[params]`.
@@ -680,6 +716,8 @@ impl SweepGrid {
                     error: Box::new(source),
                 })?
             }
+            // Each value was checked against its declaration; a program has no cross checks.
+            SpecStrategy::Command(_) => {}
             SpecStrategy::Rules(rules) => {
                 rules.check(&p).map_err(|error| PlanError::RuleCombo {
                     at: At {
@@ -801,24 +839,27 @@ fn params_text(p: &Params) -> String {
         .join(", ")
 }
 
-/// Hashes every data file of the spec; a missing file is an error naming its path.
+/// Hashes every data file of the spec; a missing file is an error naming its path. A
+/// command sweep without `[data]` has none.
 fn hash_data(spec: &Spec) -> Result<Vec<DataFileHash>, PlanError> {
     let at = At {
         path: spec.path.clone(),
         line: spec.lines.data,
     };
-    if spec.data.symbols.is_empty() {
+    let Some(data) = &spec.data else {
+        return Ok(Vec::new());
+    };
+    if data.symbols.is_empty() {
         return Err(PlanError::Spec(spec.error(
             spec.lines.data,
             "data.symbols",
             "no symbols given",
         )));
     }
-    spec.data
-        .symbols
+    data.symbols
         .iter()
         .map(|symbol| {
-            let file = spec.data.file_of(symbol);
+            let file = data.file_of(symbol);
             if !file.is_file() {
                 return Err(PlanError::MissingData {
                     at: at.clone(),
@@ -835,6 +876,80 @@ fn hash_data(spec: &Spec) -> Result<Vec<DataFileHash>, PlanError> {
             })
         })
         .collect()
+}
+
+/// A command sweep's checks on the planning machine: the workdir is a directory, the
+/// program is found (a node may differ: it looks again when it runs), every input is a
+/// file, hashed into the plan. Returns the inputs' hashes and notes for the summary.
+fn check_command(spec: &Spec) -> Result<(Vec<InputFileHash>, Vec<String>), PlanError> {
+    let Some(command) = &spec.command else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    let fail = |key: &str, message: String| {
+        PlanError::Spec(spec.error(command.line_of(key), &format!("command.{key}"), message))
+    };
+    // What is wrong with `path`, which should be a directory (or a file).
+    let wrong = |path: &Path, dir: bool| match (path.exists(), dir) {
+        (false, _) => "does not exist",
+        (true, true) => "is not a directory",
+        (true, false) => "is not a file (list the files of a directory one by one)",
+    };
+    let workdir = &command.workdir;
+    if !workdir.is_dir() {
+        return Err(fail(
+            "workdir",
+            format!(
+                "the working directory {} {}",
+                workdir.display(),
+                wrong(workdir, true)
+            ),
+        ));
+    }
+    let found = command.find_program(std::env::var_os("PATH").as_deref());
+    let mut notes = vec![match (found, &spec.slurm.container) {
+        (Ok(program), _) => format!(
+            "command: `{}` is {} on this machine; each node looks for it again when it runs \
+             (in the container's image under [slurm.container])",
+            command.argv[0],
+            program.display()
+        ),
+        // The tasks run in the image: the program may be there only.
+        (Err(m), Some(c)) => format!(
+            "command: {m} on this machine; the tasks run in the image `{}`, which must have it",
+            c.image
+        ),
+        (Err(m), None) => return Err(fail("argv", format!("{m} (checked on this machine)"))),
+    }];
+    if command.timeout.is_none() {
+        notes.push(
+            "command: no `timeout`: a combination that hangs holds its task until the SLURM \
+             time limit, and the task's later combinations never run"
+                .to_string(),
+        );
+    }
+    let mut inputs = Vec::with_capacity(command.inputs.len());
+    for input in &command.inputs {
+        let file = command.input_path(input);
+        if !file.is_file() {
+            return Err(fail(
+                "inputs",
+                format!(
+                    "input `{}`: {} {}",
+                    input.display(),
+                    file.display(),
+                    wrong(&file, false)
+                ),
+            ));
+        }
+        let (sha256, bytes) = sha256_file(&file).map_err(io_err(&file))?;
+        inputs.push(InputFileHash {
+            input: input.display().to_string(),
+            path: file.display().to_string(),
+            sha256,
+            bytes,
+        });
+    }
+    Ok((inputs, notes))
 }
 
 /// Reads, validates and compiles a spec file with overrides applied.
@@ -874,18 +989,21 @@ pub fn plan_sweep_with(
     let (spec, grid) = prepare_spec(spec_path, &options.overrides)?;
     check_size(&spec, &grid, options)?;
     let data = hash_data(&spec)?;
-    let market = if options.check_data {
-        let market =
-            MarketData::load(&spec.data, &spec.backtest).map_err(|source| PlanError::Data {
-                at: At {
-                    path: spec.path.clone(),
-                    line: spec.lines.data,
-                },
-                error: Box::new(source),
-            })?;
-        Some(market)
-    } else {
-        None
+    let (inputs, command_notes) = check_command(&spec)?;
+    // A command sweep's data is hashed, not loaded: the program reads it.
+    let market = match &spec.data {
+        Some(data) if options.check_data && spec.command.is_none() => {
+            let market =
+                MarketData::load(data, &spec.backtest).map_err(|source| PlanError::Data {
+                    at: At {
+                        path: spec.path.clone(),
+                        line: spec.lines.data,
+                    },
+                    error: Box::new(source),
+                })?;
+            Some(market)
+        }
+        _ => None,
     };
     let bad_spec = |message| PlanError::BadPlan {
         path: spec.path.clone(),
@@ -893,7 +1011,7 @@ pub fn plan_sweep_with(
     };
     let spec_hash = crate::identity::spec_hash(&spec).map_err(bad_spec)?;
     let full_text = spec.to_toml().map_err(bad_spec)?;
-    let hash = crate::identity::plan_hash(&spec_hash, &data);
+    let hash = crate::identity::plan_hash(&spec_hash, &data, &inputs);
 
     let sharedfs = options.sharedfs.clone().unwrap_or_else(default_sharedfs);
     let sweeps = SharedFs::new(&sharedfs).sweeps();
@@ -910,6 +1028,7 @@ pub fn plan_sweep_with(
         .iter()
         .flat_map(|m| m.notes())
         .map(|n| format!("data: {n}"))
+        .chain(command_notes)
         .collect();
 
     // A new directory is built in a hidden folder beside it, then renamed into place.
@@ -960,7 +1079,20 @@ pub fn plan_sweep_with(
                 .slurm
                 .target_task_seconds
                 .unwrap_or(DEFAULT_TARGET_TASK_SECONDS);
-            ((target / ASSUMED_COMBO_SECONDS).ceil() as u64).min(MAX_DERIVED_COMBOS_PER_TASK)
+            let assumed = if spec.command.is_some() {
+                ASSUMED_COMMAND_SECONDS
+            } else {
+                ASSUMED_COMBO_SECONDS
+            };
+            let per = ((target / assumed).ceil() as u64).min(MAX_DERIVED_COMBOS_PER_TASK);
+            if spec.command.is_some() {
+                notes.push(format!(
+                    "command: {per} combination(s) per task for a task of about {target} s \
+                     assumes {assumed} s per run of the program; set [slurm] combos_per_task \
+                     (or target_task_seconds) for yours"
+                ));
+            }
+            per
         })
         .max(1);
     let max_tasks = max_array_size.saturating_mul(MAX_ARRAYS);
@@ -987,6 +1119,7 @@ pub fn plan_sweep_with(
         hash: hash.clone(),
         spec_hash,
         data,
+        inputs,
         strategy: spec.strategy.clone(),
         combos,
         combos_per_task: per,
@@ -1074,9 +1207,11 @@ fn write_manifest(
                     });
                 }
             }
-            if let Some((market, spec)) = check {
-                backtest::preflight_strategy(market, grid.strategy(), &params, &spec.backtest)
-                    .map_err(|error| match error {
+            if let Some((market, spec, strategy)) =
+                check.and_then(|(m, s)| Some((m, s, grid.strategy().engine()?)))
+            {
+                backtest::preflight_strategy(market, strategy, &params, &spec.backtest).map_err(
+                    |error| match error {
                         backtest::BacktestError::Rule(error) => PlanError::RuleCombo {
                             at: At {
                                 path: spec.path.clone(),
@@ -1095,7 +1230,8 @@ fn write_manifest(
                             params: params_text(&params),
                             error: Box::new(error),
                         },
-                    })?;
+                    },
+                )?;
             }
             serde_json::to_writer(&mut w, &ManifestEntry { i, params })
                 .map_err(|e| io_err(&path)(e.into()))?;

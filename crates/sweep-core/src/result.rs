@@ -55,6 +55,22 @@ pub struct Run {
     pub returns: Option<Vec<f64>>,
 }
 
+impl Run {
+    /// A combination that failed with `message`.
+    pub fn failed(i: u64, params: Params, message: String) -> Run {
+        Run {
+            i,
+            params,
+            status: RunStatus::Error,
+            error: Some(message),
+            metrics: None,
+            in_sample: None,
+            out_of_sample: None,
+            returns: None,
+        }
+    }
+}
+
 /// Everything one array task writes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ResultFile {

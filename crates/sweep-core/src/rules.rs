@@ -23,25 +23,20 @@
 //! writes every rule as a string and every declaration with its fields, so the plan hash
 //! covers the rules and their declarations.
 
-use std::fmt;
-
-use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
-use serde::{Deserialize, Deserializer, Serialize};
-use toml::Spanned;
+use serde::Serialize;
 
-use backtest::{ParamKind, ParamSpec, ParamValue};
+use backtest::{ParamKind, ParamSpec};
 
 pub use backtest::rules::RulesDef;
 use backtest::rules::{DeclType, ParamDecl};
+
+use crate::decl::{line_in, read_declarations, Declarations, RawEntry, RawWithParams, TableError};
 
 /// The keys of `[rules]` that hold rules, in the order of the three forms.
 pub const RULE_KEYS: [&str; 8] = [
     "position", "entry", "exit", "size", "rank", "top", "filter", "weight",
 ];
-
-/// The fields of a declaration in `[rules.params]`.
-pub const DECLARATION_FIELDS: [&str; 6] = ["type", "default", "min", "max", "choices", "help"];
 
 /// Names a parameter cannot have: the language's keywords, its series and `w` (one over
 /// the number of symbols).
@@ -65,15 +60,6 @@ pub struct RulesSpec {
     pub param_lines: Vec<(String, Option<usize>)>,
 }
 
-/// Why `[rules]` cannot be read: the field (`rules.position`, `rules.params.fast.max`), its
-/// line and what is wrong.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RulesSpecError {
-    pub line: Option<usize>,
-    pub field: String,
-    pub message: String,
-}
-
 impl RulesSpec {
     /// The rules written, in form order, with their text: `[("position", "sma(...) > ...")]`.
     pub fn texts(&self) -> Vec<(&'static str, &str)> {
@@ -85,20 +71,12 @@ impl RulesSpec {
 
     /// The line of rule `rule` (`position`), else of the `[rules]` table.
     pub fn line_of(&self, rule: &str) -> Option<usize> {
-        self.rule_lines
-            .iter()
-            .find(|(k, _)| k == rule)
-            .map(|(_, l)| *l)
-            .or(self.line)
+        line_in(&self.rule_lines, rule, self.line)
     }
 
     /// The line of the declaration of `param`, else of the `[rules]` table.
     pub fn param_line(&self, param: &str) -> Option<usize> {
-        self.param_lines
-            .iter()
-            .find(|(k, _)| k == param)
-            .and_then(|(_, l)| *l)
-            .or(self.line)
+        line_in(&self.param_lines, param, self.line)
     }
 
     /// `[rules]` in its normalised form, to serialise into spec.toml: the rules as strings
@@ -122,49 +100,6 @@ impl Serialize for NormalisedRules<'_> {
         }
         if params {
             m.serialize_entry("params", &Declarations(&self.0.params))?;
-        }
-        m.end()
-    }
-}
-
-struct Declarations<'a>(&'a [ParamSpec]);
-
-impl Serialize for Declarations<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(self.0.len()))?;
-        for p in self.0 {
-            m.serialize_entry(&p.name, &Declaration(p))?;
-        }
-        m.end()
-    }
-}
-
-struct Declaration<'a>(&'a ParamSpec);
-
-impl Serialize for Declaration<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let p = self.0;
-        let mut m = s.serialize_map(None)?;
-        let (kind, choices) = match &p.kind {
-            ParamKind::Int => ("int", None),
-            ParamKind::Float => ("float", None),
-            ParamKind::Bool => ("bool", None),
-            ParamKind::Choice(c) => ("choice", Some(c)),
-        };
-        m.serialize_entry("type", kind)?;
-        if let Some(c) = choices {
-            m.serialize_entry("choices", c)?;
-        }
-        m.serialize_entry("default", &p.default)?;
-        for (key, bound) in [("min", p.min), ("max", p.max)] {
-            match (bound, &p.kind) {
-                (Some(b), ParamKind::Int) => m.serialize_entry(key, &(b as i64))?,
-                (Some(b), _) => m.serialize_entry(key, &b)?,
-                (None, _) => {}
-            }
-        }
-        if !p.help.is_empty() {
-            m.serialize_entry("help", &p.help)?;
         }
         m.end()
     }
@@ -199,126 +134,16 @@ fn rule_slot<'a>(def: &'a mut RulesDef, key: &str) -> Option<&'a mut Option<Stri
     })
 }
 
-/// A TOML table read in file order, each value with its span.
-#[derive(Default)]
-pub(crate) struct Ordered<T>(pub Vec<(String, Spanned<T>)>);
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Ordered<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<T>(std::marker::PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
-            type Value = Ordered<T>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a table")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Ordered<T>, A::Error> {
-                let mut out = Vec::new();
-                while let Some(k) = map.next_key::<String>()? {
-                    out.push((k, map.next_value::<Spanned<T>>()?));
-                }
-                Ok(Ordered(out))
-            }
-        }
-        d.deserialize_map(V(std::marker::PhantomData))
-    }
-}
-
-/// A declaration as written: a table of fields, or something else (an error later).
-pub(crate) enum RawDecl {
-    Table(Vec<(String, Spanned<toml::Value>)>),
-    Other(&'static str),
-}
-
-impl<'de> Deserialize<'de> for RawDecl {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RawDecl;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a declaration table")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawDecl, A::Error> {
-                let mut out = Vec::new();
-                while let Some(k) = map.next_key::<String>()? {
-                    out.push((k, map.next_value::<Spanned<toml::Value>>()?));
-                }
-                Ok(RawDecl::Table(out))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<RawDecl, E> {
-                Ok(RawDecl::Other("boolean"))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<RawDecl, E> {
-                Ok(RawDecl::Other("integer"))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<RawDecl, E> {
-                Ok(RawDecl::Other("integer"))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<RawDecl, E> {
-                Ok(RawDecl::Other("float"))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<RawDecl, E> {
-                Ok(RawDecl::Other("string"))
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<RawDecl, A::Error> {
-                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-                Ok(RawDecl::Other("array"))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// One entry of `[rules]`: a rule (any scalar, checked later) or the `params` table.
-pub(crate) enum RawRuleEntry {
-    Rule(toml::Value),
-    Params(Ordered<RawDecl>),
-}
-
-/// `[rules]` as written, in file order.
-#[derive(Default)]
-pub(crate) struct RawRules(pub Vec<(String, Option<std::ops::Range<usize>>, RawRuleEntry)>);
-
-impl<'de> Deserialize<'de> for RawRules {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RawRules;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a [rules] table")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawRules, A::Error> {
-                let mut out = Vec::new();
-                while let Some(k) = map.next_key::<String>()? {
-                    // No span for `params`: toml cannot give one for a table that only
-                    // `[rules.params.NAME]` headers create.
-                    if k == "params" {
-                        out.push((k, None, RawRuleEntry::Params(map.next_value()?)));
-                    } else {
-                        let r = map.next_value::<Spanned<toml::Value>>()?;
-                        let span = r.span();
-                        out.push((k, Some(span), RawRuleEntry::Rule(r.into_inner())));
-                    }
-                }
-                Ok(RawRules(out))
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
-
 /// Reads `[rules]`; `line` gives the 1-based line of a byte offset of the spec text,
 /// `key_line(from, key)` the line of the first `key =` at or after byte `from`, and
 /// `table_line` is the line of the `[rules]` header (when there is one).
 pub(crate) fn read_rules(
-    raw: RawRules,
+    raw: RawWithParams,
     table_line: Option<usize>,
     line: &dyn Fn(usize) -> usize,
     key_line: &dyn Fn(usize, &str) -> Option<usize>,
-) -> Result<RulesSpec, RulesSpecError> {
-    let err = |line: Option<usize>, field: String, message: String| RulesSpecError {
+) -> Result<RulesSpec, TableError> {
+    let err = |line: Option<usize>, field: String, message: String| TableError {
         line,
         field,
         message,
@@ -330,26 +155,18 @@ pub(crate) fn read_rules(
     for (key, span, value) in raw.0 {
         let at = span.as_ref().map(|s| line(s.start)).or(table_line);
         match value {
-            RawRuleEntry::Params(decls) => {
-                for (name, decl) in decls.0 {
-                    let decl_line = Some(line(decl.span().start));
-                    let start = decl.span().start;
-                    let spec = read_declaration(&name, decl.into_inner(), decl_line, &|k| {
-                        key_line(start, k)
-                    })?;
-                    if out.params.iter().any(|p| p.name == spec.name) {
-                        return Err(err(
-                            decl_line,
-                            format!("rules.params.{name}"),
-                            format!("`{name}` is declared twice"),
-                        ));
-                    }
-                    out.def.params.insert(name.clone(), declaration_of(&spec));
-                    out.param_lines.push((name, decl_line));
+            RawEntry::Params(decls) => {
+                for (spec, decl_line) in
+                    read_declarations("rules", decls, &check_param_name, line, key_line)?
+                {
+                    out.def
+                        .params
+                        .insert(spec.name.clone(), declaration_of(&spec));
+                    out.param_lines.push((spec.name.clone(), decl_line));
                     out.params.push(spec);
                 }
             }
-            RawRuleEntry::Rule(v) => {
+            RawEntry::Value(v) => {
                 let Some(slot) = rule_slot(&mut out.def, &key) else {
                     let mut valid: Vec<&str> = RULE_KEYS.to_vec();
                     valid.push("params");
@@ -498,256 +315,12 @@ fn check_param_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn value_of(v: &toml::Value) -> Option<ParamValue> {
-    Some(match v {
-        toml::Value::Integer(i) => ParamValue::Int(*i),
-        toml::Value::Float(f) => ParamValue::Float(*f),
-        toml::Value::Boolean(b) => ParamValue::Bool(*b),
-        toml::Value::String(s) => ParamValue::Str(s.clone()),
-        _ => return None,
-    })
-}
-
-/// Reads one declaration of `[rules.params]`.
-fn read_declaration(
-    name: &str,
-    decl: RawDecl,
-    decl_line: Option<usize>,
-    key_line: &dyn Fn(&str) -> Option<usize>,
-) -> Result<ParamSpec, RulesSpecError> {
-    let field_of = |f: &str| {
-        if f.is_empty() {
-            format!("rules.params.{name}")
-        } else {
-            format!("rules.params.{name}.{f}")
-        }
-    };
-    let err = |line: Option<usize>, f: &str, message: String| RulesSpecError {
-        line,
-        field: field_of(f),
-        message,
-    };
-    check_param_name(name).map_err(|m| err(decl_line, "", m))?;
-    let fields = match decl {
-        RawDecl::Table(f) => f,
-        RawDecl::Other(kind) => {
-            return Err(err(
-                decl_line,
-                "",
-                format!(
-                    "expected a declaration table such as `{name} = {{ type = \"int\", default = 20, min = 1, max = 500 }}`, got a {kind}; the values to sweep go in [params]"
-                ),
-            ))
-        }
-    };
-    // The line of a field: where its value is in an inline table (the declaration's line),
-    // or its own line in a `[rules.params.NAME]` table.
-    let line_of = |key: &str| key_line(key).or(decl_line);
-    for (key, _) in &fields {
-        if !DECLARATION_FIELDS.contains(&key.as_str()) {
-            let hint = expr::closest(key, &DECLARATION_FIELDS)
-                .map(|c| format!(" (did you mean `{c}`?)"))
-                .unwrap_or_default();
-            return Err(err(
-                line_of(key),
-                key,
-                format!(
-                    "unknown field `{key}`{hint}; a declaration has {}",
-                    DECLARATION_FIELDS.join(", ")
-                ),
-            ));
-        }
-    }
-    let get = |key: &str| {
-        fields
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.get_ref())
-    };
-    let types = "\"int\", \"float\", \"bool\" or \"choice\"";
-    let kind_text = match get("type") {
-        None => {
-            return Err(err(
-                decl_line,
-                "type",
-                format!("the declaration needs `type` ({types})"),
-            ))
-        }
-        Some(toml::Value::String(s)) => s.clone(),
-        Some(other) => {
-            return Err(err(
-                line_of("type"),
-                "type",
-                format!("`type` must be {types}, got a {}", other.type_str()),
-            ))
-        }
-    };
-    let choices = match get("choices") {
-        None => None,
-        Some(toml::Value::Array(items)) => {
-            let mut out: Vec<String> = Vec::with_capacity(items.len());
-            for item in items {
-                match item {
-                    toml::Value::String(s) if !out.contains(s) => out.push(s.clone()),
-                    toml::Value::String(s) => {
-                        return Err(err(
-                            line_of("choices"),
-                            "choices",
-                            format!("`{s}` is listed twice"),
-                        ))
-                    }
-                    other => {
-                        return Err(err(
-                            line_of("choices"),
-                            "choices",
-                            format!("choices are strings, got a {}", other.type_str()),
-                        ))
-                    }
-                }
-            }
-            Some(out)
-        }
-        Some(other) => {
-            return Err(err(
-                line_of("choices"),
-                "choices",
-                format!(
-                    "`choices` must be a list of strings, got a {}",
-                    other.type_str()
-                ),
-            ))
-        }
-    };
-    let kind = match (kind_text.as_str(), choices) {
-        ("int", None) => ParamKind::Int,
-        ("float", None) => ParamKind::Float,
-        ("bool", None) => ParamKind::Bool,
-        ("choice", Some(c)) if !c.is_empty() => ParamKind::Choice(c),
-        ("choice", Some(_)) => {
-            return Err(err(
-                line_of("choices"),
-                "choices",
-                "`choices` is empty; list the strings the parameter can take".into(),
-            ))
-        }
-        ("choice", None) => {
-            return Err(err(
-                decl_line,
-                "choices",
-                "a `choice` parameter needs `choices = [\"a\", \"b\", ...]`".into(),
-            ))
-        }
-        ("int" | "float" | "bool", Some(_)) => {
-            return Err(err(
-                line_of("choices"),
-                "choices",
-                format!("`choices` is for `type = \"choice\"`, not `{kind_text}`"),
-            ))
-        }
-        (other, _) => {
-            let hint = expr::closest(other, &["int", "float", "bool", "choice"])
-                .map(|c| format!(" (did you mean `{c}`?)"))
-                .unwrap_or_default();
-            return Err(err(
-                line_of("type"),
-                "type",
-                format!("unknown type `{other}`{hint}; a parameter's type is {types}"),
-            ));
-        }
-    };
-    let numeric = matches!(kind, ParamKind::Int | ParamKind::Float);
-    let bound = |key: &str| -> Result<Option<f64>, RulesSpecError> {
-        let Some(v) = get(key) else { return Ok(None) };
-        if !numeric {
-            return Err(err(
-                line_of(key),
-                key,
-                format!("`{key}` is for `int` and `float` parameters, not `{kind_text}`"),
-            ));
-        }
-        let x = match v {
-            toml::Value::Integer(i) => *i as f64,
-            toml::Value::Float(f) if matches!(kind, ParamKind::Float) => *f,
-            toml::Value::Float(f) if f.fract() == 0.0 => *f,
-            other => {
-                return Err(err(
-                    line_of(key),
-                    key,
-                    format!(
-                        "`{key}` of a `{kind_text}` parameter must be a {}, got `{other}`",
-                        if matches!(kind, ParamKind::Int) {
-                            "whole number"
-                        } else {
-                            "number"
-                        }
-                    ),
-                ))
-            }
-        };
-        if !x.is_finite() {
-            return Err(err(line_of(key), key, format!("`{key}` must be finite")));
-        }
-        Ok(Some(x))
-    };
-    let (min, max) = (bound("min")?, bound("max")?);
-    if let (Some(lo), Some(hi)) = (min, max) {
-        if lo > hi {
-            return Err(err(
-                line_of("max"),
-                "max",
-                format!("`max` = {hi} is below `min` = {lo}"),
-            ));
-        }
-    }
-    let help = match get("help") {
-        None => String::new(),
-        Some(toml::Value::String(s)) => s.clone(),
-        Some(other) => {
-            return Err(err(
-                line_of("help"),
-                "help",
-                format!("`help` must be a string, got a {}", other.type_str()),
-            ))
-        }
-    };
-    let Some(default) = get("default") else {
-        return Err(err(
-            decl_line,
-            "default",
-            format!(
-                "the declaration needs a `default` (the value a combination takes when [params] does not give `{name}`)"
-            ),
-        ));
-    };
-    let Some(default) = value_of(default) else {
-        return Err(err(
-            line_of("default"),
-            "default",
-            format!(
-                "`default` must be a number, string or boolean, got a {}",
-                default.type_str()
-            ),
-        ));
-    };
-    let mut spec = ParamSpec {
-        name: name.to_string(),
-        kind,
-        default: default.clone(),
-        min,
-        max,
-        help,
-    };
-    spec.default = spec
-        .check(&default)
-        .map_err(|e| err(line_of("default"), "default", e.to_string()))?;
-    Ok(spec)
-}
-
 #[cfg(test)]
 mod tests {
     use std::path::Path;
 
     use crate::spec::{Spec, SpecError};
+    use backtest::ParamValue;
 
     use super::*;
 

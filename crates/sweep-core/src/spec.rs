@@ -27,6 +27,12 @@
 //! [rules.params]                    # the parameters the rules use, declared
 //! fast = { type = "int", default = 50, min = 1, max = 2000 }
 //!
+//! [command]                         # only with strategy = "command" (see `command`)
+//! argv = ["./backtest", "--fast", "{fast}", "--out", "{result}"]
+//! output = "equity_csv"
+//! [command.params]                  # the parameters the program takes, declared
+//! fast = { type = "int", default = 50, min = 1, max = 2000 }
+//!
 //! [sample]                          # optional: n combinations drawn without replacement
 //! n = 100
 //! seed = 7
@@ -36,22 +42,25 @@
 //! ```
 //!
 //! `data.dir` may use `$VAR`, `${VAR}` and `${VAR:-default}` (`$$` is a `$`); after
-//! expansion a relative directory is relative to the spec file's directory. A zipped group
+//! expansion a relative directory is relative to the spec file's directory. `[data]` is
+//! required, except for a `command` sweep: its program reads what it reads, and a `[data]`
+//! it gives is hashed into the plan (and checked by the worker), not loaded. A command
+//! sweep's `[backtest]` takes only `split` and `keep_returns`. A zipped group
 //! takes the place of its first member in `[params]`; its members must have equally many
 //! values. Parameters the grid does not name keep the strategy's default.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::de::{MapAccess, Visitor};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use backtest::{BacktestConfig, DataConfig, ParamValue};
 
+use crate::command::{read_command, CommandSpec, BACKTEST_KEYS, COMMAND_STRATEGY};
+use crate::decl::{Ordered, RawWithParams};
 use crate::grid;
 use crate::overrides::Override;
-use crate::rules::{read_rules, RawRules, RulesSpec};
+use crate::rules::{read_rules, RulesSpec};
 
 /// `[sample]`: draw `n` combinations of the (filtered) grid without replacement.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,7 +175,8 @@ pub struct SpecLines {
 pub struct Spec {
     pub name: String,
     pub strategy: String,
-    pub data: DataConfig,
+    /// `[data]`: always present, except in a `command` sweep that gives none.
+    pub data: Option<DataConfig>,
     pub backtest: BacktestConfig,
     /// The grid, in file order (overrides replace in place or append).
     pub params: Vec<ParamDef>,
@@ -175,6 +185,8 @@ pub struct Spec {
     pub sample: Option<SampleConfig>,
     /// `[rules]` and `[rules.params]`: present exactly when `strategy = "rules"`.
     pub rules: Option<RulesSpec>,
+    /// `[command]` and `[command.params]`: present exactly when `strategy = "command"`.
+    pub command: Option<CommandSpec>,
     pub slurm: SlurmConfig,
     /// The file the spec was read from.
     pub path: PathBuf,
@@ -210,35 +222,15 @@ pub fn located(path: &Path, line: Option<usize>) -> String {
 }
 
 /// The `[params]` table read in file order, with spans.
-#[derive(Default)]
-struct RawParams(Vec<(String, Spanned<toml::Value>)>);
-
-impl<'de> Deserialize<'de> for RawParams {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RawParams;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a table of parameters")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawParams, A::Error> {
-                let mut out = Vec::new();
-                while let Some(k) = map.next_key::<String>()? {
-                    out.push((k, map.next_value::<Spanned<toml::Value>>()?));
-                }
-                Ok(RawParams(out))
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
+type RawParams = Ordered<toml::Value>;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSpec {
     name: Spanned<String>,
     strategy: Spanned<String>,
-    data: Spanned<DataConfig>,
+    #[serde(default)]
+    data: Option<Spanned<DataConfig>>,
     #[serde(default)]
     backtest: Option<Spanned<toml::Value>>,
     #[serde(default)]
@@ -250,7 +242,9 @@ struct RawSpec {
     #[serde(default)]
     sample: Option<SampleConfig>,
     #[serde(default)]
-    rules: Option<RawRules>,
+    rules: Option<RawWithParams>,
+    #[serde(default)]
+    command: Option<RawWithParams>,
     #[serde(default)]
     slurm: Option<Spanned<SlurmConfig>>,
 }
@@ -304,6 +298,21 @@ fn key_line_after(text: &str, from: usize, key: &str) -> Option<usize> {
     None
 }
 
+/// The line of the `[table]` header, else of a `table = ...` key (toml gives no span for a
+/// table that only `[table.params]` creates).
+fn header_line(text: &str, table: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            l.strip_prefix('[')
+                .and_then(|r| r.strip_prefix(table))
+                .is_some_and(|r| r.starts_with(']'))
+                || l.strip_prefix(table)
+                    .is_some_and(|r| r.trim_start().starts_with('='))
+        })
+        .map(|n| n + 1)
+}
+
 /// 1-based line of byte `offset` in `text`.
 fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())]
@@ -315,7 +324,8 @@ fn line_of(text: &str, offset: usize) -> usize {
 
 impl Spec {
     /// Reads and parses a spec file, and resolves `data.dir` (environment variables, then
-    /// relative to the spec file's directory).
+    /// relative to the spec file's directory) and a command's `argv`, `workdir` and
+    /// `inputs` (see [`CommandSpec`]).
     pub fn load(path: &Path) -> Result<Spec, SpecError> {
         let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
             path: path.to_path_buf(),
@@ -323,6 +333,7 @@ impl Spec {
         })?;
         let mut spec = Spec::parse(&text, path)?;
         spec.resolve_data_dir()?;
+        spec.resolve_command()?;
         Ok(spec)
     }
 
@@ -339,6 +350,26 @@ impl Spec {
             field: field.to_string(),
             message,
         };
+        let is_command = raw.strategy.get_ref() == COMMAND_STRATEGY;
+        if let (true, Some(b)) = (is_command, &raw.backtest) {
+            // The program simulates: only how its curve is cut, and whether its returns
+            // are kept, apply.
+            if let Some(key) = b
+                .get_ref()
+                .as_table()
+                .and_then(|t| t.keys().find(|k| !BACKTEST_KEYS.contains(&k.as_str())))
+            {
+                return Err(field(
+                    key_line_after(text, b.span().start, key).or(line(b.span())),
+                    &format!("backtest.{key}"),
+                    format!(
+                        "a command sweep's [backtest] takes only `split` and `keep_returns`: \
+                         the program does its own simulation, so `{key}` belongs in its \
+                         arguments or [command.params]"
+                    ),
+                ));
+            }
+        }
         let backtest = match &raw.backtest {
             None => BacktestConfig::default(),
             Some(b) => {
@@ -390,17 +421,7 @@ impl Spec {
         let strategy_line = line(raw.strategy.span());
         let rules = match raw.rules {
             Some(r) => {
-                // The `[rules]` header (toml gives no span for a table that only
-                // `[rules.params]` creates).
-                let rules_line = text
-                    .lines()
-                    .position(|l| {
-                        let l = l.trim_start();
-                        l.strip_prefix("[rules]").is_some()
-                            || l.strip_prefix("rules")
-                                .is_some_and(|r| r.trim_start().starts_with('='))
-                    })
-                    .map(|n| n + 1);
+                let rules_line = header_line(text, "rules");
                 if raw.strategy.get_ref() != RULES_STRATEGY {
                     return Err(field(
                         rules_line,
@@ -430,6 +451,53 @@ impl Spec {
             }
             None => None,
         };
+        let command = match raw.command {
+            Some(c) => {
+                let command_line = header_line(text, "command");
+                if !is_command {
+                    return Err(field(
+                        command_line,
+                        "command",
+                        format!(
+                            "[command] is read only with `strategy = \"{COMMAND_STRATEGY}\"`; this spec's strategy is `{}`",
+                            raw.strategy.get_ref()
+                        ),
+                    ));
+                }
+                let command =
+                    read_command(c, command_line, &|at| line_of(text, at), &|from, key| {
+                        key_line_after(text, from, key)
+                    })
+                    .map_err(|e| field(e.line, &e.field, e.message))?;
+                Some(command)
+            }
+            None if is_command => {
+                return Err(field(
+                    strategy_line,
+                    "strategy",
+                    format!(
+                        "strategy `{COMMAND_STRATEGY}` needs a [command] table, e.g. \
+                         `[command]` with `argv = [\"./backtest\", \"--fast\", \"{{fast}}\", \"--out\", \"{{result}}\"]` \
+                         and `output = \"equity_csv\"`, and [command.params] declaring `fast` \
+                         (`bt-worker strategies` shows the syntax)"
+                    ),
+                ))
+            }
+            None => None,
+        };
+        let data_line = raw.data.as_ref().and_then(|d| line(d.span()));
+        let data = raw.data.map(Spanned::into_inner);
+        if data.is_none() && !is_command {
+            return Err(field(
+                strategy_line,
+                "data",
+                format!(
+                    "strategy `{}` needs a [data] table: `dir` (the price files' directory) and \
+                     `symbols`",
+                    raw.strategy.get_ref()
+                ),
+            ));
+        }
         let (zip, zip_line) = match raw.zip {
             Some(z) => {
                 let l = line(z.span());
@@ -440,7 +508,7 @@ impl Spec {
         Ok(Spec {
             name,
             strategy: raw.strategy.get_ref().clone(),
-            data: raw.data.get_ref().clone(),
+            data,
             backtest,
             params,
             zip,
@@ -451,12 +519,13 @@ impl Spec {
                 .collect(),
             sample: raw.sample,
             rules,
+            command,
             slurm,
             path: path.to_path_buf(),
             lines: SpecLines {
                 name: name_line,
                 strategy: strategy_line,
-                data: line(raw.data.span()),
+                data: data_line,
                 zip: zip_line,
                 constraints: raw.constraints.iter().map(|c| line(c.span())).collect(),
             },
@@ -476,25 +545,52 @@ impl Spec {
     /// Expands environment variables in `data.dir` and makes it absolute, relative to the
     /// spec file's directory.
     pub fn resolve_data_dir(&mut self) -> Result<(), SpecError> {
-        let written = self.data.dir.to_string_lossy().into_owned();
+        let Some(data) = &self.data else {
+            return Ok(());
+        };
+        let written = data.dir.to_string_lossy().into_owned();
         let expanded = expand_env(&written, |v| std::env::var(v).ok())
             .map_err(|m| self.error(self.lines.data, "data.dir", m))?;
-        let mut dir = PathBuf::from(expanded);
-        if dir.is_relative() {
-            let base = self
-                .path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            dir = base.join(dir);
+        let dir = absolute_from(self.base_dir(), PathBuf::from(expanded));
+        if let Some(data) = &mut self.data {
+            data.dir = dir;
         }
-        if dir.is_relative() {
-            if let Ok(cwd) = std::env::current_dir() {
-                dir = cwd.join(dir);
-            }
-        }
-        self.data.dir = std::fs::canonicalize(&dir).unwrap_or(dir);
         Ok(())
+    }
+
+    /// Expands environment variables in a command's `argv`, `workdir` and `inputs`, and
+    /// makes `workdir` absolute, relative to the spec file's directory.
+    pub fn resolve_command(&mut self) -> Result<(), SpecError> {
+        let base = self.base_dir().to_path_buf();
+        let Some(command) = &mut self.command else {
+            return Ok(());
+        };
+        let resolved = command.resolve(&base, &|v| std::env::var(v).ok());
+        if let Err((key, message)) = resolved {
+            let line = self.command.as_ref().and_then(|c| c.line_of(key));
+            return Err(self.error(line, &format!("command.{key}"), message));
+        }
+        Ok(())
+    }
+
+    /// The directory relative paths of the spec are relative to: the spec file's.
+    fn base_dir(&self) -> &Path {
+        self.path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+    }
+
+    /// The data the spec names, or an error naming `[data]` for a spec without one (only a
+    /// `command` sweep can have none).
+    pub fn data(&self) -> Result<&DataConfig, SpecError> {
+        self.data.as_ref().ok_or_else(|| {
+            self.error(
+                self.lines.strategy,
+                "data",
+                format!("strategy `{}` has no [data] table", self.strategy),
+            )
+        })
     }
 
     /// Applies command-line overrides: replaces a parameter's values in place, or appends a
@@ -529,10 +625,13 @@ impl Spec {
             zip: &'a [Vec<String>],
             #[serde(skip_serializing_if = "Option::is_none")]
             sample: Option<SampleConfig>,
-            data: &'a DataConfig,
-            backtest: &'a BacktestConfig,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            data: Option<&'a DataConfig>,
+            backtest: Backtest<'a>,
             #[serde(skip_serializing_if = "Option::is_none")]
             rules: Option<crate::rules::NormalisedRules<'a>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            command: Option<crate::command::NormalisedCommand<'a>>,
             params: OrderedParams,
             #[serde(skip_serializing_if = "Option::is_none")]
             slurm: Option<&'a SlurmConfig>,
@@ -552,9 +651,16 @@ impl Spec {
             constraints: &self.constraints,
             zip: &self.zip,
             sample: self.sample,
-            data: &self.data,
-            backtest: &self.backtest,
+            data: self.data.as_ref(),
+            backtest: match self.command {
+                None => Backtest::All(&self.backtest),
+                Some(_) => Backtest::Command {
+                    split: self.backtest.split,
+                    keep_returns: self.backtest.keep_returns,
+                },
+            },
             rules: self.rules.as_ref().map(RulesSpec::normalised),
+            command: self.command.as_ref().map(CommandSpec::normalised),
             params: OrderedParams(params),
             slurm: Some(&self.slurm),
         };
@@ -573,6 +679,32 @@ impl Spec {
             None => text,
         })
     }
+}
+
+/// `dir` made absolute: relative to `base`, then to the current directory; canonical when
+/// it exists.
+pub(crate) fn absolute_from(base: &Path, mut dir: PathBuf) -> PathBuf {
+    if dir.is_relative() {
+        dir = base.join(dir);
+    }
+    if dir.is_relative() {
+        if let Ok(cwd) = std::env::current_dir() {
+            dir = cwd.join(dir);
+        }
+    }
+    std::fs::canonicalize(&dir).unwrap_or(dir)
+}
+
+/// `[backtest]` as planned: every setting, or for a command sweep the two it takes.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Backtest<'a> {
+    All(&'a BacktestConfig),
+    Command {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        split: Option<chrono::NaiveDate>,
+        keep_returns: bool,
+    },
 }
 
 /// Parameters serialised as an ordered TOML table of lists.
@@ -1112,6 +1244,6 @@ time = "00:05:00"
         std::fs::write(&path, GOOD).expect("write");
         let s = Spec::load(&path).expect("load");
         let want = std::fs::canonicalize(dir.path().join("data")).expect("canon");
-        assert_eq!(s.data.dir, want);
+        assert_eq!(s.data.expect("data").dir, want);
     }
 }

@@ -419,7 +419,7 @@ fn data_dir_expands_environment_and_is_relative_to_the_spec() {
     opts.check_data = true;
     let p = plan_sweep(&path, &opts).expect("plan");
     assert_eq!(p.plan.combos, 1);
-    assert!(p.spec.data.dir.is_absolute());
+    assert!(p.spec.data.as_ref().expect("data").dir.is_absolute());
     assert_eq!(
         p.plan.data[0].sha256,
         "82be3fad477b11107818cd24e56791eb03e3669b60002f5acc99f28ad2d8e735"
@@ -566,4 +566,113 @@ fn constraints_use_scalar_functions() {
     assert_eq!(count("clip(slow, 5, 5) == 5 and fast == 1"), 3);
     assert_eq!(count("log(slow) > log(5)"), 3);
     assert_eq!(count("if(fast == 1, slow == 4, slow == 6)"), 3);
+}
+
+/// A command sweep: the program, workdir and inputs are checked on the planning machine
+/// with the spec's line; inputs and `[data]` are hashed into the identity (the data is not
+/// loaded: a file that is no price file plans); the chunking assumes seconds per run.
+#[test]
+fn command_sweeps_are_checked_and_hashed_at_plan_time() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = Fixture::new();
+    let dir = f.dir.path();
+    let program = dir.join("run.sh");
+    std::fs::write(&program, "#!/bin/sh\n").expect("write");
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::write(dir.join("model.txt"), "v1").expect("write");
+    std::fs::create_dir(dir.join("data")).expect("mkdir");
+    std::fs::write(dir.join("data/X.csv"), "not prices at all").expect("write");
+    let spec = |argv0: &str, workdir: &str, input: &str, slurm: &str| -> PathBuf {
+        let path = dir.join("cmd.toml");
+        std::fs::write(
+            &path,
+            format!(
+                r#"name = "cmd"
+strategy = "command"
+
+[data]
+dir = "data"
+symbols = ["X"]
+
+[command]
+argv = ["{argv0}", "{{w}}", "{{result}}"]
+workdir = "{workdir}"
+output = "equity_csv"
+inputs = ["{input}"]
+
+[command.params]
+w = {{ type = "float", default = 0.5, min = 0, max = 1 }}
+
+[params]
+w = {{ from = 0.0, to = 1.0, step = 0.1 }}
+{slurm}"#
+            ),
+        )
+        .expect("write spec");
+        path
+    };
+    let planned = plan_sweep(&spec("./run.sh", ".", "model.txt", ""), &f.options()).expect("plans");
+    assert_eq!(planned.plan.combos, 11);
+    assert_eq!(
+        planned.plan.combos_per_task, 6,
+        "60 s at an assumed 10 s per run"
+    );
+    assert_eq!(planned.plan.data.len(), 1, "[data] hashed");
+    assert_eq!(planned.plan.inputs.len(), 1);
+    assert_eq!(planned.plan.inputs[0].input, "model.txt");
+    let notes = planned.summary.notes.join("\n");
+    assert!(notes.contains("assumes 10 s per run"), "{notes}");
+    assert!(notes.contains("no `timeout`"), "{notes}");
+    let hash = planned.plan.hash.clone();
+    std::fs::write(dir.join("model.txt"), "v2").expect("edit");
+    let again = plan_sweep(&spec("./run.sh", ".", "model.txt", ""), &f.options()).expect("plans");
+    assert_ne!(again.plan.hash, hash, "a new input is a new sweep");
+
+    for (argv0, workdir, input, want) in [
+        (
+            "./nope.sh",
+            ".",
+            "model.txt",
+            "cmd.toml:9: `command.argv`: the program /",
+        ),
+        (
+            "nope-not-on-path",
+            ".",
+            "model.txt",
+            "cmd.toml:9: `command.argv`: the program `nope-not-on-path` is not on PATH",
+        ),
+        (
+            "./run.sh",
+            "missing",
+            "model.txt",
+            "cmd.toml:10: `command.workdir`: the working directory ",
+        ),
+        (
+            "./run.sh",
+            ".",
+            "gone.txt",
+            "cmd.toml:12: `command.inputs`: input `gone.txt`: ",
+        ),
+    ] {
+        let err = plan_sweep(&spec(argv0, workdir, input, ""), &f.options())
+            .expect_err(want)
+            .to_string();
+        assert!(err.contains(want), "{want}:\n{err}");
+    }
+    // Under [slurm.container] the program may be in the image only.
+    let planned = plan_sweep(
+        &spec(
+            "nope-not-on-path",
+            ".",
+            "model.txt",
+            "\n[slurm]\ntime = \"00:10:00\"\n\n[slurm.container]\nruntime = \"podman\"\nimage = \"localhost/bt:1\"\n",
+        ),
+        &f.options(),
+    )
+    .expect("plans");
+    let notes = planned.summary.notes.join("\n");
+    assert!(
+        notes.contains("the image `localhost/bt:1`, which must have it"),
+        "{notes}"
+    );
 }

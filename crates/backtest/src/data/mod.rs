@@ -24,7 +24,7 @@
 
 mod check;
 mod error;
-mod fields;
+pub mod fields;
 mod parse;
 
 use std::collections::HashSet;

@@ -90,7 +90,7 @@ impl JsonStatistics {
 }
 
 /// Replaces the bare tokens `NaN`, `Infinity` and `-Infinity` outside JSON strings by `null`.
-fn python_constants_to_null(text: &str) -> std::borrow::Cow<'_, str> {
+pub fn python_constants_to_null(text: &str) -> std::borrow::Cow<'_, str> {
     if !text.contains("NaN") && !text.contains("Infinity") {
         return std::borrow::Cow::Borrowed(text);
     }

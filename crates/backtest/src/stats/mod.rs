@@ -14,9 +14,10 @@
 //! use backtest::stats::summary;
 //!
 //! let m = summary(&[100.0, 110.0, 99.0, 104.5, 121.0]);
-//! assert_eq!(m.n_obs, 5);
+//! assert_eq!(m.n_obs, Some(5));
 //! assert!((m.max_drawdown - 0.1).abs() < 1e-12); // 110 -> 99
-//! assert_eq!(m.max_drawdown_duration, 2); // the days at 99 and 104.5
+//! assert_eq!(m.max_drawdown_duration, Some(2)); // the days at 99 and 104.5
+//! assert!(m.trades.is_none() && m.turnover.is_nan()); // not known from a curve
 //! assert!((m.total_return - 0.21).abs() < 1e-12);
 //! ```
 
@@ -28,9 +29,10 @@ mod summary;
 pub use aggregate::{monthly_returns, quantiles, yearly_returns, Quantiles};
 pub use drawdown::{drawdowns, Drawdowns};
 pub use json::{
-    curve_statistics, epoch_millis, json_statistics, CurveStatistics, DatedSeries, EquityCurve,
-    JsonStatistics, NamedSeries, ReturnsQuantiles, StatsError, StrategyNames, TargetAllocations,
+    curve_statistics, epoch_millis, json_statistics, python_constants_to_null, CurveStatistics,
+    DatedSeries, EquityCurve, JsonStatistics, NamedSeries, ReturnsQuantiles, StatsError,
+    StrategyNames, TargetAllocations,
 };
 pub use summary::{
-    curve_summary, split_index, summary, summary_split, CurveSummary, PERIODS_PER_YEAR,
+    curve_parts, curve_summary, split_index, summary, summary_split, CurveSummary, PERIODS_PER_YEAR,
 };

@@ -21,6 +21,7 @@ pub fn plan(name: &str, hash: &str, combos: u64, per_task: u64) -> Plan {
         hash: hash.into(),
         spec_hash: "spec".into(),
         data: vec![],
+        inputs: vec![],
         strategy: "ma_cross".into(),
         combos,
         combos_per_task: per_task,
@@ -67,14 +68,14 @@ pub fn metrics_of(i: u64) -> Metrics {
         cagr: sharpe * 0.05,
         annualised_vol: 0.1 + (i % 13) as f64 / 100.0,
         max_drawdown: 0.05 + (i % 37) as f64 / 100.0,
-        max_drawdown_duration: 10 + i % 300,
+        max_drawdown_duration: Some(10 + i % 300),
         total_return: sharpe * 0.4,
         calmar: sharpe * 0.05 / (0.05 + (i % 37) as f64 / 100.0),
-        trades: i % 50,
+        trades: Some(i % 50),
         turnover: 1.5,
         skew: -0.2,
         kurtosis: 5.0,
-        n_obs: 2520,
+        n_obs: Some(2520),
         // Metrics added later keep their defaults here.
         ..Metrics::default()
     }

@@ -192,7 +192,11 @@ fn print_text(s: &SweepStatus) {
         sweep_core::outln!(
             "task {} (on {host}): {}",
             d.status.task,
-            d.status.detail.as_deref().unwrap_or(d.status.state.label())
+            d.status
+                .detail
+                .as_deref()
+                .unwrap_or(d.status.state.label())
+                .replace('\n', "\n  ")
         );
         for f in &d.status.files {
             sweep_core::outln!("  file {f}");

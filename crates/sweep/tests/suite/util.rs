@@ -22,6 +22,7 @@ pub fn sample_plan(name: &str, combos: u64, per: u64, max: u64, throttle: Option
         hash: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef".into(),
         spec_hash: "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210".into(),
         data: vec![],
+        inputs: vec![],
         strategy: "ma_cross".into(),
         combos,
         combos_per_task: per,
