@@ -245,8 +245,10 @@ struct RawSpec {
     rules: Option<RawWithParams>,
     #[serde(default)]
     command: Option<RawWithParams>,
+    /// Not spanned: `[slurm.container]` alone (no `[slurm]` header) makes an implicit
+    /// table that toml cannot give a span; the line comes from the text instead.
     #[serde(default)]
-    slurm: Option<Spanned<SlurmConfig>>,
+    slurm: Option<SlurmConfig>,
 }
 
 /// The strategy name that reads `[rules]`.
@@ -311,6 +313,22 @@ fn header_line(text: &str, table: &str) -> Option<usize> {
                     .is_some_and(|r| r.trim_start().starts_with('='))
         })
         .map(|n| n + 1)
+}
+
+/// Byte offset of the first header of table `name` or one of its subtables
+/// (`[slurm]`, `[slurm.container]`).
+fn table_start(text: &str, name: &str) -> Option<usize> {
+    let mut offset = 0;
+    for l in text.split_inclusive('\n') {
+        let t = l.trim_start();
+        if let Some(rest) = t.strip_prefix('[').and_then(|r| r.strip_prefix(name)) {
+            if rest.trim_start().starts_with(']') || rest.starts_with('.') {
+                return Some(offset);
+            }
+        }
+        offset += l.len();
+    }
+    None
 }
 
 /// 1-based line of byte `offset` in `text`.
@@ -407,12 +425,12 @@ impl Spec {
         }
         let slurm = match raw.slurm {
             None => SlurmConfig::default(),
-            Some(sl) => {
-                let start = sl.span().start;
-                let table_line = line(sl.span());
-                let slurm = sl.into_inner();
+            Some(slurm) => {
                 slurm.validate().map_err(|e| {
-                    let l = key_line_after(text, start, e.key()).or(table_line);
+                    let start = table_start(text, "slurm");
+                    let l = start
+                        .and_then(|at| key_line_after(text, at, e.key()))
+                        .or(start.map(|at| line_of(text, at)));
                     field(l, &format!("slurm.{}", e.key()), e.to_string())
                 })?;
                 slurm
@@ -1180,6 +1198,23 @@ time = "00:05:00"
         let bad = GOOD.replace("name = \"ma\"", "name = \"a/b\"");
         let msg = parse(&bad).expect_err("bad name").to_string();
         assert!(msg.contains("sweeps/x.toml:2: `name`"), "{msg}");
+    }
+
+    #[test]
+    fn a_container_table_alone_is_read() {
+        let text = GOOD.replace(
+            "[slurm]\ntime = \"00:05:00\"",
+            "[slurm.container]\nruntime = \"podman\"\nimage = \"x\"",
+        );
+        let s = parse(&text).expect("[slurm.container] without [slurm]");
+        let c = s.slurm.container.expect("container");
+        assert_eq!(
+            (c.runtime, c.image.as_str()),
+            (ContainerRuntime::Podman, "x")
+        );
+        let bad = text.replace("image = \"x\"", "image = \"\"");
+        let msg = parse(&bad).expect_err("empty image").to_string();
+        assert!(msg.contains("`slurm.container`"), "{msg}");
     }
 
     #[test]
