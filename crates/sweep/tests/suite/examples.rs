@@ -90,6 +90,17 @@ fn rules_reference_examples_run_as_documented() {
 }
 
 #[test]
+fn qstrader_example_runs_as_documented() {
+    let seq = markdown(&repo(), "examples/qstrader/README.md");
+    assert!(
+        seq.examples.len() >= 5,
+        "examples/qstrader/README.md: only {} examples found in its ```sh blocks",
+        seq.examples.len()
+    );
+    run_all(vec![seq]);
+}
+
+#[test]
 fn help_examples_run_as_documented() {
     run_all(all_help_pages());
 }

@@ -385,7 +385,30 @@ impl Sandbox {
         std::fs::create_dir_all(&work).expect("mkdir work");
         std::fs::create_dir_all(&home).expect("mkdir home");
         std::fs::create_dir_all(root.path().join("sharedfs")).expect("mkdir sharedfs");
-        std::os::unix::fs::symlink(repo.join("sweeps"), work.join("sweeps")).expect("link sweeps");
+        // The repository's directories the examples name, as in a checkout.
+        for dir in ["sweeps", "examples", "scripts"] {
+            std::os::unix::fs::symlink(repo.join(dir), work.join(dir))
+                .unwrap_or_else(|e| panic!("link {dir}: {e}"));
+        }
+        // QSTrader's venv (README: `PARITY_VENV=/sharedfs/venvs/qstrader
+        // scripts/parity/setup.sh`): when one is ready ($PARITY_VENV, else setup.sh's
+        // default), the sandbox's shared filesystem links to it and setup.sh finds it up to
+        // date, as on a cluster where it was installed once; else setup.sh installs it.
+        let ready = |v: &Path| {
+            v.join("bin/python").is_file() && v.join(".slurm-sweep-requirements.sha256").is_file()
+        };
+        let mut venvs = std::env::var_os("PARITY_VENV")
+            .map(PathBuf::from)
+            .into_iter()
+            .chain(
+                std::env::var_os("HOME")
+                    .map(|h| PathBuf::from(h).join(".cache/slurm-sweep/qstrader-venv")),
+            );
+        if let Some(venv) = venvs.find(|v| ready(v)) {
+            let dir = root.path().join("sharedfs/venvs");
+            std::fs::create_dir_all(&dir).expect("mkdir venvs");
+            std::os::unix::fs::symlink(venv, dir.join("qstrader")).expect("link venv");
+        }
         std::os::unix::fs::symlink(data.join("qstrader_examples"), home.join("prices"))
             .expect("link prices");
         Sandbox {
