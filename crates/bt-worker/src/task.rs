@@ -244,6 +244,8 @@ fn ok_run(i: u64, params: backtest::Params, out: RunOutput, keep_returns: bool) 
         metrics: Some(out.metrics),
         in_sample: out.in_sample,
         out_of_sample: out.out_of_sample,
+        windows: None,
+        blocks: None,
     }
 }
 

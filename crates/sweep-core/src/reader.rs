@@ -19,7 +19,9 @@ use serde::Deserialize;
 
 use backtest::{Metrics, ParamValue};
 
-use crate::result::{check_run_sequence, RunStatus, SlurmIds, RESULT_SCHEMA};
+use crate::result::{
+    check_run_sequence, BlockMoments, RunStatus, SlurmIds, WindowRuns, RESULT_SCHEMA,
+};
 
 /// The longest excerpt of a file's content (or of a parser's message about it) that a
 /// problem report carries.
@@ -83,6 +85,10 @@ pub struct RunRecord<'a> {
     pub out_of_sample: Option<Metrics>,
     /// Daily returns, only when the reader was asked to keep them.
     pub returns: Option<Vec<f64>>,
+    /// Metrics per walk-forward window, when the plan has windows.
+    pub windows: Option<WindowRuns>,
+    /// CSCV block moments of the daily returns, when the plan keeps them.
+    pub blocks: Option<BlockMoments>,
 }
 
 /// What a result file says about itself, after its checks passed.
@@ -256,6 +262,10 @@ struct RawRun<'a, R> {
     out_of_sample: Option<Metrics>,
     #[serde(default = "none")]
     returns: Option<R>,
+    #[serde(default)]
+    windows: Option<WindowRuns>,
+    #[serde(default)]
+    blocks: Option<BlockMoments>,
 }
 
 fn none<R>() -> Option<R> {
@@ -356,6 +366,11 @@ fn parse<R: ReturnsField>(
         for m in [&run.metrics, &run.in_sample, &run.out_of_sample] {
             digest_metrics(&mut hasher, m);
         }
+        if let Some(w) = &run.windows {
+            for m in w.train.iter().chain(&w.test) {
+                digest_metrics(&mut hasher, &Some(m.clone())); // small: one per window
+            }
+        }
         if run.status == RunStatus::Error {
             failed += 1;
             if first_error.is_none() {
@@ -371,6 +386,8 @@ fn parse<R: ReturnsField>(
             in_sample: run.in_sample,
             out_of_sample: run.out_of_sample,
             returns: run.returns.and_then(ReturnsField::into_returns),
+            windows: run.windows,
+            blocks: run.blocks,
         });
     }
     Ok(ResultHeader {
@@ -431,6 +448,8 @@ mod tests {
                     in_sample: None,
                     out_of_sample: None,
                     returns: Some(vec![0.01, -0.02]),
+                    windows: None,
+                    blocks: None,
                 })
                 .collect(),
         }

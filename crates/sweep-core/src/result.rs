@@ -53,6 +53,31 @@ pub struct Run {
     /// Daily returns, kept only when the plan asks (`keep_returns`), for overfitting statistics.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub returns: Option<Vec<f64>>,
+    /// Metrics of each walk-forward window, when the plan has `[walk_forward]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub windows: Option<WindowRuns>,
+    /// The CSCV block moments of the daily returns, when the plan keeps them for PBO.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocks: Option<BlockMoments>,
+}
+
+/// One combination's metrics in each walk-forward window (`plan.json` lists the windows):
+/// `train[k]` over training window k (in sample), `test[k]` over test window k (out of
+/// sample). Both have one entry per window.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WindowRuns {
+    pub train: Vec<Metrics>,
+    pub test: Vec<Metrics>,
+}
+
+/// What CSCV (PBO with the Sharpe ratio as the performance measure) needs of one
+/// combination's daily returns: per block b of the S equal blocks, the number of returns,
+/// their sum and their sum of squares.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BlockMoments {
+    pub count: Vec<u32>,
+    pub sum: Vec<f64>,
+    pub sum_sq: Vec<f64>,
 }
 
 impl Run {
@@ -67,6 +92,8 @@ impl Run {
             in_sample: None,
             out_of_sample: None,
             returns: None,
+            windows: None,
+            blocks: None,
         }
     }
 }
@@ -174,6 +201,8 @@ mod tests {
                     in_sample: None,
                     out_of_sample: None,
                     returns: None,
+                    windows: None,
+                    blocks: None,
                 })
                 .collect(),
         }

@@ -358,6 +358,8 @@ impl<'a> CommandRunner<'a> {
             in_sample,
             out_of_sample,
             returns,
+            windows: None,
+            blocks: None,
         })
     }
 }

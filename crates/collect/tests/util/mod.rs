@@ -126,6 +126,8 @@ pub fn result(
                     in_sample: None,
                     out_of_sample: None,
                     returns: None,
+                    windows: None,
+                    blocks: None,
                 }
             })
             .collect(),

@@ -232,6 +232,8 @@ fn result(plan_hash: &str, task: u64, first: u64, failed: &[u64]) -> ResultFile 
                     in_sample: None,
                     out_of_sample: None,
                     returns: None,
+                    windows: None,
+                    blocks: None,
                 }
             })
             .collect(),
