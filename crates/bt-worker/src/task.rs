@@ -40,7 +40,7 @@ use sweep_core::classify::{check_file, FileVerdict};
 use sweep_core::identity::{check_data_unchanged, check_inputs_unchanged, check_spec_unchanged};
 use sweep_core::interrupt::Interrupt;
 use sweep_core::layout::{parse_result_file_name, ResultsListing, SweepDir};
-use sweep_core::manifest::{read_range, ManifestEntry};
+use sweep_core::manifest::{read_task, ManifestEntry};
 use sweep_core::plan::load_plan;
 use sweep_core::quarantine::quarantine;
 use sweep_core::reader::read_result_file;
@@ -297,8 +297,21 @@ pub fn run_task(
     }
 
     let range = plan.task_range(task);
-    let entries = read_range(&dir.manifest(), range.clone())
-        .with_context(|| format!("task {task}: cannot read its combinations"))?;
+    let (entries, reached) = read_task(
+        &dir.manifest(),
+        plan.manifest_index.as_ref(),
+        task,
+        range.clone(),
+    )
+    .with_context(|| format!("task {task}: cannot read its combinations"))?;
+    sweep_core::errln!(
+        "bt-worker: task {task}: started in {:.3} s (combinations {}..{} of {}, manifest {})",
+        clock.elapsed().as_secs_f64(),
+        range.start,
+        range.end,
+        plan.combos,
+        reached.label()
+    );
     check_spec_unchanged(&plan, &spec, &dir.spec())?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))

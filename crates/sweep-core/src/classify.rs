@@ -365,6 +365,7 @@ mod tests {
             combos: 10,
             combos_per_task: 5,
             tasks: 2,
+            manifest_index: None,
             max_array_size: 1001,
             arrays: split_arrays(2, 1001),
             throttle: None,

@@ -64,6 +64,10 @@ pub struct Plan {
     pub combos: u64,
     pub combos_per_task: u64,
     pub tasks: u64,
+    /// The manifest's offset index (`manifest.idx`: each task's first line); absent in
+    /// plans made before it existed, whose tasks scan the manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_index: Option<crate::manifest::ManifestIndex>,
     pub max_array_size: u64,
     pub arrays: Vec<ArrayChunk>,
     /// `%N` of the `--array` spec: at most N tasks at once.

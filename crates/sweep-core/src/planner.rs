@@ -44,7 +44,7 @@ use crate::constraint::{Dialect, Scalar, Span, Value};
 use crate::grid::{Axis, Grid};
 use crate::interrupt::Interrupt;
 use crate::layout::{ResultsListing, SharedFs, SweepDir};
-use crate::manifest::ManifestEntry;
+use crate::manifest::{ManifestEntry, ManifestIndex};
 use crate::overrides::{parse_override, OverrideError};
 use crate::plan::{
     split_arrays, task_count, DataFileHash, InputFileHash, Plan, DEFAULT_MAX_ARRAY_SIZE,
@@ -1047,23 +1047,6 @@ pub fn plan_sweep_with(
         .as_ref()
         .map_or_else(|| dir.clone(), |t| SweepDir::new(t.path()));
 
-    let (combos, filtered) = match &existing {
-        Some(p) if reused => (p.combos, p.combos),
-        _ => {
-            let check = market.as_ref().map(|m| (m, &spec));
-            write_manifest(&grid, &write_dir, &interrupt, check)?
-        }
-    };
-    make_dirs(&write_dir)?;
-    if let Some(s) = spec.sample {
-        if s.n >= filtered && !reused {
-            notes.push(format!(
-                "[sample] n = {} is not below the {} combinations left: all are kept",
-                s.n, filtered
-            ));
-        }
-    }
-
     // Chunking.
     let max_array_size = options
         .max_array_size
@@ -1095,6 +1078,30 @@ pub fn plan_sweep_with(
             per
         })
         .max(1);
+    // The manifest, with the byte offset of every `per`-th line taken as it is written
+    // (the tasks' first lines, unless chunking changes below).
+    let (combos, filtered, mut starts) = match &existing {
+        Some(p) if reused => (p.combos, p.combos, None),
+        _ => {
+            let check = market.as_ref().map(|m| (m, &spec));
+            let written = write_manifest(&grid, &write_dir, &interrupt, check, per)?;
+            (
+                written.combos,
+                written.filtered,
+                Some((per, written.starts, written.bytes)),
+            )
+        }
+    };
+    make_dirs(&write_dir)?;
+    if let Some(s) = spec.sample {
+        if s.n >= filtered && !reused {
+            notes.push(format!(
+                "[sample] n = {} is not below the {} combinations left: all are kept",
+                s.n, filtered
+            ));
+        }
+    }
+
     let max_tasks = max_array_size.saturating_mul(MAX_ARRAYS);
     if task_count(combos, per) > max_tasks {
         let raised = combos.div_ceil(max_tasks);
@@ -1113,6 +1120,12 @@ pub fn plan_sweep_with(
         }
     }
     let tasks = task_count(combos, per);
+    let keep = existing
+        .as_ref()
+        .filter(|p| reused && p.combos_per_task == per)
+        .and_then(|p| p.manifest_index.clone());
+    starts = starts.filter(|(at, _, _)| *at == per);
+    let manifest_index = write_index(&write_dir, combos, per, starts, keep)?;
     let plan = Plan {
         schema: PLAN_SCHEMA.to_string(),
         name: spec.name.clone(),
@@ -1124,6 +1137,7 @@ pub fn plan_sweep_with(
         combos,
         combos_per_task: per,
         tasks,
+        manifest_index: Some(manifest_index),
         max_array_size,
         arrays: split_arrays(tasks, max_array_size),
         throttle: spec.slurm.throttle,
@@ -1192,9 +1206,14 @@ fn write_manifest(
     dir: &SweepDir,
     interrupt: &Interrupt,
     check: Option<(&MarketData, &Spec)>,
-) -> Result<(u64, u64), PlanError> {
+    per: u64,
+) -> Result<WrittenManifest, PlanError> {
     let path = dir.manifest();
+    let per = per.max(1);
     let mut counts = (0, 0);
+    let mut starts = Vec::new();
+    let mut bytes = 0u64;
+    let mut line = Vec::with_capacity(256);
     let mut failure = None;
     let written = write_atomic_with(&path, 0o644, |file, _| {
         let mut w = BufWriter::with_capacity(1 << 16, &*file);
@@ -1233,9 +1252,15 @@ fn write_manifest(
                     },
                 )?;
             }
-            serde_json::to_writer(&mut w, &ManifestEntry { i, params })
+            if i % per == 0 {
+                starts.push(bytes);
+            }
+            line.clear();
+            serde_json::to_writer(&mut line, &ManifestEntry { i, params })
                 .map_err(|e| io_err(&path)(e.into()))?;
-            w.write_all(b"\n").map_err(io_err(&path))
+            line.push(b'\n');
+            bytes += line.len() as u64;
+            w.write_all(&line).map_err(io_err(&path))
         });
         match outcome {
             Ok(c) => {
@@ -1250,8 +1275,62 @@ fn write_manifest(
     });
     match failure {
         Some(e) => Err(e),
-        None => written.map(|()| counts).map_err(io_err(&path)),
+        None => written
+            .map(|()| WrittenManifest {
+                combos: counts.0,
+                filtered: counts.1,
+                starts,
+                bytes,
+            })
+            .map_err(io_err(&path)),
     }
+}
+
+/// What [`write_manifest`] wrote.
+struct WrittenManifest {
+    /// Combinations written.
+    combos: u64,
+    /// Combinations passing the constraints (before sampling).
+    filtered: u64,
+    /// Byte offsets of lines `0, per, 2 * per, ...`.
+    starts: Vec<u64>,
+    /// The manifest's length.
+    bytes: u64,
+}
+
+/// Writes `manifest.idx` into `dir` for `combos` in tasks of `per` and returns plan.json's
+/// record of it: from `starts` (`(per, offsets, manifest length)` taken while writing the
+/// manifest) when given, else by scanning the manifest; `keep` (the record of an earlier
+/// plan with the same manifest and chunking) is kept when its file is intact.
+fn write_index(
+    dir: &SweepDir,
+    combos: u64,
+    per: u64,
+    starts: Option<(u64, Vec<u64>, u64)>,
+    keep: Option<ManifestIndex>,
+) -> Result<ManifestIndex, PlanError> {
+    let manifest = dir.manifest();
+    let idx = crate::manifest::index_path(&manifest);
+    if let Some(keep) = keep {
+        let intact = crate::identity::sha256_file(&idx)
+            .is_ok_and(|(sha, bytes)| sha == keep.sha256 && bytes == keep.bytes)
+            && std::fs::metadata(&manifest).is_ok_and(|m| m.len() == keep.manifest_bytes);
+        if intact {
+            return Ok(keep);
+        }
+    }
+    let (starts, manifest_bytes) = match starts {
+        Some((_, starts, bytes)) => (starts, bytes),
+        None => crate::manifest::scan_task_starts(&manifest, combos, per).map_err(|e| {
+            PlanError::BadPlan {
+                path: manifest.clone(),
+                message: e.to_string(),
+            }
+        })?,
+    };
+    let bytes = crate::manifest::index_bytes(&starts, manifest_bytes);
+    write_atomic(&idx, &bytes).map_err(io_err(&idx))?;
+    Ok(crate::manifest::index_record(&bytes, manifest_bytes))
 }
 
 /// Moves a sweep directory built in `staging` to `dir`: one rename when `dir` does not

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use backtest::ParamValue;
-use sweep_core::manifest::{read_range, ManifestEntry};
+use sweep_core::manifest::{read_range, read_task, ManifestEntry, Reached};
 use sweep_core::plan::{load_plan, plan_sweep, PlanError, PlanOptions};
 
 fn data_root() -> PathBuf {
@@ -675,4 +675,86 @@ w = {{ from = 0.0, to = 1.0, step = 0.1 }}
         notes.contains("the image `localhost/bt:1`, which must have it"),
         "{notes}"
     );
+}
+
+/// Each task's first combination, read by seeking with the plan's index.
+fn task_firsts(planned: &sweep_core::plan::PlannedSweep) -> Vec<u64> {
+    let plan = &planned.plan;
+    (0..plan.tasks)
+        .map(|t| {
+            let range = plan.task_range(t);
+            let (entries, how) = read_task(
+                &planned.dir.manifest(),
+                plan.manifest_index.as_ref(),
+                t,
+                range.clone(),
+            )
+            .expect("read task");
+            assert_eq!(how, Reached::Index);
+            assert_eq!(
+                entries,
+                read_range(&planned.dir.manifest(), range).expect("scan")
+            );
+            entries[0].i
+        })
+        .collect()
+}
+
+#[test]
+fn the_manifest_index_gives_each_task_its_first_line_and_follows_the_chunking() {
+    let fx = Fixture::new();
+    let spec = fx.spec("ma.toml", MA_HEAD, "[\"SPY\"]", MA_PARAMS);
+    let first = plan_sweep(&spec, &fx.options()).expect("plan");
+    let idx = first.dir.root().join("manifest.idx");
+    let record = first.plan.manifest_index.clone().expect("an index record");
+    let bytes = std::fs::read(&idx).expect("manifest.idx");
+    assert_eq!(record.file, "manifest.idx");
+    assert_eq!(record.bytes, 6 * 8, "5 tasks + the manifest length");
+    assert_eq!(bytes.len() as u64, record.bytes);
+    let manifest_len = std::fs::metadata(first.dir.manifest()).expect("meta").len();
+    assert_eq!(record.manifest_bytes, manifest_len);
+    assert_eq!(bytes[40..], manifest_len.to_le_bytes());
+    let plan_json = std::fs::read_to_string(first.dir.plan()).expect("plan.json");
+    assert!(plan_json.contains(&record.sha256), "{plan_json}");
+    assert_eq!(task_firsts(&first), [0, 1000, 2000, 3000, 4000]);
+
+    // Planned again with other chunking (no results yet): the index follows it.
+    let mut opts = fx.options();
+    opts.combos_per_task = Some(700);
+    let second = plan_sweep(&spec, &opts).expect("plan again");
+    assert!(second.summary.reused);
+    assert_eq!(second.plan.tasks, 8);
+    assert_eq!(
+        task_firsts(&second),
+        [0, 700, 1400, 2100, 2800, 3500, 4200, 4900]
+    );
+    let (plan, _) = load_plan(second.dir.root()).expect("load");
+    assert_eq!(plan.manifest_index, second.plan.manifest_index);
+
+    // A plan of before the index (no record, no file) gets one when planned again.
+    let mut old: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(second.dir.plan()).expect("read"))
+            .expect("json");
+    old.as_object_mut()
+        .expect("object")
+        .remove("manifest_index");
+    std::fs::write(second.dir.plan(), old.to_string()).expect("write");
+    std::fs::remove_file(&idx).expect("rm");
+    let (plan, _) = load_plan(second.dir.root()).expect("an old plan loads");
+    assert_eq!(plan.manifest_index, None);
+    let third = plan_sweep(&spec, &opts).expect("plan an old sweep again");
+    assert_eq!(third.plan.manifest_index, second.plan.manifest_index);
+    assert_eq!(task_firsts(&third).len(), 8);
+}
+
+#[test]
+fn the_index_of_a_sampled_grid_points_at_the_renumbered_lines() {
+    let fx = Fixture::new();
+    let body = MA_PARAMS.replace("[slurm]", "[sample]\nn = 333\nseed = 7\n\n[slurm]");
+    let spec = fx.spec("ma.toml", MA_HEAD, "[\"SPY\"]", &body);
+    let mut opts = fx.options();
+    opts.combos_per_task = Some(100);
+    let planned = plan_sweep(&spec, &opts).expect("plan");
+    assert_eq!(planned.plan.combos, 333);
+    assert_eq!(task_firsts(&planned), [0, 100, 200, 300]);
 }

@@ -26,6 +26,7 @@ pub fn plan(name: &str, hash: &str, combos: u64, per_task: u64) -> Plan {
         combos,
         combos_per_task: per_task,
         tasks,
+        manifest_index: None,
         max_array_size: 1001,
         arrays: split_arrays(tasks, 1001),
         throttle: None,

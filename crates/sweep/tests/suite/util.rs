@@ -27,6 +27,7 @@ pub fn sample_plan(name: &str, combos: u64, per: u64, max: u64, throttle: Option
         combos,
         combos_per_task: per,
         tasks,
+        manifest_index: None,
         max_array_size: max,
         arrays: split_arrays(tasks, max),
         throttle,
