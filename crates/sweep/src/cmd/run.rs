@@ -15,13 +15,19 @@
 //!   2 s; `sweep` waits for them, prints which tasks finished, which were interrupted (they
 //!   run again on the next `sweep run`) and which never started, and exits 130 (SIGINT) or
 //!   143 (SIGTERM). Nothing keeps writing into the sweep directory after it exits.
+//! * **Progress** on stderr ([`Progress`]): tasks done of total, combinations per second and
+//!   an ETA, as an indicatif bar when stderr is a terminal, else as a plain line at the
+//!   start, about every 10 s (`SWEEP_PROGRESS_SECONDS` sets the interval) and at the end.
+//!   The supervisor keeps per-task state only (which tasks are queued, running, finished):
+//!   nothing per combination, so a 10^7-combination run takes the memory of a small one.
 
 use std::fs::File;
 use std::io::IsTerminal;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -276,7 +282,7 @@ fn stop_children<T: Copy>(running: Vec<(T, Child)>) -> Vec<(T, Option<i32>)> {
 fn reap(
     running: &mut Vec<(u64, Child)>,
     finished: &mut Vec<(u64, Result<i32, String>)>,
-    bar: &ProgressBar,
+    progress: &Progress,
 ) -> bool {
     let before = finished.len();
     let mut still = Vec::with_capacity(running.len());
@@ -292,10 +298,7 @@ fn reap(
             },
             Err(e) => Err(format!("cannot wait for bt-worker: {e}")),
         };
-        if !matches!(r, Ok(0)) {
-            bar.set_message(format!("task {task} failed"));
-        }
-        bar.inc(1);
+        progress.task_ended(task, !matches!(r, Ok(0)));
         finished.push((task, r));
     }
     *running = still;
@@ -340,18 +343,14 @@ fn run_local_locked(
         anyhow::bail!("the signal handlers of the local run are not installed");
     };
     let job_id = format!("local-{}", std::process::id());
-    let bar = if std::io::stderr().is_terminal() {
-        let bar = ProgressBar::new(todo.len() as u64);
-        if let Ok(style) = ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:40}] {pos}/{len} tasks ({eta} left) {msg}",
-        ) {
-            bar.set_style(style.progress_chars("=> "));
-        }
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
     let jobs = jobs.max(1);
+    let progress = Progress::start(
+        &loaded.plan,
+        &todo,
+        jobs,
+        std::io::stderr().is_terminal(),
+        progress_interval(),
+    );
     let mut queue = todo.iter().copied();
     let mut running: Vec<(u64, Child)> = Vec::new();
     let mut finished: Vec<(u64, Result<i32, String>)> = Vec::new();
@@ -365,7 +364,7 @@ fn run_local_locked(
             match spawn_task(worker, loaded, task, &job_id, &host) {
                 Ok(child) => running.push((task, child)),
                 Err(e) => {
-                    bar.inc(1);
+                    progress.task_ended(task, true);
                     finished.push((task, Err(e)));
                 }
             }
@@ -373,11 +372,11 @@ fn run_local_locked(
         if running.is_empty() {
             break None;
         }
-        if !reap(&mut running, &mut finished, &bar) {
+        if !reap(&mut running, &mut finished, &progress) {
             sup.wait();
         }
     };
-    bar.finish_and_clear();
+    progress.finish(stop.is_some());
     let mut interrupted = Vec::new();
     if let Some(signal) = stop {
         sweep_core::errln!(
@@ -416,6 +415,205 @@ fn run_local_locked(
         return Err(Interrupted { signal }.into());
     }
     Ok(outcome)
+}
+
+/// How often the plain progress line is printed when stderr is not a terminal:
+/// `SWEEP_PROGRESS_SECONDS` (seconds, > 0), else 10 s.
+fn progress_interval() -> Duration {
+    std::env::var("SWEEP_PROGRESS_SECONDS")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map_or(Duration::from_secs(10), Duration::from_secs_f64)
+}
+
+/// Counters a progress line is made of (shared with the ticker thread).
+#[derive(Debug, Default)]
+struct Counts {
+    tasks_done: AtomicU64,
+    combos_done: AtomicU64,
+    failed: AtomicU64,
+}
+
+/// The progress of a local run on stderr: an indicatif bar over the combinations when
+/// stderr is a terminal, else a plain line from a ticker thread every `interval` (and one
+/// at the start and at the end). Holds counters, not per-task or per-combination records.
+struct Progress {
+    tasks: u64,
+    combos: u64,
+    /// Combinations per task (all but the last task of the plan have this many).
+    per: u64,
+    plan_combos: u64,
+    started: Instant,
+    counts: Arc<Counts>,
+    bar: Option<ProgressBar>,
+    ticker: Option<(mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
+}
+
+impl Progress {
+    fn start(
+        plan: &sweep_core::Plan,
+        todo: &[u64],
+        jobs: usize,
+        terminal: bool,
+        interval: Duration,
+    ) -> Progress {
+        let combos: u64 = todo
+            .iter()
+            .map(|&t| {
+                let r = plan.task_range(t);
+                r.end - r.start
+            })
+            .sum();
+        let mut progress = Progress {
+            tasks: todo.len() as u64,
+            combos,
+            per: plan.combos_per_task.max(1),
+            plan_combos: plan.combos,
+            started: Instant::now(),
+            counts: Arc::new(Counts::default()),
+            bar: None,
+            ticker: None,
+        };
+        if terminal {
+            let bar = ProgressBar::new(combos);
+            if let Ok(style) = ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:30}] {human_pos}/{human_len} combinations \
+                 ({per_sec}, ETA {eta}) {msg}",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_message(format!("0/{} tasks", progress.tasks));
+            bar.enable_steady_tick(Duration::from_millis(500));
+            progress.bar = Some(bar);
+        } else {
+            sweep_core::errln!(
+                "sweep run: {} task{} to run ({combos} combinations), {jobs} at once",
+                progress.tasks,
+                if progress.tasks == 1 { "" } else { "s" },
+            );
+            let (tx, rx) = mpsc::channel::<()>();
+            let line = progress.liner();
+            let handle = std::thread::spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(interval) {
+                    sweep_core::errln!("{}", line());
+                }
+            });
+            progress.ticker = Some((tx, handle));
+        }
+        progress
+    }
+
+    /// A function giving the plain progress line now.
+    fn liner(&self) -> impl Fn() -> String + Send + 'static {
+        let (tasks, combos, started) = (self.tasks, self.combos, self.started);
+        let counts = Arc::clone(&self.counts);
+        move || {
+            progress_line(
+                counts.tasks_done.load(Ordering::Relaxed),
+                tasks,
+                counts.combos_done.load(Ordering::Relaxed),
+                combos,
+                counts.failed.load(Ordering::Relaxed),
+                started.elapsed(),
+            )
+        }
+    }
+
+    /// Task `task` ended (`failed`: not with exit 0).
+    fn task_ended(&self, task: u64, failed: bool) {
+        let n = task_size(self.plan_combos, self.per, task);
+        let done = self.counts.tasks_done.fetch_add(1, Ordering::Relaxed) + 1;
+        self.counts.combos_done.fetch_add(n, Ordering::Relaxed);
+        if failed {
+            self.counts.failed.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(bar) = &self.bar {
+            bar.inc(n);
+            let failed = self.counts.failed.load(Ordering::Relaxed);
+            bar.set_message(if failed > 0 {
+                format!(
+                    "{done}/{} tasks, {failed} failed (task {task} last)",
+                    self.tasks
+                )
+            } else {
+                format!("{done}/{} tasks", self.tasks)
+            });
+        }
+    }
+
+    /// Stops the bar or the ticker; a plain run ends with a last line.
+    fn finish(mut self, stopped: bool) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        if let Some((tx, handle)) = self.ticker.take() {
+            drop(tx);
+            let _ = handle.join();
+            if !stopped {
+                sweep_core::errln!("{}", (self.liner())());
+            }
+        }
+    }
+}
+
+/// Combinations of task `task` when `combos` are cut into tasks of `per`.
+fn task_size(combos: u64, per: u64, task: u64) -> u64 {
+    let r = sweep_core::plan::task_range(combos, per, task);
+    r.end - r.start
+}
+
+/// `sweep run: 12/400 tasks, 120000/4000000 combinations (3.0%), 95000 combinations/s,
+/// ETA 41 s`.
+fn progress_line(
+    tasks_done: u64,
+    tasks: u64,
+    combos_done: u64,
+    combos: u64,
+    failed: u64,
+    elapsed: Duration,
+) -> String {
+    let secs = elapsed.as_secs_f64();
+    let rate = if secs > 0.0 {
+        combos_done as f64 / secs
+    } else {
+        0.0
+    };
+    let pct = if combos > 0 {
+        100.0 * combos_done as f64 / combos as f64
+    } else {
+        100.0
+    };
+    let eta = if combos_done >= combos {
+        "done".to_string()
+    } else if rate > 0.0 {
+        format!(
+            "ETA {}",
+            short_duration((combos - combos_done) as f64 / rate)
+        )
+    } else {
+        "ETA unknown".to_string()
+    };
+    let failed = if failed > 0 {
+        format!(", {failed} with errors or failed combinations")
+    } else {
+        String::new()
+    };
+    format!(
+        "sweep run: {tasks_done}/{tasks} tasks, {combos_done}/{combos} combinations \
+         ({pct:.1}%), {rate:.0} combinations/s, {} elapsed, {eta}{failed}",
+        short_duration(secs)
+    )
+}
+
+/// `41 s`, `3 min 05 s`, `1 h 02 min`.
+fn short_duration(secs: f64) -> String {
+    let s = secs.max(0.0).round() as u64;
+    match s {
+        0..=59 => format!("{s} s"),
+        60..=3599 => format!("{} min {:02} s", s / 60, s % 60),
+        _ => format!("{} h {:02} min", s / 3600, (s % 3600) / 60),
+    }
 }
 
 fn tasks_phrase(tasks: &[u64]) -> String {
@@ -606,4 +804,40 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Incomplete
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_line_says_tasks_rate_and_eta() {
+        let line = progress_line(3, 10, 3000, 10_000, 0, Duration::from_secs(2));
+        assert_eq!(
+            line,
+            "sweep run: 3/10 tasks, 3000/10000 combinations (30.0%), 1500 combinations/s, \
+             2 s elapsed, ETA 5 s"
+        );
+        let line = progress_line(0, 4, 0, 400, 0, Duration::from_secs(1));
+        assert!(line.ends_with("ETA unknown"), "{line}");
+        let line = progress_line(4, 4, 400, 400, 1, Duration::from_secs(1));
+        assert!(
+            line.ends_with("done, 1 with errors or failed combinations"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn durations_read_short() {
+        assert_eq!(short_duration(41.4), "41 s");
+        assert_eq!(short_duration(185.0), "3 min 05 s");
+        assert_eq!(short_duration(3720.0), "1 h 02 min");
+    }
+
+    #[test]
+    fn task_sizes_follow_the_chunking() {
+        assert_eq!(task_size(1003, 250, 0), 250);
+        assert_eq!(task_size(1003, 250, 4), 3);
+        assert_eq!(task_size(1003, 250, 5), 0);
+    }
 }

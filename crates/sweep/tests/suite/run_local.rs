@@ -23,6 +23,12 @@ fn sweep() -> Command {
 
 /// Plans the slow sweep in a temp dir; returns (temp dir, sweep directory).
 fn slow_sweep() -> (tempfile::TempDir, PathBuf) {
+    plan_ma_cross("slow", 200, 400, 4000)
+}
+
+/// Plans an ma_cross sweep over SPY (fast 2..=`fast`, slow 2..=`slow`, fast < slow) in
+/// tasks of `per` in a temp dir; returns (temp dir, sweep directory).
+fn plan_ma_cross(name: &str, fast: u32, slow: u32, per: u64) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = real_data().join("qstrader_examples");
     assert!(
@@ -30,14 +36,14 @@ fn slow_sweep() -> (tempfile::TempDir, PathBuf) {
         "{} has no SPY.csv (set SLURM_SWEEP_DATA)",
         data.display()
     );
-    let spec = dir.path().join("slow.toml");
+    let spec = dir.path().join(format!("{name}.toml"));
     std::fs::write(
         &spec,
         format!(
-            "name = \"slow\"\nstrategy = \"ma_cross\"\nconstraints = [\"fast < slow\"]\n\n\
+            "name = \"{name}\"\nstrategy = \"ma_cross\"\nconstraints = [\"fast < slow\"]\n\n\
              [data]\ndir = {data:?}\nsymbols = [\"SPY\"]\n\n\
-             [params]\nfast = {{ from = 2, to = 200, step = 1 }}\nslow = {{ from = 2, to = 400, step = 1 }}\n\n\
-             [slurm]\ntime = \"00:10:00\"\ncombos_per_task = 4000\n",
+             [params]\nfast = {{ from = 2, to = {fast}, step = 1 }}\nslow = {{ from = 2, to = {slow}, step = 1 }}\n\n\
+             [slurm]\ntime = \"00:10:00\"\ncombos_per_task = {per}\n",
             data = data.display().to_string()
         ),
     )
@@ -248,4 +254,118 @@ fn a_second_run_of_the_same_sweep_is_refused_and_a_killed_run_blocks_nothing() {
     )
     .is_empty()));
     starts_and_stops(&sweep_dir);
+}
+
+/// Runs `sweep run DIR --local -j 2 --no-collect` to the end with stderr piped (not a
+/// terminal) and the progress line every 50 ms.
+fn run_to_end(sweep_dir: &Path) -> Finished {
+    let run = sweep()
+        .arg("run")
+        .arg(sweep_dir)
+        .args(["--local", "-j", "2", "--no-collect"])
+        .env("SWEEP_PROGRESS_SECONDS", "0.05")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sweep run");
+    finish(run, Duration::from_secs(120), "sweep run")
+}
+
+/// The workers' stderr logs of the sweep, concatenated in task order.
+fn worker_logs(sweep_dir: &Path, tasks: u64) -> String {
+    (0..tasks)
+        .map(|t| {
+            std::fs::read_to_string(sweep_dir.join("logs").join(format!("local_{t}.err")))
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+#[test]
+fn a_run_without_a_terminal_prints_plain_progress_lines_and_tasks_seek_their_lines() {
+    // 1,225 combinations (fast 2..=50 < slow 2..=51) in 25 tasks of 49.
+    let (_dir, sweep_dir) = plan_ma_cross("progress", 50, 51, 49);
+    assert!(sweep_dir.join("manifest.idx").is_file());
+    let plan = std::fs::read_to_string(sweep_dir.join("plan.json")).expect("plan.json");
+    assert!(plan.contains("\"manifest_index\""), "{plan}");
+    let done = run_to_end(&sweep_dir);
+    assert_eq!(done.code, Some(0), "{}", done.show());
+    let lines: Vec<&str> = done
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("sweep run: "))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("25 tasks to run (1225 combinations), 2 at once")),
+        "{}",
+        done.show()
+    );
+    // Neither bar nor terminal control codes: plain lines only.
+    assert!(!done.stderr.contains('\u{1b}'), "{}", done.show());
+    let last = lines.last().copied().unwrap_or_default();
+    assert!(
+        last.starts_with("sweep run: 25/25 tasks, 1225/1225 combinations (100.0%), ")
+            && last.contains(" combinations/s, ")
+            && last.ends_with("done"),
+        "{}",
+        done.show()
+    );
+    // Every worker found its lines through the index, and said how long it took to start.
+    let logs = worker_logs(&sweep_dir, 25);
+    assert_eq!(
+        logs.matches("manifest seek by manifest.idx").count(),
+        25,
+        "{logs}"
+    );
+    assert!(
+        logs.contains("bt-worker: task 24: started in ")
+            && logs.contains("(combinations 1176..1225 of 1225, manifest seek by manifest.idx)"),
+        "{logs}"
+    );
+}
+
+#[test]
+fn a_sweep_planned_before_the_index_still_runs_by_scanning_and_a_lost_index_is_named() {
+    let (_dir, sweep_dir) = plan_ma_cross("noindex", 30, 31, 100);
+    // As planned before manifest.idx existed: no record in plan.json, no file.
+    let plan_path = sweep_dir.join("plan.json");
+    let mut plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&plan_path).expect("plan")).expect("json");
+    let record = plan
+        .as_object_mut()
+        .and_then(|o| o.remove("manifest_index"))
+        .expect("a manifest_index record");
+    std::fs::write(&plan_path, serde_json::to_vec_pretty(&plan).expect("json")).expect("write");
+    let idx = std::fs::read(sweep_dir.join("manifest.idx")).expect("manifest.idx");
+    std::fs::remove_file(sweep_dir.join("manifest.idx")).expect("rm");
+    let done = run_to_end(&sweep_dir);
+    assert_eq!(done.code, Some(0), "{}", done.show());
+    let logs = worker_logs(&sweep_dir, 5);
+    assert_eq!(
+        logs.matches("manifest scan (no manifest.idx in the plan)")
+            .count(),
+        5,
+        "{logs}"
+    );
+
+    // The record back but the file gone: the task fails, naming the file.
+    plan.as_object_mut()
+        .expect("object")
+        .insert("manifest_index".into(), record);
+    std::fs::write(&plan_path, serde_json::to_vec_pretty(&plan).expect("json")).expect("write");
+    std::fs::remove_dir_all(sweep_dir.join("results")).expect("rm results");
+    let done = run_to_end(&sweep_dir);
+    assert_ne!(done.code, Some(0), "{}", done.show());
+    let logs = worker_logs(&sweep_dir, 5);
+    assert!(
+        logs.contains("manifest.idx: is missing (plan.json records a manifest index)"),
+        "{logs}"
+    );
+    // Restored, it runs again.
+    std::fs::write(sweep_dir.join("manifest.idx"), idx).expect("write");
+    let done = run_to_end(&sweep_dir);
+    assert_eq!(done.code, Some(0), "{}", done.show());
 }
