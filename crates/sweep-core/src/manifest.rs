@@ -251,7 +251,7 @@ fn read_offset(idx_path: &Path, index: &ManifestIndex, task: u64) -> Result<u64,
         .metadata()
         .map_err(|e| bad(format!("cannot be read: {e}")))?
         .len();
-    if len != index.bytes || len % 8 != 0 || len < 8 {
+    if len != index.bytes || !len.is_multiple_of(8) || len < 8 {
         return Err(bad(format!(
             "has {len} bytes where plan.json recorded {}",
             index.bytes
@@ -326,7 +326,7 @@ pub fn scan_task_starts(
         let mut k = 0usize;
         while k < buf.len() {
             if at_start {
-                if n < combos && n % per == 0 {
+                if n < combos && n.is_multiple_of(per) {
                     starts.push(pos + k as u64);
                 }
                 at_start = false;
@@ -459,7 +459,7 @@ mod tests {
         );
 
         // Short: fewer bytes than plan.json recorded.
-        std::fs::write(&idx, &index_bytes(&starts[..4], len)).expect("write");
+        std::fs::write(&idx, index_bytes(&starts[..4], len)).expect("write");
         let e = err(&record, 2);
         assert!(
             e.contains("manifest.idx") && e.contains("has 40 bytes where plan.json recorded 88"),

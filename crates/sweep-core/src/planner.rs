@@ -1252,7 +1252,7 @@ fn write_manifest(
                     },
                 )?;
             }
-            if i % per == 0 {
+            if i.is_multiple_of(per) {
                 starts.push(bytes);
             }
             line.clear();
