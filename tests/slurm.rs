@@ -372,6 +372,15 @@ fn failing_task() {
     assert_eq!(lines[4], r#"{"i":4,"params":{"lookback":126,"top_n":2}}"#);
     lines[4] = r#"{"i":4,"params":{"lookback":126,"top_n":99}}"#.to_string();
     std::fs::write(&manifest, lines.join("\n") + "\n").expect("write manifest");
+    // The edit moved the later lines by a byte: planning again keeps the edited manifest
+    // and indexes it anew (manifest.idx), as a task's seek would otherwise land mid-line.
+    sweep(&[
+        os("plan"),
+        spec.as_os_str(),
+        os("--sharedfs"),
+        sharedfs.as_os_str(),
+    ])
+    .expect_code(0);
 
     sweep(&[os("submit"), dir.as_os_str()]).expect_code(0);
     wait_jobs_gone(&all_job_ids(&dir), Duration::from_secs(120));

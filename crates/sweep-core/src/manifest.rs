@@ -180,16 +180,10 @@ pub fn read_task(
     };
     let offset = read_offset(&idx_path, index, task)?;
     let mut file = File::open(manifest).map_err(io_at(manifest))?;
+    // The manifest may have been edited by hand since (a test making a combination fail,
+    // say): what matters is that the offset still lands on the task's first line, checked
+    // below, and that every line read is the combination expected.
     let len = file.metadata().map_err(io_at(manifest))?.len();
-    if len != index.manifest_bytes {
-        return Err(ManifestError::Index {
-            path: manifest.to_path_buf(),
-            message: format!(
-                "has {len} bytes where plan.json recorded {} when it was indexed: the manifest changed after planning",
-                index.manifest_bytes
-            ),
-        });
-    }
     if offset > len || (offset == len && !range.is_empty()) {
         return Err(bad(format!(
             "task {task}'s offset {offset} is past the end of {} ({len} bytes)",
@@ -472,15 +466,18 @@ mod tests {
         assert!(e.contains("manifest.idx: is missing"), "{e}");
         assert!(e.contains("sweep plan"), "{e}");
 
-        // The manifest changed after it was indexed.
+        // The manifest edited after it was indexed: a line of task 0 made longer. Task 0
+        // still reads (its offset is unmoved), task 1's offset lands inside a line.
         let record = index(&m, 100, 10);
-        let mut text = std::fs::read_to_string(&m).expect("read");
-        text.push('\n');
-        std::fs::write(&m, text).expect("write");
+        let text = std::fs::read_to_string(&m).expect("read");
+        std::fs::write(&m, text.replacen("\"fast\":3,", "\"fast\":333,", 1)).expect("write");
+        let (entries, _) = read_task(&m, Some(&record), 0, 0..10).expect("task 0");
+        assert_eq!(entries[3].params["fast"], ParamValue::Int(333));
         let e = err(&record, 1);
         assert!(
-            e.contains("manifest.jsonl") && e.contains("changed after planning"),
+            e.contains("manifest.idx") && e.contains("does not land"),
             "{e}"
         );
+        assert!(e.contains("sweep plan"), "{e}");
     }
 }
