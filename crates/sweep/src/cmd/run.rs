@@ -479,8 +479,14 @@ impl Progress {
             let bar = ProgressBar::new(combos);
             if let Ok(style) = ProgressStyle::with_template(
                 "{elapsed_precise} [{bar:30}] {human_pos}/{human_len} combinations \
-                 ({per_sec}, ETA {eta}) {msg}",
+                 ({rate} combinations/s, ETA {eta}) {msg}",
             ) {
+                let style = style.with_key(
+                    "rate",
+                    |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.0}", state.per_sec());
+                    },
+                );
                 bar.set_style(style.progress_chars("=> "));
             }
             bar.set_message(format!("0/{} tasks", progress.tasks));
