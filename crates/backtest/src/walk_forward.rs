@@ -45,10 +45,7 @@ impl Length {
     pub const ZERO: Length = Length::Days(0);
 
     fn is_zero(self) -> bool {
-        matches!(
-            self,
-            Length::Years(0) | Length::Months(0) | Length::Days(0)
-        )
+        matches!(self, Length::Years(0) | Length::Months(0) | Length::Days(0))
     }
 
     /// Calendar months of a `y`/`m` length; `None` for days.
@@ -464,12 +461,7 @@ impl WindowRunners<'_> {
                 ("test", &self.test[k], w.test, &mut out.test),
             ] {
                 let run = runner.run(params).map_err(|e| {
-                    format!(
-                        "{part} window {} ({} .. {}): {e}",
-                        k + 1,
-                        span[0],
-                        span[1]
-                    )
+                    format!("{part} window {} ({} .. {}): {e}", k + 1, span[0], span[1])
                 })?;
                 into.push(run.metrics);
             }
@@ -535,7 +527,8 @@ mod tests {
         // next day there is and ends before 2004-01-03 + 1y.
         assert_eq!(w[2].window.test, [d("2004-01-05"), d("2004-12-31")]);
         // Every day of a part is counted.
-        let count = |a: NaiveDate, b: NaiveDate| days.iter().filter(|x| **x >= a && **x <= b).count();
+        let count =
+            |a: NaiveDate, b: NaiveDate| days.iter().filter(|x| **x >= a && **x <= b).count();
         for lw in &w {
             assert_eq!(lw.train_days, count(lw.window.train[0], lw.window.train[1]));
             assert_eq!(lw.test_days, count(lw.window.test[0], lw.window.test[1]));
@@ -576,7 +569,9 @@ mod tests {
         assert_eq!(w[0].window.test, [days[105], days[124]]);
         assert_eq!(w[1].window.train, [days[20], days[119]]);
         assert_eq!(w[1].window.test, [days[125], days[144]]);
-        assert!(w.iter().all(|lw| lw.train_days == 100 && lw.test_days == 20));
+        assert!(w
+            .iter()
+            .all(|lw| lw.train_days == 100 && lw.test_days == 20));
         // The last test window ends on or before the last day.
         let last = w.last().expect("windows");
         assert!(last.window.test[1] <= *days.last().expect("days"));
@@ -611,10 +606,17 @@ mod tests {
 
         let e = layout(&cfg("0y", "1y"), &days).expect_err("zero");
         assert_eq!(e.field, "train");
-        assert!(e.to_string().starts_with("[walk_forward] `train`: expected a positive"));
+        assert!(e
+            .to_string()
+            .starts_with("[walk_forward] `train`: expected a positive"));
 
         // A gap over a holiday-free stretch still leaves days; a window without days:
-        let sparse = vec![d("2000-01-03"), d("2000-01-04"), d("2003-01-06"), d("2004-06-01")];
+        let sparse = vec![
+            d("2000-01-03"),
+            d("2000-01-04"),
+            d("2003-01-06"),
+            d("2004-06-01"),
+        ];
         let e = layout(&cfg("1m", "1m"), &sparse).expect_err("empty");
         assert!(e.field == "test" || e.field == "train", "{e}");
         assert!(e.message.contains("holds none"), "{e}");
