@@ -225,9 +225,12 @@ pub struct Curve {
     pub spans: Vec<std::ops::Range<usize>>,
 }
 
+/// One window's equity curve: its dates and equity.
+pub type Part = (Vec<NaiveDate>, Vec<f64>);
+
 /// Concatenates per-window curves, each rescaled to start where the previous one ended
 /// (the first starts at its own first value).
-pub fn concatenate(parts: &[(Vec<NaiveDate>, Vec<f64>)]) -> Curve {
+pub fn concatenate(parts: &[Part]) -> Curve {
     let mut out = Curve::default();
     for (dates, equity) in parts {
         let Some(&first) = equity.first() else {
@@ -300,7 +303,7 @@ impl Engine {
         &self,
         windows: &[Window],
         params: &[Option<Params>],
-    ) -> Result<Vec<(Vec<NaiveDate>, Vec<f64>)>, String> {
+    ) -> Result<Vec<Part>, String> {
         let Some(engine) = self.strategy.engine() else {
             return Err("the strategy is not the engine's".into());
         };
@@ -446,6 +449,9 @@ pub struct WalkForwardResult {
     pub wfe: Option<f64>,
     pub mean_in_sample: Option<f64>,
     pub mean_out_of_sample: Option<f64>,
+    /// Windows whose in-sample and out-of-sample values are both defined (the means'
+    /// windows; a test window without a trade has no Sharpe ratio, for instance).
+    pub wfe_windows: usize,
     pub dsr: Option<f64>,
     pub trials: u64,
     /// Windows whose choice differs from the previous window's.
@@ -594,6 +600,7 @@ pub fn stitch(
             .and_then(|(o, i)| finite(o / i)),
         mean_in_sample: mean(is_sum),
         mean_out_of_sample: mean(oos_sum),
+        wfe_windows: n as usize,
         dsr,
         trials: choices.trials,
         changes,
@@ -738,11 +745,13 @@ pub fn to_text(r: &WalkForwardResult) -> String {
     }
     let _ = writeln!(
         t,
-        "walk-forward efficiency: {} (mean OOS {} {} / mean IS {})",
+        "walk-forward efficiency: {} (mean OOS {} {} / mean IS {}, over the {} of {} windows where both are defined)",
         num(r.wfe, 3),
         r.metric,
         num(r.mean_out_of_sample, 4),
-        num(r.mean_in_sample, 4)
+        num(r.mean_in_sample, 4),
+        r.wfe_windows,
+        r.windows.len()
     );
     let _ = writeln!(
         t,
@@ -931,9 +940,10 @@ pub fn to_html(r: &WalkForwardResult) -> String {
     }
     let _ = write!(
         h,
-        "<p class=\"note\">Stability: the choice changed at {} of {} window boundaries. WFE (Pardo) = mean out-of-sample {m} / mean in-sample {m} of the chosen combinations. DSR: the stitched curve's Sharpe ratio (daily: annualised / √{}) deflated for N = {} trials (every combination that ran), with the variance of their full-period Sharpe ratios.</p>",
+        "<p class=\"note\">Stability: the choice changed at {} of {} window boundaries. WFE (Pardo) = mean out-of-sample {m} / mean in-sample {m} of the chosen combinations, over the {} windows where both are defined. DSR: the stitched curve's Sharpe ratio (daily: annualised / √{}) deflated for N = {} trials (every combination that ran), with the variance of their full-period Sharpe ratios.</p>",
         r.changes,
         r.windows.len().saturating_sub(1),
+        r.wfe_windows,
         PERIODS_PER_YEAR,
         r.trials,
         m = escape(&r.metric)
