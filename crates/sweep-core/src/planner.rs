@@ -14,8 +14,9 @@
 //! * **Chunking.** Combinations per task come from `[slurm] combos_per_task` (or
 //!   [`PlanOptions::combos_per_task`]), else from `target_task_seconds` (default
 //!   [`DEFAULT_TARGET_TASK_SECONDS`]) at an assumed [`ASSUMED_COMBO_SECONDS`] (50 µs) per
-//!   combination ([`ASSUMED_COMMAND_SECONDS`], 10 s, for a command sweep's program, with
-//!   a note saying so), at most [`MAX_DERIVED_COMBOS_PER_TASK`] (10,000). It is raised when
+//!   backtest (a walk-forward combination is 1 + 2 × windows backtests;
+//!   [`ASSUMED_COMMAND_SECONDS`], 10 s, per run of a command sweep's program, with a note
+//!   saying so), at most [`MAX_DERIVED_COMBOS_PER_TASK`] (10,000). It is raised when
 //!   needed so the tasks fit in [`MAX_ARRAYS`] arrays of MaxArraySize. MaxArraySize: [`PlanOptions::max_array_size`], else `[slurm]
 //!   max_array_size`, else [`PlanOptions::cluster_max_array_size`] (what `scontrol show
 //!   config` says), else 1001.
@@ -1103,10 +1104,11 @@ pub fn plan_sweep_with(
                 .slurm
                 .target_task_seconds
                 .unwrap_or(DEFAULT_TARGET_TASK_SECONDS);
+            // A walk-forward combination is 1 + 2 x windows backtests.
             let assumed = if spec.command.is_some() {
                 ASSUMED_COMMAND_SECONDS
             } else {
-                ASSUMED_COMBO_SECONDS
+                ASSUMED_COMBO_SECONDS * (1 + 2 * windows.len()) as f64
             };
             let per = ((target / assumed).ceil() as u64).min(MAX_DERIVED_COMBOS_PER_TASK);
             if spec.command.is_some() {
