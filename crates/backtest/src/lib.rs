@@ -21,6 +21,7 @@ pub mod simulator;
 pub mod stats;
 pub mod strategy;
 pub mod synthetic;
+pub mod walk_forward;
 
 pub use config::{BacktestConfig, Calendar, ConfigError, DataConfig, DataFormat, Rebalance};
 pub use data::{DataError, DataNote, MarketData};

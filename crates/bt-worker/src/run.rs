@@ -100,6 +100,10 @@ pub struct RunArgs {
     /// Write every fill (date,symbol,quantity,price,cost) to this CSV file.
     #[arg(long)]
     pub fills_csv: Option<PathBuf>,
+    /// Write the run's summary metrics (as a sweep's result file stores them) to this JSON
+    /// file.
+    #[arg(long)]
+    pub metrics_json: Option<PathBuf>,
     /// The run's id in the JSON output (default: the spec's name, else the strategy).
     #[arg(long)]
     pub name: Option<String>,
@@ -345,6 +349,10 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     }
     if let Some(path) = &args.fills_csv {
         write_fills_csv(path, &out)?;
+    }
+    if let Some(path) = &args.metrics_json {
+        let text = serde_json::to_vec_pretty(&out.metrics).context("serialising the metrics")?;
+        fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(0)
 }

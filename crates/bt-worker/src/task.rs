@@ -10,6 +10,11 @@
 //!   whose backtest returns an error or panics is recorded as `status = "error"` with the
 //!   message; the others still run. Rules that do not compile (a spec.toml written by
 //!   another version) fail every run of the task the same way as data that cannot load.
+//! * **Walk-forward.** When plan.json has `walk_forward` windows, each combination also
+//!   runs over every training and test window as a backtest of its own
+//!   ([`backtest::walk_forward`]: the spec's start, burn-in = the window's first day, end =
+//!   its last day), through one runner per window built once per task; its metrics go to
+//!   `windows`. A window that fails fails the combination, the message naming the window.
 //! * **Data that cannot be loaded** is not a crash: every run of the task is recorded as an
 //!   error carrying the loading error (so `collect` can name it), and the exit code is 1.
 //! * **Data that changed since planning** is treated the same way: before loading, each
@@ -34,6 +39,7 @@ use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 
+use backtest::walk_forward::{WindowConfigs, WindowMetrics, WindowRunners};
 use backtest::{MarketData, Params, RunOutput, TaskRunner};
 use sweep_core::atomic::write_atomic;
 use sweep_core::classify::{check_file, FileVerdict};
@@ -44,7 +50,7 @@ use sweep_core::manifest::{read_task, ManifestEntry};
 use sweep_core::plan::load_plan;
 use sweep_core::quarantine::quarantine;
 use sweep_core::reader::read_result_file;
-use sweep_core::result::{ResultFile, Run, RunStatus, SlurmIds, RESULT_SCHEMA};
+use sweep_core::result::{ResultFile, Run, RunStatus, SlurmIds, WindowRuns, RESULT_SCHEMA};
 use sweep_core::{Plan, SpecStrategy};
 
 /// Arguments of `bt-worker task`.
@@ -223,18 +229,35 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// Runs one combination; errors and panics become `status = "error"`.
-fn run_one(runner: &TaskRunner<'_>, keep_returns: bool, entry: ManifestEntry) -> Run {
-    let outcome = catch_unwind(AssertUnwindSafe(|| runner.run(&entry.params)));
+/// Runs one combination over the full period and, for a walk-forward plan, over each of
+/// its windows (`windows`: one runner per window); errors and panics become
+/// `status = "error"` (a window's error names the window).
+fn run_one(
+    runner: &TaskRunner<'_>,
+    windows: Option<&WindowRunners<'_>>,
+    keep_returns: bool,
+    entry: ManifestEntry,
+) -> Run {
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let out = runner.run(&entry.params).map_err(|e| e.to_string())?;
+        let runs = windows.map(|w| w.run(&entry.params)).transpose()?;
+        Ok::<_, String>((out, runs))
+    }));
     let failed = |message: String| Run::failed(entry.i, entry.params.clone(), message);
     match outcome {
-        Ok(Ok(out)) => ok_run(entry.i, entry.params.clone(), out, keep_returns),
-        Ok(Err(e)) => failed(e.to_string()),
+        Ok(Ok((out, runs))) => ok_run(entry.i, entry.params.clone(), out, runs, keep_returns),
+        Ok(Err(e)) => failed(e),
         Err(payload) => failed(format!("panic: {}", panic_message(payload.as_ref()))),
     }
 }
 
-fn ok_run(i: u64, params: backtest::Params, out: RunOutput, keep_returns: bool) -> Run {
+fn ok_run(
+    i: u64,
+    params: backtest::Params,
+    out: RunOutput,
+    windows: Option<WindowMetrics>,
+    keep_returns: bool,
+) -> Run {
     Run {
         i,
         params,
@@ -244,7 +267,10 @@ fn ok_run(i: u64, params: backtest::Params, out: RunOutput, keep_returns: bool) 
         metrics: Some(out.metrics),
         in_sample: out.in_sample,
         out_of_sample: out.out_of_sample,
-        windows: None,
+        windows: windows.map(|w| WindowRuns {
+            train: w.train,
+            test: w.test,
+        }),
         blocks: None,
     }
 }
@@ -382,11 +408,23 @@ fn builtin_runs(
             let Some(engine) = strategy.engine() else {
                 return failed_runs(entries, "the strategy is not the engine's");
             };
-            match TaskRunner::new(&data, engine, config, &combos) {
-                Ok(runner) => pool.install(|| {
+            // Walk-forward: one runner per window, built once for the task.
+            let window_configs = plan
+                .walk_forward
+                .as_ref()
+                .map(|wf| WindowConfigs::new(config, &wf.windows));
+            let runners = TaskRunner::new(&data, engine, config, &combos).and_then(|runner| {
+                let windows = window_configs
+                    .as_ref()
+                    .map(|w| w.runners(&data, engine, &combos))
+                    .transpose()?;
+                Ok((runner, windows))
+            });
+            match runners {
+                Ok((runner, windows)) => pool.install(|| {
                     entries
                         .into_par_iter()
-                        .map(|e| run_one(&runner, config.keep_returns, e))
+                        .map(|e| run_one(&runner, windows.as_ref(), config.keep_returns, e))
                         .collect()
                 }),
                 Err(e) => {

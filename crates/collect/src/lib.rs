@@ -24,6 +24,7 @@ pub mod report;
 pub mod sensitivity;
 pub mod svg;
 pub mod table;
+pub mod walk_forward;
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -371,6 +371,7 @@ mod tests {
             throttle: None,
             tool_version: "0".into(),
             created: Utc::now(),
+            walk_forward: None,
         }
     }
 

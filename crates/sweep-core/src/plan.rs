@@ -4,6 +4,7 @@
 
 use std::ops::Range;
 
+use backtest::walk_forward::{LaidWindow, Length, Mode, WalkForwardConfig, Window};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -74,6 +75,36 @@ pub struct Plan {
     pub throttle: Option<u32>,
     pub tool_version: String,
     pub created: DateTime<Utc>,
+    /// The walk-forward windows, when the spec has `[walk_forward]`: laid once, at plan
+    /// time; the worker and `collect` read them from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub walk_forward: Option<WalkForwardPlan>,
+}
+
+/// `plan.json`'s `walk_forward`: the spec's `[walk_forward]` settings and the windows they
+/// lay on the data (dates inclusive).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WalkForwardPlan {
+    pub train: Length,
+    pub test: Length,
+    pub step: Length,
+    pub mode: Mode,
+    pub gap: Length,
+    pub windows: Vec<Window>,
+}
+
+impl WalkForwardPlan {
+    /// The plan of `config` with its laid `windows`.
+    pub fn new(config: &WalkForwardConfig, windows: &[LaidWindow]) -> WalkForwardPlan {
+        WalkForwardPlan {
+            train: config.train,
+            test: config.test,
+            step: config.step(),
+            mode: config.mode,
+            gap: config.gap(),
+            windows: windows.iter().map(|w| w.window).collect(),
+        }
+    }
 }
 
 impl Plan {

@@ -14,8 +14,9 @@
 //! * **Chunking.** Combinations per task come from `[slurm] combos_per_task` (or
 //!   [`PlanOptions::combos_per_task`]), else from `target_task_seconds` (default
 //!   [`DEFAULT_TARGET_TASK_SECONDS`]) at an assumed [`ASSUMED_COMBO_SECONDS`] (50 µs) per
-//!   combination ([`ASSUMED_COMMAND_SECONDS`], 10 s, for a command sweep's program, with
-//!   a note saying so), at most [`MAX_DERIVED_COMBOS_PER_TASK`] (10,000). It is raised when
+//!   backtest (a walk-forward combination is 1 + 2 × windows backtests;
+//!   [`ASSUMED_COMMAND_SECONDS`], 10 s, per run of a command sweep's program, with a note
+//!   saying so), at most [`MAX_DERIVED_COMBOS_PER_TASK`] (10,000). It is raised when
 //!   needed so the tasks fit in [`MAX_ARRAYS`] arrays of MaxArraySize. MaxArraySize: [`PlanOptions::max_array_size`], else `[slurm]
 //!   max_array_size`, else [`PlanOptions::cluster_max_array_size`] (what `scontrol show
 //!   config` says), else 1001.
@@ -47,10 +48,11 @@ use crate::layout::{ResultsListing, SharedFs, SweepDir};
 use crate::manifest::{ManifestEntry, ManifestIndex};
 use crate::overrides::{parse_override, OverrideError};
 use crate::plan::{
-    split_arrays, task_count, DataFileHash, InputFileHash, Plan, DEFAULT_MAX_ARRAY_SIZE,
-    PLAN_SCHEMA,
+    split_arrays, task_count, DataFileHash, InputFileHash, Plan, WalkForwardPlan,
+    DEFAULT_MAX_ARRAY_SIZE, PLAN_SCHEMA,
 };
 use crate::spec::{located, Spec, SpecError, RULES_STRATEGY};
+use backtest::walk_forward::LaidWindow;
 
 /// Assumed cost of one combination when choosing combinations per task from a target time.
 pub const ASSUMED_COMBO_SECONDS: f64 = 50e-6;
@@ -275,6 +277,10 @@ pub struct PlanSummary {
     pub reused: bool,
     /// Result files already present.
     pub existing_results: usize,
+    /// The walk-forward settings and windows, when the spec has `[walk_forward]`.
+    pub walk_forward: Option<WalkForwardPlan>,
+    /// The windows with their day counts (empty without `[walk_forward]`).
+    pub windows: Vec<LaidWindow>,
     pub notes: Vec<String>,
 }
 
@@ -312,6 +318,21 @@ impl fmt::Display for PlanSummary {
                 self.existing_results,
                 if self.existing_results == 1 { "" } else { "s" }
             )?;
+        }
+        if let Some(wf) = &self.walk_forward {
+            write!(
+                f,
+                "\n  walk-forward: {} windows, {}, train {}, test {}, step {}, gap {}",
+                self.windows.len(),
+                wf.mode.name(),
+                wf.train,
+                wf.test,
+                wf.step,
+                wf.gap
+            )?;
+            for (k, w) in self.windows.iter().enumerate() {
+                write!(f, "\n    window {}: {w}", k + 1)?;
+            }
         }
         for note in &self.notes {
             write!(f, "\n  note: {note}")?;
@@ -991,8 +1012,11 @@ pub fn plan_sweep_with(
     let data = hash_data(&spec)?;
     let (inputs, command_notes) = check_command(&spec)?;
     // A command sweep's data is hashed, not loaded: the program reads it.
+    // Walk-forward windows are laid on the data's days, so their data is always loaded.
     let market = match &spec.data {
-        Some(data) if options.check_data && spec.command.is_none() => {
+        Some(data)
+            if (options.check_data || spec.walk_forward.is_some()) && spec.command.is_none() =>
+        {
             let market =
                 MarketData::load(data, &spec.backtest).map_err(|source| PlanError::Data {
                     at: At {
@@ -1005,6 +1029,7 @@ pub fn plan_sweep_with(
         }
         _ => None,
     };
+    let windows = lay_windows(&spec, market.as_ref())?;
     let bad_spec = |message| PlanError::BadPlan {
         path: spec.path.clone(),
         message,
@@ -1062,10 +1087,11 @@ pub fn plan_sweep_with(
                 .slurm
                 .target_task_seconds
                 .unwrap_or(DEFAULT_TARGET_TASK_SECONDS);
+            // A walk-forward combination is 1 + 2 x windows backtests.
             let assumed = if spec.command.is_some() {
                 ASSUMED_COMMAND_SECONDS
             } else {
-                ASSUMED_COMBO_SECONDS
+                ASSUMED_COMBO_SECONDS * (1 + 2 * windows.len()) as f64
             };
             let per = ((target / assumed).ceil() as u64).min(MAX_DERIVED_COMBOS_PER_TASK);
             if spec.command.is_some() {
@@ -1143,6 +1169,10 @@ pub fn plan_sweep_with(
         throttle: spec.slurm.throttle,
         tool_version: crate::TOOL_VERSION.to_string(),
         created: existing.as_ref().map_or_else(Utc::now, |p| p.created),
+        walk_forward: spec
+            .walk_forward
+            .as_ref()
+            .map(|config| WalkForwardPlan::new(config, &windows)),
     };
     let summary = PlanSummary {
         name: plan.name.clone(),
@@ -1162,6 +1192,8 @@ pub fn plan_sweep_with(
         plan: dir.plan(),
         reused,
         existing_results,
+        walk_forward: plan.walk_forward.clone(),
+        windows,
         notes,
     };
     let planned = PlannedSweep {
@@ -1193,6 +1225,32 @@ pub fn plan_sweep_with(
         put_in_place(staging, &dir)?;
     }
     Ok(planned)
+}
+
+/// The walk-forward windows of `spec` laid on the simulated days of `market` (none without
+/// `[walk_forward]`). A layout that does not fit is an error naming the field.
+fn lay_windows(spec: &Spec, market: Option<&MarketData>) -> Result<Vec<LaidWindow>, PlanError> {
+    let Some(config) = &spec.walk_forward else {
+        return Ok(Vec::new());
+    };
+    let error = |field: &str, message: String| {
+        PlanError::Spec(SpecError::Field {
+            path: spec.path.clone(),
+            line: spec.lines.walk_forward,
+            field: field.to_string(),
+            message,
+        })
+    };
+    let Some(market) = market else {
+        return Err(error(
+            "walk_forward",
+            "expected [data] the engine loads: the windows are laid on its days".to_string(),
+        ));
+    };
+    let days = backtest::walk_forward::simulated_days(&market.dates, &spec.backtest)
+        .map_err(|e| error("walk_forward", format!("expected simulated days: {e}")))?;
+    backtest::walk_forward::layout(config, days)
+        .map_err(|e| error(&format!("walk_forward.{}", e.field), e.message))
 }
 
 /// Writes the manifest into `dir` (through a temporary file, world-readable) and returns

@@ -37,6 +37,13 @@
 //! n = 100
 //! seed = 7
 //!
+//! [walk_forward]                    # optional: train/test windows (backtest::walk_forward)
+//! train = "3y"                      # "<n>y" years, "<n>m" calendar months, "<n>d" trading days
+//! test = "1y"
+//! step = "1y"                       # default: = test; at least as long as test
+//! mode = "rolling"                  # or "anchored" (training always from the first day)
+//! gap = "0d"                        # optional: skipped between training and test
+//!
 //! [slurm]                           # SlurmConfig
 //! time = "00:10:00"
 //! ```
@@ -54,6 +61,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use backtest::walk_forward::{Length, Mode, WalkForwardConfig};
 use backtest::{BacktestConfig, DataConfig, ParamValue};
 
 use crate::command::{read_command, CommandSpec, BACKTEST_KEYS, COMMAND_STRATEGY};
@@ -166,6 +174,8 @@ pub struct SpecLines {
     pub strategy: Option<usize>,
     pub data: Option<usize>,
     pub zip: Option<usize>,
+    /// The `[walk_forward]` header.
+    pub walk_forward: Option<usize>,
     /// One per constraint.
     pub constraints: Vec<Option<usize>>,
 }
@@ -187,6 +197,8 @@ pub struct Spec {
     pub rules: Option<RulesSpec>,
     /// `[command]` and `[command.params]`: present exactly when `strategy = "command"`.
     pub command: Option<CommandSpec>,
+    /// `[walk_forward]`: training and test windows (laid on the data at plan time).
+    pub walk_forward: Option<WalkForwardConfig>,
     pub slurm: SlurmConfig,
     /// The file the spec was read from.
     pub path: PathBuf,
@@ -245,6 +257,8 @@ struct RawSpec {
     rules: Option<RawWithParams>,
     #[serde(default)]
     command: Option<RawWithParams>,
+    #[serde(default)]
+    walk_forward: Option<Spanned<toml::Value>>,
     /// Not spanned: `[slurm.container]` alone (no `[slurm]` header) makes an implicit
     /// table that toml cannot give a span; the line comes from the text instead.
     #[serde(default)]
@@ -516,6 +530,43 @@ impl Spec {
                 ),
             ));
         }
+        let walk_forward_line = header_line(text, "walk_forward");
+        let walk_forward = match &raw.walk_forward {
+            None => None,
+            Some(v) => {
+                let start = v.span().start;
+                let wf = read_walk_forward(v.get_ref()).map_err(|(key, message)| {
+                    let l = key
+                        .and_then(|k| key_line_after(text, start, k))
+                        .or(walk_forward_line);
+                    field(
+                        l,
+                        &key.map_or("walk_forward".to_string(), |k| format!("walk_forward.{k}")),
+                        message,
+                    )
+                })?;
+                if is_command {
+                    return Err(field(
+                        walk_forward_line,
+                        "walk_forward",
+                        "expected a strategy the engine runs: a command sweep's program \
+                         simulates on its own, so its windows cannot be re-run"
+                            .to_string(),
+                    ));
+                }
+                if let Some(split) = backtest.split {
+                    return Err(field(
+                        walk_forward_line,
+                        "walk_forward",
+                        format!(
+                            "expected either [walk_forward] or `backtest.split` (= {split}), \
+                             not both: the windows are the in-sample/out-of-sample split"
+                        ),
+                    ));
+                }
+                Some(wf)
+            }
+        };
         let (zip, zip_line) = match raw.zip {
             Some(z) => {
                 let l = line(z.span());
@@ -538,6 +589,7 @@ impl Spec {
             sample: raw.sample,
             rules,
             command,
+            walk_forward,
             slurm,
             path: path.to_path_buf(),
             lines: SpecLines {
@@ -545,6 +597,7 @@ impl Spec {
                 strategy: strategy_line,
                 data: data_line,
                 zip: zip_line,
+                walk_forward: walk_forward_line,
                 constraints: raw.constraints.iter().map(|c| line(c.span())).collect(),
             },
         })
@@ -650,6 +703,8 @@ impl Spec {
             rules: Option<crate::rules::NormalisedRules<'a>>,
             #[serde(skip_serializing_if = "Option::is_none")]
             command: Option<crate::command::NormalisedCommand<'a>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            walk_forward: Option<&'a WalkForwardConfig>,
             params: OrderedParams,
             #[serde(skip_serializing_if = "Option::is_none")]
             slurm: Option<&'a SlurmConfig>,
@@ -679,6 +734,7 @@ impl Spec {
             },
             rules: self.rules.as_ref().map(RulesSpec::normalised),
             command: self.command.as_ref().map(CommandSpec::normalised),
+            walk_forward: self.walk_forward.as_ref(),
             params: OrderedParams(params),
             slurm: Some(&self.slurm),
         };
@@ -737,6 +793,73 @@ impl Serialize for OrderedParams {
         }
         m.end()
     }
+}
+
+/// Reads `[walk_forward]`; on error, the key at fault (if any) and what was expected.
+fn read_walk_forward(v: &toml::Value) -> Result<WalkForwardConfig, (Option<&'static str>, String)> {
+    const KEYS: [&str; 5] = ["train", "test", "step", "mode", "gap"];
+    let Some(table) = v.as_table() else {
+        return Err((
+            None,
+            format!(
+                "expected a table (`[walk_forward]` with `train`, `test`), got {}",
+                v.type_str()
+            ),
+        ));
+    };
+    if let Some(k) = table.keys().find(|k| !KEYS.contains(&k.as_str())) {
+        let hint = backtest::params::closest(k, &KEYS)
+            .map(|c| format!(" (did you mean `{c}`?)"))
+            .unwrap_or_default();
+        return Err((
+            None,
+            format!(
+                "unknown key `{k}`{hint}: expected one of {}",
+                KEYS.join(", ")
+            ),
+        ));
+    }
+    let length = |key: &'static str| -> Result<Option<Length>, (Option<&'static str>, String)> {
+        match table.get(key) {
+            None => Ok(None),
+            Some(toml::Value::String(s)) => s.parse().map(Some).map_err(|m| (Some(key), m)),
+            Some(other) => Err((
+                Some(key),
+                format!(
+                    "expected a length string like \"3y\", \"18m\" or \"250d\", got {} `{other}`",
+                    other.type_str()
+                ),
+            )),
+        }
+    };
+    let required = |key: &'static str| {
+        length(key)?.ok_or((
+            Some(key),
+            format!("expected `{key}` = a length like \"3y\", \"18m\" or \"250d\"; it is missing"),
+        ))
+    };
+    let mode = match table.get("mode") {
+        None => Mode::Rolling,
+        Some(toml::Value::String(s)) if s == "rolling" => Mode::Rolling,
+        Some(toml::Value::String(s)) if s == "anchored" => Mode::Anchored,
+        Some(other) => {
+            return Err((
+                Some("mode"),
+                format!("expected \"rolling\" or \"anchored\", got `{other}`"),
+            ))
+        }
+    };
+    let config = WalkForwardConfig {
+        train: required("train")?,
+        test: required("test")?,
+        step: length("step")?,
+        mode,
+        gap: length("gap")?,
+    };
+    config
+        .check()
+        .map_err(|e| (KEYS.iter().copied().find(|k| *k == e.field), e.message))?;
+    Ok(config)
 }
 
 fn check_name(name: &str) -> Result<(), String> {
@@ -1106,6 +1229,78 @@ time = "00:05:00"
 
     fn parse(text: &str) -> Result<Spec, SpecError> {
         Spec::parse(text, Path::new("sweeps/x.toml"))
+    }
+
+    #[test]
+    fn walk_forward_is_read_and_round_trips() {
+        let text = format!(
+            "{GOOD}\n[walk_forward]\ntrain = \"3y\"\ntest = \"6m\"\nmode = \"anchored\"\ngap = \"5d\"\n"
+        );
+        let s = parse(&text).expect("valid");
+        let wf = s.walk_forward.expect("walk_forward");
+        assert_eq!(
+            (wf.train, wf.test, wf.step(), wf.mode, wf.gap()),
+            (
+                Length::Years(3),
+                Length::Months(6),
+                Length::Months(6),
+                Mode::Anchored,
+                Length::Days(5)
+            )
+        );
+        let again = parse(&s.to_toml().expect("toml")).expect("reads back");
+        assert_eq!(again.walk_forward, s.walk_forward);
+        assert!(parse(GOOD).expect("valid").walk_forward.is_none());
+    }
+
+    #[test]
+    fn walk_forward_errors_name_file_field_and_expectation() {
+        let err = |wf: &str| {
+            parse(&format!("{GOOD}\n[walk_forward]\n{wf}\n"))
+                .expect_err(wf)
+                .to_string()
+        };
+        let e = err("train = \"3x\"\ntest = \"1y\"");
+        assert!(e.starts_with("sweeps/x.toml:"), "{e}");
+        assert!(
+            e.contains("`walk_forward.train`: expected a length like \"3y\""),
+            "{e}"
+        );
+        let e = err("test = \"1y\"");
+        assert!(
+            e.contains("`walk_forward.train`: expected `train` = a length"),
+            "{e}"
+        );
+        let e = err("train = 3\ntest = \"1y\"");
+        assert!(
+            e.contains("`walk_forward.train`: expected a length string"),
+            "{e}"
+        );
+        let e = err("train = \"3y\"\ntest = \"1y\"\nmode = \"expanding\"");
+        assert!(
+            e.contains("`walk_forward.mode`: expected \"rolling\" or \"anchored\""),
+            "{e}"
+        );
+        let e = err("train = \"3y\"\ntest = \"1y\"\nsetp = \"1y\"");
+        assert!(
+            e.contains("unknown key `setp` (did you mean `step`?)"),
+            "{e}"
+        );
+        let e = err("train = \"3y\"\ntest = \"0d\"");
+        assert!(
+            e.contains("`walk_forward.test`: expected a positive length"),
+            "{e}"
+        );
+        let with_split = GOOD.replace("commission_bps = 5.0", "split = 2010-01-01");
+        let e = parse(&format!(
+            "{with_split}\n[walk_forward]\ntrain = \"3y\"\ntest = \"1y\"\n"
+        ))
+        .expect_err("split")
+        .to_string();
+        assert!(
+            e.contains("`walk_forward`: expected either [walk_forward] or `backtest.split`"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -454,6 +454,8 @@ fn example_specs_plan() {
         ("momentum_taa.toml", 45),   // 5 lookbacks x 9 top_n
         ("ma_cross.toml", 4950),     // C(100, 2)
         ("ewmac.toml", 6),           // 6 zipped span pairs
+        ("wf_momentum_sectors.toml", 63), // 7 lookbacks x 9 top_n
+        ("wf_ma_cross_spy.toml", 998), // 2 x fast < slow pairs
     ] {
         match plan_sweep(&sweeps.join(file), &opts) {
             Ok(p) => assert_eq!(p.plan.combos, combos, "{file}"),
@@ -757,4 +759,60 @@ fn the_index_of_a_sampled_grid_points_at_the_renumbered_lines() {
     let planned = plan_sweep(&spec, &opts).expect("plan");
     assert_eq!(planned.plan.combos, 333);
     assert_eq!(task_firsts(&planned), [0, 100, 200, 300]);
+}
+
+/// `[walk_forward]`: the windows are laid on the data even with `check_data` off, written
+/// into plan.json (read back equal), printed by the summary, and change the plan hash; a
+/// layout that does not fit names the field and the line.
+#[test]
+fn walk_forward_windows_are_planned_printed_and_checked() {
+    let fx = Fixture::new();
+    let body = "[backtest]\nstart = 2003-01-02\nburn_in = 2005-01-03\nend = 2011-01-07\n\n\
+                [walk_forward]\ntrain = \"2y\"\ntest = \"1y\"\n\n\
+                [params]\nfast = [5, 20]\nslow = [30, 100]\n";
+    let spec = fx.spec("wf.toml", MA_HEAD, "[\"SPY\"]", body);
+    let planned = plan_sweep(&spec, &fx.options()).expect("plan");
+    let wf = planned.plan.walk_forward.as_ref().expect("windows");
+    assert_eq!(wf.windows.len(), 4);
+    let d = |s: &str| s.parse::<chrono::NaiveDate>().expect("date");
+    assert_eq!(wf.windows[0].train, [d("2005-01-03"), d("2007-01-02")]);
+    assert_eq!(wf.windows[0].test, [d("2007-01-03"), d("2008-01-02")]);
+    assert_eq!(wf.windows[3].test[1], d("2010-12-31"));
+    let (plan, _) = load_plan(planned.dir.root()).expect("load");
+    assert_eq!(plan.walk_forward.as_ref(), Some(wf));
+    let shown = planned.summary.to_string();
+    assert!(
+        shown.contains("walk-forward: 4 windows, rolling, train 2y, test 1y, step 1y, gap 0d"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("window 1: train 2005-01-03 .. 2007-01-02 (522 days), test 2007-01-03 .. 2008-01-02 (261 days)"),
+        "{shown}"
+    );
+    // The same spec without windows is another sweep.
+    let plain = fx.spec(
+        "plain.toml",
+        MA_HEAD,
+        "[\"SPY\"]",
+        &body.replace("[walk_forward]\ntrain = \"2y\"\ntest = \"1y\"\n", ""),
+    );
+    let other = plan_sweep(&plain, &fx.options()).expect("plan");
+    assert_ne!(other.plan.hash, planned.plan.hash);
+    assert!(other.plan.walk_forward.is_none());
+
+    for (from, to, field) in [
+        ("train = \"2y\"", "train = \"6y\"", "walk_forward.train"),
+        (
+            "test = \"1y\"",
+            "test = \"1y\"\nstep = \"6m\"",
+            "walk_forward.step",
+        ),
+    ] {
+        let spec = fx.spec("bad.toml", MA_HEAD, "[\"SPY\"]", &body.replace(from, to));
+        let e = plan_sweep(&spec, &fx.options())
+            .expect_err(field)
+            .to_string();
+        assert!(e.contains("bad.toml:"), "{e}");
+        assert!(e.contains(&format!("`{field}`: expected")), "{e}");
+    }
 }

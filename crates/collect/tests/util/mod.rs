@@ -35,6 +35,7 @@ pub fn plan(name: &str, hash: &str, combos: u64, per_task: u64) -> Plan {
             .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
             .single()
             .expect("date"),
+        walk_forward: None,
     }
 }
 

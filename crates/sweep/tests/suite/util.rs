@@ -33,6 +33,7 @@ pub fn sample_plan(name: &str, combos: u64, per: u64, max: u64, throttle: Option
         throttle,
         tool_version: "0.1.0".into(),
         created,
+        walk_forward: None,
     }
 }
 
