@@ -103,7 +103,7 @@ pub struct Options {
     pub report: bool,
     /// Where the HTML report goes when the input is not a sweep directory.
     pub report_path: Option<PathBuf>,
-    /// `a,b` parameters of the heatmap; `None`: the first two.
+    /// `a,b` parameters of the heatmap; `None`: the two with the most values.
     pub heatmap: Option<String>,
     pub heatmap_stat: CellStat,
     pub pbo: PboMode,
@@ -280,14 +280,8 @@ pub fn analyse(options: &Options) -> Result<Analysis, CollectError> {
                 options.heatmap_stat,
             ))
         }
-        None if table.param_names.len() >= 2 => Some(sensitivity::heatmap(
-            &table,
-            &ranking,
-            0,
-            1,
-            options.heatmap_stat,
-        )),
-        None => None,
+        None => sensitivity::default_heatmap_pair(&table)
+            .map(|(x, y)| sensitivity::heatmap(&table, &ranking, x, y, options.heatmap_stat)),
     };
     let spearman_is_oos = table.has_split().then(|| {
         let k = ranking.metric_index;
