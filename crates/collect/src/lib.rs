@@ -115,6 +115,12 @@ pub struct Options {
     pub equity_top: usize,
     /// Do not print the completeness account on stderr.
     pub quiet: bool,
+    /// `--rank`: by the value itself, or by its grid neighbourhood's mean.
+    pub rank: robust::RankBy,
+    /// `--robust-k`: neighbourhood radius in steps on every axis.
+    pub robust_k: usize,
+    /// `--pareto m1,m2[,m3]`.
+    pub pareto: Option<String>,
 }
 
 impl Options {
@@ -137,6 +143,9 @@ impl Options {
             dsr_top: 10,
             equity_top: 5,
             quiet: false,
+            rank: robust::RankBy::Peak,
+            robust_k: 1,
+            pareto: None,
         }
     }
 }
