@@ -457,16 +457,17 @@ pub fn scatter_svg(front: &ParetoFront, report: &ParetoReport, width: f64, heigh
             Some((e.id, x, y, e.name.clone()))
         })
         .collect();
-    let title = format!(
-        "{} ({}) against {} ({}): {} sampled of {} points, front of {}",
-        mx.name,
-        mx.word(),
-        my.name,
-        my.word(),
-        sample.len(),
-        report.candidates,
-        report.front.len()
-    );
+    let title = if sample.len() as u64 == report.candidates {
+        format!("{} against {}: the front in red", mx.name, my.name)
+    } else {
+        format!(
+            "{} against {}: {} of {} points drawn, the front in red",
+            mx.name,
+            my.name,
+            sample.len(),
+            report.candidates
+        )
+    };
     let (left, right, top, bottom) = (70.0, 20.0, 30.0, 44.0);
     let plot_w = width - left - right;
     let plot_h = height - top - bottom;

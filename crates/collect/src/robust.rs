@@ -11,7 +11,7 @@
 //!
 //! Cost: the grid holds 4 bytes per grid point; [`RobustGrid::neighbourhood_means`]
 //! computes every point's mean with separable box sums (one prefix-sum pass per axis,
-//! O(points × axes) whatever `k`), briefly using 12 more bytes per point;
+//! O(points × axes) whatever `k`), briefly using 16 more bytes per point;
 //! [`RobustGrid::neighbourhood`] scores one point by a direct loop over its
 //! (2k + 1)^axes box, for the shown rows only.
 
@@ -411,7 +411,7 @@ impl RobustGrid {
         let hi: Vec<usize> = digits
             .iter()
             .zip(&self.axes)
-            .map(|(d, a)| (d + k).min(a.len() - 1))
+            .map(|(d, a)| d.saturating_add(k).min(a.len() - 1))
             .collect();
         let mut cur = lo.clone();
         let (mut sum, mut n) = (0.0f64, 0u32);
@@ -575,7 +575,7 @@ where
                 }
             }
             for i in 0..len {
-                let (lo, hi) = (i.saturating_sub(k), (i + k).min(len - 1));
+                let (lo, hi) = (i.saturating_sub(k), i.saturating_add(k).min(len - 1));
                 let row = base + i * stride + inner;
                 for j in 0..w {
                     data[row + j] = prefix[(hi + 1) * w + j] - prefix[lo * w + j];
@@ -612,7 +612,16 @@ pub fn rank_rows(
     grid: &RobustGrid,
     k: usize,
 ) -> Result<Vec<usize>, RobustError> {
-    let means = grid.neighbourhood_means(k);
+    rank_by_means(table, ranking, grid, &grid.neighbourhood_means(k))
+}
+
+/// [`rank_rows`] with the means computed already.
+fn rank_by_means(
+    table: &Table,
+    ranking: &Ranking,
+    grid: &RobustGrid,
+    means: &[f32],
+) -> Result<Vec<usize>, RobustError> {
     let mut keyed = Vec::with_capacity(ranking.order.len());
     for (pos, &i) in ranking.order.iter().enumerate() {
         let row = &table.rows[i];
@@ -853,6 +862,14 @@ mod tests {
         assert!((n.mean - 3.5).abs() < 1e-12);
         let n = g.neighbourhood(4, 1, Direction::Ascending);
         assert_eq!(n.worst, 7.0);
+        // A radius beyond every axis: the whole grid, without overflow.
+        let all = g.neighbourhood(4, usize::MAX, Direction::Descending);
+        assert_eq!(all.n, 8);
+        assert!((all.mean - 3.5).abs() < 1e-12);
+        assert!(g
+            .neighbourhood_means(usize::MAX)
+            .iter()
+            .all(|m| (f64::from(*m) - 3.5).abs() < 1e-6));
         // Corner (2,2) = point 8: no value of its own, neighbours 4, 5, 7.
         let n = g.neighbourhood(8, 1, Direction::Descending);
         assert!(n.peak.is_nan());
