@@ -565,9 +565,7 @@ where
         while inner < stride {
             let w = CHUNK.min(stride - inner);
             // prefix[(i + 1) * w + j] = sum of line j's values 0..=i.
-            for j in 0..w {
-                prefix[j] = T::default();
-            }
+            prefix[..w].fill(T::default());
             for i in 0..len {
                 let row = base + i * stride + inner;
                 for j in 0..w {
