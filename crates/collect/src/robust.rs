@@ -834,9 +834,9 @@ mod tests {
             }
             for k in [0, 1, 2, 5] {
                 let means = g.neighbourhood_means(k);
-                for p in 0..total {
+                for (p, &m) in means.iter().enumerate() {
                     let d = g.neighbourhood(p, k, Direction::Descending);
-                    let m = f64::from(means[p]);
+                    let m = f64::from(m);
                     assert!(
                         (d.mean.is_nan() && m.is_nan()) || (d.mean - m).abs() < 1e-5,
                         "shape {shape:?} k {k} point {p}: {} vs {m}",
