@@ -39,7 +39,8 @@ Examples:
   sweep run sweeps/ma_cross.toml --local --no-collect --sharedfs /sharedfs
   collect /sharedfs/sweeps/ma_cross-1a2b3c4d --by calmar --top 5
   collect /sharedfs/sweeps/ma_cross-1a2b3c4d --where \"max_drawdown < 0.3 and trades >= 10\" --format md
-  collect /sharedfs/sweeps/ma_cross-1a2b3c4d --report --heatmap fast,slow --format csv > ranking.csv";
+  collect /sharedfs/sweeps/ma_cross-1a2b3c4d --report --heatmap fast,slow --format csv > ranking.csv
+  collect /sharedfs/sweeps/ma_cross-1a2b3c4d --rank robust --robust-k 2 --pareto sharpe,max_drawdown";
 
 /// Merge a sweep's result files into one ranked table; say plainly what is missing.
 ///
