@@ -979,6 +979,45 @@ mod tests {
         );
     }
 
+    /// 10^7 points on three axes, filled one row at a time in a shuffled order: fill,
+    /// every neighbourhood mean and the top 100 by mean, timed (run with --release).
+    #[test]
+    #[ignore = "timing at scale: cargo test --release -p collect --lib -- --ignored ten_million"]
+    fn ten_million_points() {
+        let axes = vec![ints("a", 0..1000), ints("b", 0..100), ints("c", 0..100)];
+        let start = std::time::Instant::now();
+        let mut g = RobustGrid::new(axes, 10_000_000).expect("grid");
+        let mut rng = Rng(3);
+        let mut params = vec![
+            ("a".to_string(), ParamValue::Int(0)),
+            ("b".to_string(), ParamValue::Int(0)),
+            ("c".to_string(), ParamValue::Int(0)),
+        ];
+        for i in 0..10_000_000i64 {
+            // A bijective scramble of the order the rows arrive in.
+            let j = (i * 7_368_787) % 10_000_000;
+            params[0].1 = ParamValue::Int(j / 10_000);
+            params[1].1 = ParamValue::Int(j / 100 % 100);
+            params[2].1 = ParamValue::Int(j % 100);
+            g.push(&params, rng.unit()).expect("push");
+        }
+        let filled = start.elapsed();
+        let means = g.neighbourhood_means(1);
+        let meaned = start.elapsed();
+        let top = g.top_by_mean(1, 100, Direction::Descending);
+        let topped = start.elapsed();
+        assert_eq!(means.len(), 10_000_000);
+        assert_eq!(top.len(), 100);
+        let n = g.neighbourhood(top[0].point, 1, Direction::Descending);
+        assert!((n.mean - top[0].mean).abs() < 1e-5);
+        eprintln!(
+            "10^7 points: fill {:.2} s, means {:.2} s, top 100 {:.2} s",
+            filled.as_secs_f64(),
+            (meaned - filled).as_secs_f64(),
+            (topped - meaned).as_secs_f64()
+        );
+    }
+
     #[test]
     fn html_section_lists_rows() {
         let rows = vec![RobustRow {
