@@ -18,9 +18,11 @@ pub mod inputs;
 pub mod normal;
 pub mod output;
 pub mod overfitting;
+pub mod pareto;
 pub mod ranking;
 pub mod regenerate;
 pub mod report;
+pub mod robust;
 pub mod sensitivity;
 pub mod svg;
 pub mod table;
@@ -102,7 +104,7 @@ pub struct Options {
     pub report: bool,
     /// Where the HTML report goes when the input is not a sweep directory.
     pub report_path: Option<PathBuf>,
-    /// `a,b` parameters of the heatmap; `None`: the first two.
+    /// `a,b` parameters of the heatmap; `None`: the two with the most values.
     pub heatmap: Option<String>,
     pub heatmap_stat: CellStat,
     pub pbo: PboMode,
@@ -114,6 +116,12 @@ pub struct Options {
     pub equity_top: usize,
     /// Do not print the completeness account on stderr.
     pub quiet: bool,
+    /// `--rank`: by the value itself, or by its grid neighbourhood's mean.
+    pub rank: robust::RankBy,
+    /// `--robust-k`: neighbourhood radius in steps on every axis.
+    pub robust_k: usize,
+    /// `--pareto m1,m2[,m3]`.
+    pub pareto: Option<String>,
 }
 
 impl Options {
@@ -136,6 +144,9 @@ impl Options {
             dsr_top: 10,
             equity_top: 5,
             quiet: false,
+            rank: robust::RankBy::Peak,
+            robust_k: 1,
+            pareto: None,
         }
     }
 }
@@ -279,14 +290,8 @@ pub fn analyse(options: &Options) -> Result<Analysis, CollectError> {
                 options.heatmap_stat,
             ))
         }
-        None if table.param_names.len() >= 2 => Some(sensitivity::heatmap(
-            &table,
-            &ranking,
-            0,
-            1,
-            options.heatmap_stat,
-        )),
-        None => None,
+        None => sensitivity::default_heatmap_pair(&table)
+            .map(|(x, y)| sensitivity::heatmap(&table, &ranking, x, y, options.heatmap_stat)),
     };
     let spearman_is_oos = table.has_split().then(|| {
         let k = ranking.metric_index;

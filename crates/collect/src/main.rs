@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use clap::{Parser, ValueEnum};
 
 use collect::ranking::Direction;
+use collect::robust::RankBy;
 use collect::sensitivity::CellStat;
 use collect::{Format, Options, PboMode};
 
@@ -23,6 +24,12 @@ enum FormatArg {
     Csv,
     Json,
     Md,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum RankArg {
+    Peak,
+    Robust,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -39,7 +46,8 @@ Examples:
   sweep run sweeps/ma_cross.toml --local --no-collect --sharedfs /sharedfs
   collect /sharedfs/sweeps/ma_cross-1a2b3c4d --by calmar --top 5
   collect /sharedfs/sweeps/ma_cross-1a2b3c4d --where \"max_drawdown < 0.3 and trades >= 10\" --format md
-  collect /sharedfs/sweeps/ma_cross-1a2b3c4d --report --heatmap fast,slow --format csv > ranking.csv";
+  collect /sharedfs/sweeps/ma_cross-1a2b3c4d --report --heatmap fast,slow --format csv > ranking.csv
+  collect /sharedfs/sweeps/ma_cross-1a2b3c4d --rank robust --robust-k 2 --pareto sharpe,max_drawdown";
 
 /// Merge a sweep's result files into one ranked table; say plainly what is missing.
 ///
@@ -78,7 +86,7 @@ struct Args {
     /// Where to write the HTML report (default: <sweep>/report/report.html, else ./report.html).
     #[arg(long, value_name = "FILE")]
     report_path: Option<PathBuf>,
-    /// Two parameters for the heatmap, e.g. "fast,slow" (default: the first two).
+    /// Two parameters for the heatmap, e.g. "fast,slow" (default: the two with the most values).
     #[arg(long, value_name = "A,B")]
     heatmap: Option<String>,
     /// Statistic per heatmap cell.
@@ -103,6 +111,16 @@ struct Args {
     /// Print only the table (no completeness account on stderr).
     #[arg(long, short)]
     quiet: bool,
+    /// Rank by each combination's own value (peak) or by the mean over its grid
+    /// neighbourhood (robust: grid sweeps only).
+    #[arg(long, value_enum, default_value = "peak")]
+    rank: RankArg,
+    /// Neighbourhood radius: grid points within K steps on every parameter axis.
+    #[arg(long, value_name = "K", default_value_t = 1)]
+    robust_k: usize,
+    /// List the Pareto front of two or three metrics, e.g. "sharpe,max_drawdown".
+    #[arg(long, value_name = "M1,M2[,M3]")]
+    pareto: Option<String>,
 }
 
 impl Args {
@@ -140,6 +158,12 @@ impl Args {
             dsr_top: self.dsr_top,
             equity_top: self.equity_top,
             quiet: self.quiet,
+            rank: match self.rank {
+                RankArg::Peak => RankBy::Peak,
+                RankArg::Robust => RankBy::Robust,
+            },
+            robust_k: self.robust_k,
+            pareto: self.pareto,
         }
     }
 }

@@ -231,6 +231,40 @@ pub fn parse_pair(text: &str, table: &Table) -> Result<(usize, usize), Sensitivi
     Ok((find(parts[0])?, find(parts[1])?))
 }
 
+/// The default heatmap pair among parameters with `distinct[k]` values each: the two with
+/// the most values (ties: the earlier parameter), in parameter order. `None` with fewer
+/// than two parameters.
+pub fn heatmap_pair_by_counts(distinct: &[usize]) -> Option<(usize, usize)> {
+    if distinct.len() < 2 {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..distinct.len()).collect();
+    // Stable: equal counts keep parameter order.
+    order.sort_by(|&a, &b| distinct[b].cmp(&distinct[a]));
+    let (a, b) = (order[0], order[1]);
+    Some((a.min(b), a.max(b)))
+}
+
+/// The default heatmap pair of `table`: the two parameters with the most distinct values
+/// over its rows (ties: the earlier parameter), in parameter order.
+pub fn default_heatmap_pair(table: &Table) -> Option<(usize, usize)> {
+    if table.param_names.len() < 2 {
+        return None;
+    }
+    let distinct: Vec<usize> = (0..table.param_names.len())
+        .map(|k| {
+            let mut d = Distinct::default();
+            for row in &table.rows {
+                if let Some(p) = row.param(k) {
+                    d.id(p);
+                }
+            }
+            d.keys.len()
+        })
+        .collect();
+    heatmap_pair_by_counts(&distinct)
+}
+
 /// The heatmap of parameters `x` and `y` (indices into the table's parameter names).
 pub fn heatmap(table: &Table, ranking: &Ranking, x: usize, y: usize, stat: CellStat) -> Heatmap {
     let (mut dx, mut dy) = (Distinct::default(), Distinct::default());
@@ -346,5 +380,24 @@ mod tests {
         assert!((h.cells[0][0].expect("cell") - 0.95).abs() < 1e-12);
         assert!(parse_pair("fast", &t).is_err());
         assert!(parse_pair("fast,nope", &t).is_err());
+    }
+
+    #[test]
+    fn default_heatmap_pair_takes_the_parameters_with_most_values() {
+        // fast × kind × slow: 99 fast values, 2 kinds, 50 slow values: fast and slow, not
+        // fast and kind.
+        assert_eq!(heatmap_pair_by_counts(&[99, 2, 50]), Some((0, 2)));
+        assert_eq!(heatmap_pair_by_counts(&[2, 50, 99]), Some((1, 2)));
+        // Ties: the earlier parameters.
+        assert_eq!(heatmap_pair_by_counts(&[3, 5, 5, 5]), Some((1, 2)));
+        assert_eq!(heatmap_pair_by_counts(&[4, 4, 4]), Some((0, 1)));
+        assert_eq!(heatmap_pair_by_counts(&[7]), None);
+        // From a table: kind has 1 value, fast and slow 2 each.
+        let mut t = table();
+        t.param_names.insert(0, "kind".into());
+        for r in &mut t.rows {
+            r.params.insert(0, Some(ParamValue::Str("sma".into())));
+        }
+        assert_eq!(default_heatmap_pair(&t), Some((1, 2)));
     }
 }
