@@ -22,7 +22,9 @@ pub mod stats;
 pub mod strategy;
 pub mod synthetic;
 
-pub use config::{BacktestConfig, Calendar, ConfigError, DataConfig, DataFormat, Rebalance};
+pub use config::{
+    BacktestConfig, Calendar, ConfigError, DataConfig, DataFormat, KeepReturns, Rebalance,
+};
 pub use data::{DataError, DataNote, MarketData};
 pub use metrics::{metric_index, Better, MetricDef, Metrics, METRICS, METRIC_COUNT};
 pub use params::{ParamError, ParamKind, ParamSpec, ParamValue, Params};
