@@ -18,7 +18,9 @@ use serde::Deserialize;
 use backtest::{ParamValue, METRICS};
 use sweep_core::layout::{is_temp_name, parse_result_file_name, ResultsListing};
 use sweep_core::planner::read_plan;
-use sweep_core::reader::{excerpt, read_result_bytes, ProblemKind, ResultHeader, ResultProblem};
+use sweep_core::reader::{
+    excerpt, read_result_bytes_with_params, ProblemKind, ResultHeader, ResultProblem,
+};
 use sweep_core::{load_plan, Plan, PlanError, RunStatus, Spec, SweepDir};
 
 use crate::table::{metric_index, metric_values, MetricValues, Row, METRIC_COUNT};
@@ -41,7 +43,9 @@ pub struct SweepInput {
 impl SweepInput {
     /// Whether the spec asks workers to keep daily returns (`[backtest] keep_returns`).
     pub fn keeps_returns(&self) -> bool {
-        self.spec.as_ref().is_some_and(|s| s.backtest.keep_returns)
+        self.spec
+            .as_ref()
+            .is_some_and(|s| s.backtest.keep_returns.any())
     }
 }
 
@@ -358,7 +362,9 @@ pub fn parse_file(path: &Path, keep_returns: bool) -> (Parsed, Option<FileRows>)
     let mut param_names: Vec<String> = Vec::new();
     let mut rows = Vec::new();
     let mut failed = Vec::new();
-    let read = read_result_bytes(path, &bytes, keep_returns, |run| {
+    // A v2 result file holds no parameters: they come from its sweep's manifest.
+    let manifest = sweep_manifest_of(path);
+    let read = read_result_bytes_with_params(path, &bytes, keep_returns, manifest.as_deref(), |run| {
         let metrics = match (run.status, &run.metrics) {
             (RunStatus::Ok, Some(m)) => metric_values(m),
             _ => {
@@ -398,6 +404,7 @@ pub fn parse_file(path: &Path, keep_returns: bool) -> (Parsed, Option<FileRows>)
                 .as_ref()
                 .map(|m| Box::new(metric_values(m))),
             returns: run.returns,
+            blocks: run.blocks.map(Box::new),
         });
     });
     match read {
@@ -414,6 +421,17 @@ pub fn parse_file(path: &Path, keep_returns: bool) -> (Parsed, Option<FileRows>)
         }
         Err(problem) => bad(problem),
     }
+}
+
+/// The manifest of the sweep whose `results/` holds `path` (`<sweep>/results/<file>`,
+/// with `<sweep>/manifest.jsonl`), where a v2 result's parameters are.
+fn sweep_manifest_of(path: &Path) -> Option<PathBuf> {
+    let results = path.parent()?;
+    if results.file_name()? != "results" {
+        return None;
+    }
+    let manifest = SweepDir::new(results.parent()?).manifest();
+    manifest.is_file().then_some(manifest)
 }
 
 /// QSTrader files have a `strategy` object and no `schema` field.
@@ -605,6 +623,7 @@ mod store_tests {
             in_sample: None,
             out_of_sample: None,
             returns: None,
+            blocks: None,
         }
     }
 

@@ -95,6 +95,21 @@ pub struct BlockMoments {
     pub sum_sq: Vec<f64>,
 }
 
+impl BlockMoments {
+    /// The moments of `returns` in the `blocks` CSCV blocks that
+    /// [`backtest::stats::cscv::block_ranges`] defines (the blocks `collect` cuts kept daily
+    /// returns into); `None` when the series is shorter than S.
+    pub fn of(returns: &[f64], blocks: usize) -> Option<BlockMoments> {
+        let (count, sum, sum_sq) = backtest::stats::cscv::block_moments(returns, blocks)?;
+        Some(BlockMoments { count, sum, sum_sq })
+    }
+
+    /// The number of blocks S.
+    pub fn blocks(&self) -> usize {
+        self.count.len()
+    }
+}
+
 impl Run {
     /// A combination that failed with `message`.
     pub fn failed(i: u64, params: Params, message: String) -> Run {
