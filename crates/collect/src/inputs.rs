@@ -363,7 +363,7 @@ pub fn parse_file(path: &Path, keep_returns: bool) -> (Parsed, Option<FileRows>)
     let mut rows = Vec::new();
     let mut failed = Vec::new();
     // A v2 result file holds no parameters: they come from its sweep's manifest.
-    let manifest = sweep_manifest_of(path);
+    let manifest = sweep_core::layout::manifest_of_result(path);
     let read = read_result_bytes_with_params(path, &bytes, keep_returns, manifest.as_deref(), |run| {
         let metrics = match (run.status, &run.metrics) {
             (RunStatus::Ok, Some(m)) => metric_values(m),
@@ -421,17 +421,6 @@ pub fn parse_file(path: &Path, keep_returns: bool) -> (Parsed, Option<FileRows>)
         }
         Err(problem) => bad(problem),
     }
-}
-
-/// The manifest of the sweep whose `results/` holds `path` (`<sweep>/results/<file>`,
-/// with `<sweep>/manifest.jsonl`), where a v2 result's parameters are.
-fn sweep_manifest_of(path: &Path) -> Option<PathBuf> {
-    let results = path.parent()?;
-    if results.file_name()? != "results" {
-        return None;
-    }
-    let manifest = SweepDir::new(results.parent()?).manifest();
-    manifest.is_file().then_some(manifest)
 }
 
 /// QSTrader files have a `strategy` object and no `schema` field.

@@ -205,6 +205,18 @@ fn file_host(host: &str) -> String {
         .collect()
 }
 
+/// The manifest of the sweep whose `results/` holds the result file `path`
+/// (`<sweep>/results/<file>` with `<sweep>/manifest.jsonl` present): where a v2 result's
+/// parameters are. `None` for a file elsewhere.
+pub fn manifest_of_result(path: &Path) -> Option<PathBuf> {
+    let results = path.parent()?;
+    if results.file_name()? != "results" {
+        return None;
+    }
+    let manifest = SweepDir::new(results.parent()?).manifest();
+    manifest.is_file().then_some(manifest)
+}
+
 /// Parses `task-<k>.<host>.json` into `(k, host)`; `None` for any other name.
 pub fn parse_result_file_name(name: &str) -> Option<(u64, String)> {
     let rest = name.strip_prefix("task-")?.strip_suffix(".json")?;

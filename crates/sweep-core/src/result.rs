@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use backtest::{Metrics, Params};
 
-use crate::reader::{ProblemKind, ResultProblem};
+use crate::reader::{ProblemKind, ResultProblem, RunRecord};
 
 /// The schema id of a v1 result file (a [`ResultFile`] serialised as it is, runs inline).
 pub const RESULT_SCHEMA: &str = "slurm-sweep/result/v1";
@@ -187,14 +187,18 @@ impl ResultFile {
 
     /// Reads a v1 or v2 result file from disk into the full type, after the reader's checks
     /// (for v2 the sidecar beside it is checked and read, daily returns included). A v2
-    /// file holds no parameters: its runs' `params` are empty (they are the manifest's).
+    /// file holds no parameters: its runs' `params` come from the sweep's manifest when the
+    /// file is in a sweep's `results/` ([`crate::layout::manifest_of_result`]), else they
+    /// are empty.
     pub fn read(path: &std::path::Path) -> Result<ResultFile, ResultProblem> {
         let bytes = std::fs::read(path).map_err(|e| ResultProblem {
             kind: ProblemKind::Unreadable,
             message: format!("cannot read: {e}"),
         })?;
         let mut runs = Vec::new();
-        let header = crate::reader::read_result_bytes(path, &bytes, true, |r| {
+        let manifest = crate::layout::manifest_of_result(path);
+        let read = crate::reader::read_result_bytes_with_params;
+        let header = read(path, &bytes, true, manifest.as_deref(), |r: RunRecord<'_>| {
             runs.push(Run {
                 i: r.i,
                 params: r
@@ -450,5 +454,47 @@ mod tests {
         assert!(err.message.starts_with("schema is `x/v9`"), "{err}");
         let err = ResultFile::from_slice(&bytes[..bytes.len() / 2]).expect_err("half");
         assert_eq!(err.kind, ProblemKind::Corrupt);
+    }
+
+    #[test]
+    fn a_write_error_in_the_sidecar_leaves_no_result() {
+        use sha2::{Digest, Sha256};
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let results = tmp.path().join("results");
+        std::fs::create_dir_all(&results).expect("mkdir");
+        let f = sample();
+        // A directory where the sidecar goes: its rename fails at the very end.
+        let bytes = crate::columns::encode(&f.runs, "x").expect("encode");
+        let sha = hex::encode(Sha256::digest(&bytes));
+        let name = crate::layout::sidecar_file_name(f.task, &f.host, &sha[..8]);
+        std::fs::create_dir_all(results.join(&name).join("busy")).expect("dir");
+        let err = write_result(&results, &f).expect_err("sidecar cannot be written");
+        assert!(err.to_string().contains(&name), "{err}");
+        let names: Vec<String> = std::fs::read_dir(&results)
+            .expect("ls")
+            .map(|e| e.expect("e").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec![name.clone()], "no JSON, no temp file");
+
+        // The JSON cannot be written: the sidecar stays as a leftover, no result appears.
+        std::fs::remove_dir_all(results.join(&name)).expect("rm");
+        let json = results.join(crate::layout::result_file_name(f.task, &f.host));
+        std::fs::create_dir_all(json.join("busy")).expect("dir");
+        let err = write_result(&results, &f).expect_err("json cannot be written");
+        assert!(err.to_string().contains("task-1.node02.json"), "{err}");
+        assert!(results.join(&name).is_file());
+        let dir = crate::layout::SweepDir::new(tmp.path());
+        let listing = crate::layout::ResultsListing::read(&dir).expect("list");
+        assert!(listing.results.is_empty());
+        assert_eq!(listing.sidecars, vec![results.join(&name)]);
+        let judged = crate::classify::SweepResults::new(None, Vec::new(), &listing);
+        assert_eq!(judged.tasks[&1].temp, vec![results.join(&name)]);
+
+        // Written whole once the way is clear; an existing result is replaced whole.
+        std::fs::remove_dir_all(&json).expect("rm");
+        assert_eq!(write_result(&results, &f).expect("write"), json);
+        let back = ResultFile::read(&json).expect("read");
+        assert_eq!(back.runs.len(), 2);
+        assert_eq!(back.runs[0].metrics, f.runs[0].metrics);
     }
 }
