@@ -186,7 +186,10 @@ fn runs_a_task_then_skips_it_then_forces_it() {
     q.sort();
     assert_eq!(q.len(), 2, "{q:?}");
     assert!(q[0].starts_with("task-0.othernode.json."), "{q:?}");
-    assert!(q[1].starts_with("task-0.") && q[1].contains(".cols."), "{q:?}");
+    assert!(
+        q[1].starts_with("task-0.") && q[1].contains(".cols."),
+        "{q:?}"
+    );
     let r = read_result(&files[0]);
     assert_eq!(r.runs.len(), 4);
 }
@@ -453,7 +456,11 @@ fn keep_returns_true_keeps_block_moments_and_daily_keeps_f32_returns() {
     for (keep, blocks) in [("true", "8"), ("\"daily\"", "16")] {
         let root = tmp.path().join(keep.trim_matches('"'));
         std::fs::create_dir_all(&root).expect("mkdir");
-        let dir = plan_with(&root, &data, &format!("keep_returns = {keep}\npbo_blocks = {blocks}\n"));
+        let dir = plan_with(
+            &root,
+            &data,
+            &format!("keep_returns = {keep}\npbo_blocks = {blocks}\n"),
+        );
         let out = worker(&dir, &["--task", "0"], &[]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         let r = read_result(&results_of(&dir, 0)[0]);

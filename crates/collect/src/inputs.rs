@@ -364,49 +364,50 @@ pub fn parse_file(path: &Path, keep_returns: bool) -> (Parsed, Option<FileRows>)
     let mut failed = Vec::new();
     // A v2 result file holds no parameters: they come from its sweep's manifest.
     let manifest = sweep_core::layout::manifest_of_result(path);
-    let read = read_result_bytes_with_params(path, &bytes, keep_returns, manifest.as_deref(), |run| {
-        let metrics = match (run.status, &run.metrics) {
-            (RunStatus::Ok, Some(m)) => metric_values(m),
-            _ => {
-                failed.push(FailedCombo {
-                    combo: run.i,
-                    params: params_text(run.params),
-                    error: run.error.unwrap_or_else(|| "(no message)".into()),
-                });
-                return;
-            }
-        };
-        let mut params: Vec<Option<ParamValue>> = vec![None; param_names.len()];
-        for (j, (name, value)) in run.params.into_iter().enumerate() {
-            // Every run of a file names the same parameters in the same order: check the
-            // expected position first.
-            let k = if param_names.get(j).is_some_and(|n| *n == name) {
-                j
-            } else if let Some(k) = param_names.iter().position(|n| *n == name) {
-                k
-            } else {
-                param_names.push(name.into_owned());
-                params.resize(param_names.len(), None);
-                param_names.len() - 1
+    let read =
+        read_result_bytes_with_params(path, &bytes, keep_returns, manifest.as_deref(), |run| {
+            let metrics = match (run.status, &run.metrics) {
+                (RunStatus::Ok, Some(m)) => metric_values(m),
+                _ => {
+                    failed.push(FailedCombo {
+                        combo: run.i,
+                        params: params_text(run.params),
+                        error: run.error.unwrap_or_else(|| "(no message)".into()),
+                    });
+                    return;
+                }
             };
-            params[k] = Some(value);
-        }
-        rows.push(Row {
-            combo: run.i,
-            plan: 0,
-            task: None,
-            label: None,
-            params,
-            metrics,
-            in_sample: run.in_sample.as_ref().map(|m| Box::new(metric_values(m))),
-            out_of_sample: run
-                .out_of_sample
-                .as_ref()
-                .map(|m| Box::new(metric_values(m))),
-            returns: run.returns,
-            blocks: run.blocks.map(Box::new),
+            let mut params: Vec<Option<ParamValue>> = vec![None; param_names.len()];
+            for (j, (name, value)) in run.params.into_iter().enumerate() {
+                // Every run of a file names the same parameters in the same order: check the
+                // expected position first.
+                let k = if param_names.get(j).is_some_and(|n| *n == name) {
+                    j
+                } else if let Some(k) = param_names.iter().position(|n| *n == name) {
+                    k
+                } else {
+                    param_names.push(name.into_owned());
+                    params.resize(param_names.len(), None);
+                    param_names.len() - 1
+                };
+                params[k] = Some(value);
+            }
+            rows.push(Row {
+                combo: run.i,
+                plan: 0,
+                task: None,
+                label: None,
+                params,
+                metrics,
+                in_sample: run.in_sample.as_ref().map(|m| Box::new(metric_values(m))),
+                out_of_sample: run
+                    .out_of_sample
+                    .as_ref()
+                    .map(|m| Box::new(metric_values(m))),
+                returns: run.returns,
+                blocks: run.blocks.map(Box::new),
+            });
         });
-    });
     match read {
         Ok(header) => {
             for r in &mut rows {

@@ -332,8 +332,7 @@ pub fn pbo_from_moments(moments: &[&BlockMoments]) -> Result<Pbo, PboError> {
         return Err(PboError::TooFewStrategies(n));
     }
     for (k, m) in moments.iter().enumerate() {
-        let what = if m.count.len() != blocks || m.sum.len() != blocks || m.sum_sq.len() != blocks
-        {
+        let what = if m.count.len() != blocks || m.sum.len() != blocks || m.sum_sq.len() != blocks {
             format!("{} blocks, the first has {blocks}", m.count.len())
         } else if m.count != first.count {
             "other counts of returns per block".to_string()
@@ -646,7 +645,10 @@ mod tests {
             let kept = moments_of(&m, blocks);
             let refs: Vec<&BlockMoments> = kept.iter().collect();
             let from_moments = pbo_from_moments(&refs).expect("moments");
-            assert_eq!(from_moments.pbo, daily.pbo, "N {strategies}, T {t}, S {blocks}");
+            assert_eq!(
+                from_moments.pbo, daily.pbo,
+                "N {strategies}, T {t}, S {blocks}"
+            );
             assert_eq!(from_moments.logits, daily.logits);
             assert_eq!(from_moments.observations, daily.observations);
             assert_eq!(from_moments.splits, daily.splits);
@@ -713,10 +715,7 @@ mod tests {
             pbo_from_moments(&[&a, &b]),
             Err(PboError::UnequalBlocks { strategy: 1, .. })
         ));
-        assert_eq!(
-            pbo_from_moments(&[&a]),
-            Err(PboError::TooFewStrategies(1))
-        );
+        assert_eq!(pbo_from_moments(&[&a]), Err(PboError::TooFewStrategies(1)));
         assert_eq!(pbo_from_moments(&[]), Err(PboError::TooFewStrategies(0)));
         let odd = BlockMoments {
             count: vec![1; 3],

@@ -266,10 +266,7 @@ pub fn encode(runs: &[Run], file: &str) -> Result<Vec<u8>, ColumnsError> {
         message,
     };
     let rows = runs.len();
-    let ok: Vec<&Run> = runs
-        .iter()
-        .filter(|r| r.status == RunStatus::Ok)
-        .collect();
+    let ok: Vec<&Run> = runs.iter().filter(|r| r.status == RunStatus::Ok).collect();
     let split = ok
         .iter()
         .any(|r| r.in_sample.is_some() || r.out_of_sample.is_some());
@@ -282,9 +279,9 @@ pub fn encode(runs: &[Run], file: &str) -> Result<Vec<u8>, ColumnsError> {
     let s = blocks.map(|b| b.count.len());
     if let Some(s) = s {
         if let Some(r) = ok.iter().find(|r| {
-            r.blocks.as_ref().is_some_and(|b| {
-                b.count.len() != s || b.sum.len() != s || b.sum_sq.len() != s
-            })
+            r.blocks
+                .as_ref()
+                .is_some_and(|b| b.count.len() != s || b.sum.len() != s || b.sum_sq.len() != s)
         }) {
             return Err(fail(format!(
                 "combination {}: block moments of another number of blocks than {s}",
@@ -475,9 +472,9 @@ impl Col<'_> {
     fn f64_at(&self, k: usize) -> f64 {
         match &self.data {
             Data::F64(b) => f64::from_le_bytes(b[k * 8..k * 8 + 8].try_into().unwrap_or([0; 8])),
-            Data::F32(b) => {
-                f64::from(f32::from_le_bytes(b[k * 4..k * 4 + 4].try_into().unwrap_or([0; 4])))
-            }
+            Data::F32(b) => f64::from(f32::from_le_bytes(
+                b[k * 4..k * 4 + 4].try_into().unwrap_or([0; 4]),
+            )),
             Data::U32(_) => f64::NAN,
         }
     }
@@ -543,7 +540,11 @@ pub fn decode(
             "not a column sidecar: expected the magic `SSWCOLS1` and a header length in the \
              first 12 bytes, found {} bytes{}",
             bytes.len(),
-            if bytes.len() >= 8 { " of another start" } else { "" }
+            if bytes.len() >= 8 {
+                " of another start"
+            } else {
+                ""
+            }
         )));
     }
     let header_len = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
@@ -743,7 +744,12 @@ pub fn decode(
         .contains_key("is.")
         .then(|| (part_cols("is."), part_cols("oos.")));
     let wins: Vec<_> = (0..windows)
-        .map(|k| (part_cols(&format!("train{k}.")), part_cols(&format!("test{k}."))))
+        .map(|k| {
+            (
+                part_cols(&format!("train{k}.")),
+                part_cols(&format!("test{k}.")),
+            )
+        })
         .collect();
     let blocks = match (col("block.count"), col("block.sum"), col("block.sum_sq")) {
         (Some(c), Some(s), Some(q)) => Some((c, s, q, c.ty.width())),
@@ -974,7 +980,10 @@ mod tests {
         starts(err(&with_header(&bytes, &ty), &ok), "has type `f16`");
         let mut name = h.clone();
         name["columns"][0]["name"] = "sharp".into();
-        starts(err(&with_header(&bytes, &name), &ok), "unknown column `sharp`");
+        starts(
+            err(&with_header(&bytes, &name), &ok),
+            "unknown column `sharp`",
+        );
         let mut dup = h.clone();
         dup["columns"][1]["name"] = "sharpe".into();
         dup["columns"][1]["type"] = "f64".into();

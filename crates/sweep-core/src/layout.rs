@@ -193,8 +193,7 @@ pub fn parse_sidecar_file_name(name: &str) -> Option<(u64, String)> {
 /// A host name as it appears in file names: anything but ASCII letters, digits, `-` and `_`
 /// becomes `_`.
 fn file_host(host: &str) -> String {
-    host
-        .chars()
+    host.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
                 c

@@ -121,8 +121,11 @@ mod tests {
             .join(format!("task-3.node02.0123abcd.cols.{stamp}"));
         assert_eq!(std::fs::read(&side_moved).expect("kept"), b"cols");
         // A JSON naming a sidecar that is gone still moves.
-        std::fs::write(&file, r#"{"columns":{"file":"task-3.node02.0123abcd.cols"}}"#)
-            .expect("write");
+        std::fs::write(
+            &file,
+            r#"{"columns":{"file":"task-3.node02.0123abcd.cols"}}"#,
+        )
+        .expect("write");
         quarantine(&dir, &file).expect("move");
         assert!(!file.exists());
         assert_eq!(std::fs::read_dir(dir.quarantine()).expect("ls").count(), 3);

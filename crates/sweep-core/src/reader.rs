@@ -280,7 +280,9 @@ fn parse_v2(
     let data = match std::fs::read(&sidecar) {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(side("missing (the result names it; it is not beside it)".into()))
+            return Err(side(
+                "missing (the result names it; it is not beside it)".into(),
+            ))
         }
         Err(e) => return Err(side(format!("cannot read: {e}"))),
     };
@@ -610,11 +612,7 @@ fn parse<R: ReturnsField, F: FnMut(RunRecord<'_>)>(
         .iter()
         .find(|r| r.status == RunStatus::Ok && r.metrics.is_none())
     {
-        return Err(corrupt(format!(
-            "combination {} is `ok` but has no metrics",
-            run.i
-        ))
-        .into());
+        return Err(corrupt(format!("combination {} is `ok` but has no metrics", run.i)).into());
     }
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     let mut failed = 0;
@@ -821,8 +819,7 @@ mod tests {
         }
 
         fn problem(path: &Path) -> ResultProblem {
-            read_result_file(path, false, |_| panic!("no run of a bad file"))
-                .expect_err("bad file")
+            read_result_file(path, false, |_| panic!("no run of a bad file")).expect_err("bad file")
         }
 
         #[test]
@@ -831,11 +828,23 @@ mod tests {
             assert_eq!(path.file_name().expect("name"), "task-1.node02.json");
             let v = json(&path);
             assert_eq!(v.columns.rows, 3);
-            assert!(v.columns.file.starts_with("task-1.node02."), "{}", v.columns.file);
+            assert!(
+                v.columns.file.starts_with("task-1.node02."),
+                "{}",
+                v.columns.file
+            );
             assert_eq!(v.errors.len(), 1);
             let mut seen = Vec::new();
             let header = read_result_file(&path, true, |r| {
-                seen.push((r.i, r.status, r.error, r.metrics, r.blocks, r.returns, r.params.len()))
+                seen.push((
+                    r.i,
+                    r.status,
+                    r.error,
+                    r.metrics,
+                    r.blocks,
+                    r.returns,
+                    r.params.len(),
+                ))
             })
             .expect("valid");
             assert_eq!(header.failed, 1);
@@ -864,8 +873,7 @@ mod tests {
             assert_eq!(back.runs.len(), 3);
             assert_eq!(back.runs[1].metrics, f.runs[1].metrics);
             // from_slice refuses v2 (its numbers are elsewhere).
-            let e = ResultFile::from_slice(&std::fs::read(&path).expect("read"))
-                .expect_err("v2");
+            let e = ResultFile::from_slice(&std::fs::read(&path).expect("read")).expect_err("v2");
             assert!(e.message.contains("ResultFile::read"), "{e}");
         }
 
@@ -881,7 +889,12 @@ mod tests {
             let bytes = std::fs::read(&path).expect("read");
             let mut params = Vec::new();
             read_result_bytes_with_params(&path, &bytes, false, Some(&manifest), |r| {
-                params.push(r.params.into_iter().map(|(k, v)| (k.into_owned(), v)).collect::<Vec<_>>())
+                params.push(
+                    r.params
+                        .into_iter()
+                        .map(|(k, v)| (k.into_owned(), v))
+                        .collect::<Vec<_>>(),
+                )
             })
             .expect("valid");
             let want: Vec<Vec<(String, ParamValue)>> = f
@@ -904,7 +917,11 @@ mod tests {
             std::fs::remove_file(path.with_file_name(&name)).expect("rm");
             let p = problem(&path);
             assert_eq!(p.kind, ProblemKind::Corrupt);
-            assert!(p.message.starts_with(&format!("sidecar {name}: missing")), "{}", p.message);
+            assert!(
+                p.message.starts_with(&format!("sidecar {name}: missing")),
+                "{}",
+                p.message
+            );
         }
 
         #[test]
@@ -915,7 +932,11 @@ mod tests {
             std::fs::write(&side, &bytes[..bytes.len() - 5]).expect("truncate");
             let p = problem(&path);
             assert_eq!(p.kind, ProblemKind::Corrupt);
-            assert!(p.message.contains("bytes, the result says"), "{}", p.message);
+            assert!(
+                p.message.contains("bytes, the result says"),
+                "{}",
+                p.message
+            );
         }
 
         #[test]
@@ -994,7 +1015,10 @@ mod tests {
             let mut h = f;
             h.host = "node04".into();
             let same = write_result(&tmp.path().join("results"), &h).expect("write");
-            assert_eq!(d1, read_result_file(&same, false, |_| {}).expect("ok").digest);
+            assert_eq!(
+                d1,
+                read_result_file(&same, false, |_| {}).expect("ok").digest
+            );
         }
     }
 }

@@ -198,24 +198,30 @@ impl ResultFile {
         let mut runs = Vec::new();
         let manifest = crate::layout::manifest_of_result(path);
         let read = crate::reader::read_result_bytes_with_params;
-        let header = read(path, &bytes, true, manifest.as_deref(), |r: RunRecord<'_>| {
-            runs.push(Run {
-                i: r.i,
-                params: r
-                    .params
-                    .into_iter()
-                    .map(|(k, v)| (k.into_owned(), v))
-                    .collect(),
-                status: r.status,
-                error: r.error,
-                metrics: r.metrics,
-                in_sample: r.in_sample,
-                out_of_sample: r.out_of_sample,
-                returns: r.returns,
-                windows: r.windows,
-                blocks: r.blocks,
-            })
-        })?;
+        let header = read(
+            path,
+            &bytes,
+            true,
+            manifest.as_deref(),
+            |r: RunRecord<'_>| {
+                runs.push(Run {
+                    i: r.i,
+                    params: r
+                        .params
+                        .into_iter()
+                        .map(|(k, v)| (k.into_owned(), v))
+                        .collect(),
+                    status: r.status,
+                    error: r.error,
+                    metrics: r.metrics,
+                    in_sample: r.in_sample,
+                    out_of_sample: r.out_of_sample,
+                    returns: r.returns,
+                    windows: r.windows,
+                    blocks: r.blocks,
+                })
+            },
+        )?;
         let corrupt = |e: serde_json::Error| ResultProblem {
             kind: ProblemKind::Corrupt,
             message: crate::reader::excerpt(&e.to_string()),

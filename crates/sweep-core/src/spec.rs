@@ -675,8 +675,7 @@ impl Spec {
                 Some(_) => Backtest::Command {
                     split: self.backtest.split,
                     keep_returns: self.backtest.keep_returns,
-                    pbo_blocks: (self.backtest.pbo_blocks
-                        != backtest::stats::cscv::DEFAULT_BLOCKS)
+                    pbo_blocks: (self.backtest.pbo_blocks != backtest::stats::cscv::DEFAULT_BLOCKS)
                         .then_some(self.backtest.pbo_blocks),
                 },
             },
