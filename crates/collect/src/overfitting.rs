@@ -702,6 +702,58 @@ mod tests {
         }
     }
 
+    /// The issue's measurement: every fast < slow pair of 2..=101 (4,950 combinations) over
+    /// SPY (sweeps/ma_cross.toml), PBO from the f64 daily returns against PBO from their
+    /// block moments. Slow in a debug build: `cargo test --release -p collect --lib --
+    /// --ignored pbo_of_the_4950_ma_cross_sweep --nocapture`.
+    #[test]
+    #[ignore]
+    fn pbo_of_the_4950_ma_cross_sweep() {
+        use backtest::{run_backtest, BacktestConfig, DataConfig, DataFormat, MarketData};
+        let base = std::env::var_os("SLURM_SWEEP_DATA").map_or_else(
+            || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
+            std::path::PathBuf::from,
+        );
+        let config = BacktestConfig {
+            start: "1993-01-29".parse().ok(),
+            end: "2025-01-06".parse().ok(),
+            commission_bps: 5.0,
+            ..BacktestConfig::default()
+        };
+        let data = DataConfig {
+            dir: base.join("qstrader_examples"),
+            symbols: vec!["SPY".into()],
+            format: DataFormat::Yahoo,
+        };
+        let market = MarketData::load(&data, &config).expect("SPY loads");
+        let mut series: Vec<Vec<f64>> = Vec::new();
+        for fast in 2i64..=101 {
+            for slow in (fast + 1)..=101 {
+                let params: backtest::Params = [
+                    ("fast".to_string(), backtest::ParamValue::Int(fast)),
+                    ("slow".to_string(), backtest::ParamValue::Int(slow)),
+                ]
+                .into_iter()
+                .collect();
+                let out = run_backtest(&market, "ma_cross", &params, &config).expect("runs");
+                series.push(out.equity.windows(2).map(|w| w[1] / w[0] - 1.0).collect());
+            }
+        }
+        assert_eq!(series.len(), 4_950);
+        let cols: Vec<&[f64]> = series.iter().map(|c| c.as_slice()).collect();
+        let daily = probability_of_backtest_overfitting(&cols, 16).expect("daily");
+        let kept = moments_of(&series, 16);
+        let refs: Vec<&BlockMoments> = kept.iter().collect();
+        let moments = pbo_from_moments(&refs).expect("moments");
+        println!(
+            "4,950 ma_cross combinations over SPY, S = 16, T = {}: PBO from daily returns = {}, \
+             PBO from block moments = {}",
+            daily.observations, daily.pbo, moments.pbo
+        );
+        assert_eq!(daily.pbo, moments.pbo);
+        assert_eq!(daily.logits, moments.logits);
+    }
+
     #[test]
     fn pbo_from_moments_refuses_unequal_blocks() {
         let a = BlockMoments {
