@@ -77,7 +77,7 @@ fn print_top(results: &Path, n: usize) -> anyhow::Result<()> {
         std::fs::read_dir(results).with_context(|| format!("cannot read {}", results.display()))?
     {
         let path = entry?.path();
-        if !path.extension().is_some_and(|e| e == "json") {
+        if path.extension().is_none_or(|e| e != "json") {
             continue;
         }
         let Ok(bytes) = std::fs::read(&path) else {
