@@ -317,7 +317,7 @@ fn the_sweep_directory_is_world_readable() {
 #[test]
 fn slurm_and_backtest_values_are_refused_at_plan_time() {
     let work = scratch("values");
-    let cases: [(&str, &str, &str, &str); 6] = [
+    let cases: [(&str, &str, &str, &str); 9] = [
         (
             "",
             "throttle = 0",
@@ -339,6 +339,14 @@ fn slurm_and_backtest_values_are_refused_at_plan_time() {
         ("", "mem = \"4 GB\"", "`slurm.mem`", "expected a size"),
         ("cash_buffer = 5.0", "", "cash_buffer", "[0, 1)"),
         ("commission_bps = -1.0", "", "commission_bps", "-1"),
+        (
+            "pbo_blocks = 7",
+            "",
+            "`backtest.pbo_blocks`",
+            "an even number of CSCV blocks",
+        ),
+        ("pbo_blocks = 24", "", "`backtest.pbo_blocks`", "at most 22"),
+        ("keep_returns = \"weekly\"", "", "keep_returns", "\"daily\""),
     ];
     for (backtest, slurm, field, expected) in cases {
         let spec = write(

@@ -349,6 +349,27 @@ mod tests {
     }
 
     #[test]
+    fn pbo_blocks_are_checked_as_collect_checks_them() {
+        for ok in [2, 16, 22] {
+            let c = BacktestConfig {
+                pbo_blocks: ok,
+                ..BacktestConfig::default()
+            };
+            assert!(c.validate().is_ok(), "S = {ok}");
+        }
+        for bad in [0, 1, 7, 24] {
+            let e = error(BacktestConfig {
+                pbo_blocks: bad,
+                ..BacktestConfig::default()
+            });
+            assert!(
+                e.starts_with(&format!("`pbo_blocks` = {bad}: expected an even number")),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
     fn defaults_and_edges_are_valid() {
         assert_eq!(BacktestConfig::default().validate(), Ok(()));
         let edges = BacktestConfig {

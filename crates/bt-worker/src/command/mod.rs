@@ -12,8 +12,9 @@
 //!   scratch directory is removed afterwards.
 //! * **Statistics.** From an equity curve (`qstrader_json`, `equity_csv`) the same as for
 //!   the worker's own backtests (`backtest::stats`: the summary, the in-sample/out-of-sample
-//!   split, the CSCV block moments or daily returns as `keep_returns` says); trades, turnover and exposure cannot be
-//!   known from a curve and are unknown (NaN, `null`). From `metrics_json`, what it gives.
+//!   split, the CSCV block moments or daily returns as `keep_returns` says); trades,
+//!   turnover and exposure cannot be known from a curve and are unknown (NaN, `null`).
+//!   From `metrics_json`, what it gives.
 //! * **Failures** are the combination's: a non-zero exit (code or signal), a timeout (the
 //!   process group killed), a result missing, empty or unparsable; each message ends with
 //!   the last lines of the program's stderr. The task's other combinations still run.
