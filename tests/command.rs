@@ -524,7 +524,12 @@ w_AGG = {{ type = "float", default = 0.4, min = 0.0, max = 1.0 }}"#,
     let files = result_files(&only_sweep(&dir, "command"));
     let run = &files[0].1.runs[0];
     assert_eq!(run.metrics.as_ref().and_then(|m| m.trades), None);
-    assert!(run.returns.as_ref().is_some_and(|r| r.len() > 4000));
+    // `keep_returns = true`: the CSCV block moments (S = 16) of its 4,000+ daily returns.
+    assert!(run.returns.is_none());
+    assert!(run
+        .blocks
+        .as_ref()
+        .is_some_and(|b| b.count.len() == 16 && b.count[0] > 250));
 }
 
 fn only_sweep(dir: &Path, name: &str) -> PathBuf {

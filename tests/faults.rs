@@ -317,7 +317,7 @@ fn the_sweep_directory_is_world_readable() {
 #[test]
 fn slurm_and_backtest_values_are_refused_at_plan_time() {
     let work = scratch("values");
-    let cases: [(&str, &str, &str, &str); 6] = [
+    let cases: [(&str, &str, &str, &str); 9] = [
         (
             "",
             "throttle = 0",
@@ -339,6 +339,14 @@ fn slurm_and_backtest_values_are_refused_at_plan_time() {
         ("", "mem = \"4 GB\"", "`slurm.mem`", "expected a size"),
         ("cash_buffer = 5.0", "", "cash_buffer", "[0, 1)"),
         ("commission_bps = -1.0", "", "commission_bps", "-1"),
+        (
+            "pbo_blocks = 7",
+            "",
+            "`backtest.pbo_blocks`",
+            "an even number of CSCV blocks",
+        ),
+        ("pbo_blocks = 24", "", "`backtest.pbo_blocks`", "at most 22"),
+        ("keep_returns = \"weekly\"", "", "keep_returns", "\"daily\""),
     ];
     for (backtest, slurm, field, expected) in cases {
         let spec = write(
@@ -402,8 +410,10 @@ fn status_and_collect_agree_on_every_kind_of_result_problem() {
             .flatten()
             .map(|e| e.path())
             .find(|p| {
-                p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with(&format!("task-{task}.")))
+                p.file_name().is_some_and(|n| {
+                    let n = n.to_string_lossy();
+                    n.starts_with(&format!("task-{task}.")) && n.ends_with(".json")
+                })
             })
             .unwrap_or_else(|| panic!("no result of task {task}"))
     };
@@ -413,16 +423,42 @@ fn status_and_collect_agree_on_every_kind_of_result_problem() {
     let put = |p: &Path, v: &serde_json::Value| {
         std::fs::write(p, serde_json::to_vec(v).expect("json")).expect("write")
     };
-    // Task 0: done. Task 1: a failed run.
+    // Task 0: done. Task 1: a failed run (v2 lists failed combinations in `errors`).
     let mut v = read(&file_of(1));
-    v["runs"][0]["status"] = "error".into();
-    v["runs"][0]["error"] = "boom".into();
-    v["runs"][0].as_object_mut().expect("run").remove("metrics");
+    assert_eq!(v["schema"], "slurm-sweep/result/v2");
+    v["errors"] = serde_json::json!([{"i": v["first"].clone(), "error": "boom"}]);
     put(&file_of(1), &v);
-    // Task 2: partial (a run missing).
-    let mut v = read(&file_of(2));
-    v["runs"].as_array_mut().expect("runs").pop();
-    put(&file_of(2), &v);
+    // Task 2: partial (a run missing), as a v1 file says it: the reader reads both.
+    let v = read(&file_of(2));
+    let metrics: serde_json::Map<String, serde_json::Value> = [
+        "sharpe",
+        "sortino",
+        "cagr",
+        "annualised_vol",
+        "max_drawdown",
+        "max_drawdown_duration",
+        "total_return",
+        "calmar",
+        "trades",
+        "turnover",
+        "exposure",
+        "skew",
+        "kurtosis",
+        "n_obs",
+    ]
+    .iter()
+    .map(|m| (m.to_string(), serde_json::Value::from(1)))
+    .collect();
+    let mut v1 = v.clone();
+    let fields = v1.as_object_mut().expect("object");
+    fields.remove("errors");
+    fields.remove("columns");
+    fields.insert("schema".into(), "slurm-sweep/result/v1".into());
+    fields.insert(
+        "runs".into(),
+        serde_json::json!([{"i": v["first"].clone(), "params": {}, "status": "ok", "metrics": metrics}]),
+    );
+    put(&file_of(2), &v1);
     // Task 3: corrupt (truncated).
     let bytes = std::fs::read(file_of(3)).expect("read");
     std::fs::write(file_of(3), &bytes[..bytes.len() / 3]).expect("truncate");
@@ -430,21 +466,24 @@ fn status_and_collect_agree_on_every_kind_of_result_problem() {
     let mut v = read(&file_of(4));
     v["plan_hash"] = "0".repeat(64).into();
     put(&file_of(4), &v);
-    // Task 5: a duplicate with the same numbers, from another host.
+    // Task 5: a duplicate with the same numbers (the same sidecar), from another host.
     let mut v = read(&file_of(5));
     v["host"] = "node09".into();
     put(&results.join("task-5.node09.json"), &v);
-    // Task 6: a duplicate with other numbers, finished later.
+    // Task 6: a duplicate with other numbers (a failed run), finished later.
     let mut v = read(&file_of(6));
     v["host"] = "node08".into();
     v["finished"] = "2099-01-01T00:00:00Z".into();
-    v["runs"][1]["metrics"]["sharpe"] = 9.5.into();
+    v["errors"] = serde_json::json!([{"i": v["first"].clone(), "error": "boom"}]);
     put(&results.join("task-6.node08.json"), &v);
-    // Task 7: only the temporary file of a write that was killed.
+    // Task 7: only the temporary file of a write that was killed (and the sidecar it had
+    // written before: a leftover).
     std::fs::remove_file(file_of(7)).expect("rm");
     std::fs::write(results.join(".task-7.node02.json.x1Y2z3.tmp"), b"{\"sch").expect("tmp");
-    // Task 8: missing.
+    // Task 8: missing (its sidecar left over too).
     std::fs::remove_file(file_of(8)).expect("rm");
+    // Leftover sidecars: those no complete result names (tasks 2, 3, 4, 7 and 8).
+    let leftovers = 5;
 
     let (code, s) = status(&dir);
     assert_eq!(code, Some(1));
@@ -464,7 +503,12 @@ fn status_and_collect_agree_on_every_kind_of_result_problem() {
     );
     assert_eq!(s["done"], 2, "tasks 0 and 5: {s}");
     let temp = s["temp_files"].as_array().expect("temp files");
-    assert_eq!(temp.len(), 1, "{s}");
+    assert_eq!(temp.len(), 1 + leftovers, "{s}");
+    let cols = temp
+        .iter()
+        .filter(|t| t.as_str().is_some_and(|t| t.ends_with(".cols")))
+        .count();
+    assert_eq!(cols, leftovers, "{s}");
 
     let out = collect(&[dir.as_os_str(), os("--format"), os("json")]);
     out.expect_code(1);
@@ -531,7 +575,11 @@ fn status_and_collect_agree_on_every_kind_of_result_problem() {
             "{t}"
         );
     }
-    assert_eq!(c["temp_files"].as_array().expect("temp").len(), 1, "{c}");
+    assert_eq!(
+        c["temp_files"].as_array().expect("temp").len(),
+        1 + leftovers,
+        "{c}"
+    );
     let dups = c["duplicates"].as_array().expect("duplicates");
     assert_eq!(dups.len(), 2, "{c}");
     let agrees = |task: u64| {
@@ -593,8 +641,9 @@ fn a_stray_file_beside_a_done_task_makes_status_and_collect_say_partial() {
         .flatten()
         .map(|e| e.path())
         .find(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("task-0."))
+            p.file_name().is_some_and(|n| {
+                n.to_string_lossy().starts_with("task-0.") && n.to_string_lossy().ends_with(".json")
+            })
         })
         .expect("task 0");
     let mut v: serde_json::Value =

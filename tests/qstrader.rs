@@ -100,7 +100,7 @@ rebalance = "end_of_month"
 calendar = "weekdays"
 cash_buffer = 0.01
 initial_cash = 1000000.0
-keep_returns = true
+keep_returns = "daily"
 
 [params]
 w_SPY = {{ from = 0.0, to = 1.0, step = 0.1 }}
@@ -129,7 +129,7 @@ fn by_weight(table: &Csv) -> BTreeMap<u32, BTreeMap<String, String>> {
 }
 
 /// Each run's equity curve, relative to its start, rebuilt from the daily returns the
-/// results keep (`keep_returns = true`), by `w_SPY` in tenths.
+/// results keep (`keep_returns = "daily"`, as 32-bit floats), by `w_SPY` in tenths.
 fn curves(dir: &Path) -> BTreeMap<u32, Vec<f64>> {
     let mut out = BTreeMap::new();
     for (name, f) in result_files(dir) {

@@ -401,7 +401,7 @@ pub fn all_job_ids(sweep_dir: &Path) -> Vec<u64> {
 }
 
 /// The result files in `<sweep>/results/` (not the quarantine), by file name, parsed and
-/// checked by [`ResultFile::from_slice`].
+/// checked by [`ResultFile::read`] (v1 or v2; a v2 file's parameters from the manifest).
 pub fn result_files(sweep_dir: &Path) -> Vec<(String, ResultFile)> {
     let dir = sweep_dir.join("results");
     let mut out = Vec::new();
@@ -415,9 +415,7 @@ pub fn result_files(sweep_dir: &Path) -> Vec<(String, ResultFile)> {
         if !path.is_file() || !name.ends_with(".json") || name.starts_with('.') {
             continue;
         }
-        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let file =
-            ResultFile::from_slice(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let file = ResultFile::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         out.push((name, file));
     }
     out.sort_by_key(|(_, f)| f.task);

@@ -91,8 +91,88 @@ pub struct BacktestConfig {
     /// Optional in-sample / out-of-sample split: metrics are also computed for dates before
     /// and from this date.
     pub split: Option<NaiveDate>,
-    /// Keep the daily returns of each run in results (for overfitting statistics).
-    pub keep_returns: bool,
+    /// What each run keeps of its daily returns for overfitting statistics (PBO):
+    /// `false` nothing, `true` the CSCV block moments, `"daily"` the returns themselves.
+    pub keep_returns: KeepReturns,
+    /// The number of CSCV blocks S the block moments are kept for (`keep_returns = true`):
+    /// even, at least 2, at most C(S, S/2) = 1,000,000 splits. Written to the planned spec
+    /// only when it is not the default 16.
+    #[serde(skip_serializing_if = "is_default_blocks")]
+    pub pbo_blocks: usize,
+}
+
+fn is_default_blocks(s: &usize) -> bool {
+    *s == crate::stats::cscv::DEFAULT_BLOCKS
+}
+
+/// `[backtest] keep_returns`: what a run keeps of its daily returns.
+///
+/// ```
+/// use backtest::config::KeepReturns;
+/// #[derive(serde::Deserialize)]
+/// struct T { k: KeepReturns }
+/// let k = |s: &str| toml::from_str::<T>(s).map(|t| t.k);
+/// assert_eq!(k("k = true").unwrap(), KeepReturns::Moments);
+/// assert_eq!(k("k = false").unwrap(), KeepReturns::No);
+/// assert_eq!(k("k = \"daily\"").unwrap(), KeepReturns::Daily);
+/// assert!(k("k = \"weekly\"").is_err());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KeepReturns {
+    /// `false`: nothing (no PBO).
+    #[default]
+    No,
+    /// `true`: per run, the count, sum and sum of squares of the daily returns in each of
+    /// the `pbo_blocks` CSCV blocks: exact PBO at a few hundred bytes per run.
+    Moments,
+    /// `"daily"`: every daily return (stored as 32-bit floats).
+    Daily,
+}
+
+impl KeepReturns {
+    /// Whether anything is kept.
+    pub fn any(self) -> bool {
+        self != KeepReturns::No
+    }
+}
+
+impl Serialize for KeepReturns {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            KeepReturns::No => s.serialize_bool(false),
+            KeepReturns::Moments => s.serialize_bool(true),
+            KeepReturns::Daily => s.serialize_str("daily"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for KeepReturns {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = KeepReturns;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`keep_returns` = true (CSCV block moments), false or \"daily\"")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<KeepReturns, E> {
+                Ok(if v {
+                    KeepReturns::Moments
+                } else {
+                    KeepReturns::No
+                })
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<KeepReturns, E> {
+                match v {
+                    "daily" => Ok(KeepReturns::Daily),
+                    other => Err(E::custom(format!(
+                        "`keep_returns` = \"{other}\": expected true (CSCV block moments), \
+                         false or \"daily\" (every daily return)"
+                    ))),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl Default for BacktestConfig {
@@ -109,7 +189,8 @@ impl Default for BacktestConfig {
             slippage_bps: 0.0,
             calendar: Calendar::Weekdays,
             split: None,
-            keep_returns: false,
+            keep_returns: KeepReturns::No,
+            pbo_blocks: crate::stats::cscv::DEFAULT_BLOCKS,
         }
     }
 }
@@ -153,6 +234,8 @@ impl BacktestConfig {
     /// - `initial_cash`: finite and > 0;
     /// - `cash_buffer`: a fraction in [0, 1);
     /// - `commission_bps`, `fee_per_trade`, `slippage_bps`: finite and >= 0;
+    /// - `pbo_blocks`: what [`crate::stats::cscv::check_blocks`] accepts (the check
+    ///   `collect --pbo-blocks` makes);
     /// - `start` <= `end`; `burn_in` within [`start`, `end`]; `split` after `start` and
     ///   after `burn_in` (else the in-sample part is empty) and on or before `end` (checked
     ///   against the dates that are set; the data's own first and last dates are checked when
@@ -206,6 +289,14 @@ impl BacktestConfig {
                 "a finite number >= 0",
             )?;
         }
+        let blocks = self.pbo_blocks;
+        number(
+            "pbo_blocks",
+            blocks as f64,
+            crate::stats::cscv::check_blocks(blocks).is_ok(),
+            "an even number of CSCV blocks >= 2 with at most 1,000,000 splits C(S, S/2) \
+             (at most 22; 16 is the usual choice)",
+        )?;
         let (start, end, burn_in, split) = (self.start, self.end, self.burn_in, self.split);
         date_order("start", start, ON_OR_BEFORE, "end", end)?;
         date_order("burn_in", burn_in, ON_OR_AFTER, "start", start)?;
@@ -255,6 +346,27 @@ mod tests {
 
     fn error(config: BacktestConfig) -> String {
         config.validate().expect_err("invalid").to_string()
+    }
+
+    #[test]
+    fn pbo_blocks_are_checked_as_collect_checks_them() {
+        for ok in [2, 16, 22] {
+            let c = BacktestConfig {
+                pbo_blocks: ok,
+                ..BacktestConfig::default()
+            };
+            assert!(c.validate().is_ok(), "S = {ok}");
+        }
+        for bad in [0, 1, 7, 24] {
+            let e = error(BacktestConfig {
+                pbo_blocks: bad,
+                ..BacktestConfig::default()
+            });
+            assert!(
+                e.starts_with(&format!("`pbo_blocks` = {bad}: expected an even number")),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -23,7 +23,9 @@ pub mod strategy;
 pub mod synthetic;
 pub mod walk_forward;
 
-pub use config::{BacktestConfig, Calendar, ConfigError, DataConfig, DataFormat, Rebalance};
+pub use config::{
+    BacktestConfig, Calendar, ConfigError, DataConfig, DataFormat, KeepReturns, Rebalance,
+};
 pub use data::{DataError, DataNote, MarketData};
 pub use metrics::{metric_index, Better, MetricDef, Metrics, METRICS, METRIC_COUNT};
 pub use params::{ParamError, ParamKind, ParamSpec, ParamValue, Params};

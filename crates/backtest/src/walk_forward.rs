@@ -26,7 +26,7 @@ use std::str::FromStr;
 use chrono::{Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use crate::config::BacktestConfig;
+use crate::config::{BacktestConfig, KeepReturns};
 use crate::data::MarketData;
 use crate::metrics::Metrics;
 use crate::params::Params;
@@ -382,7 +382,7 @@ pub fn window_config(base: &BacktestConfig, from: NaiveDate, to: NaiveDate) -> B
         burn_in: Some(from),
         end: Some(to),
         split: None,
-        keep_returns: false,
+        keep_returns: KeepReturns::No,
         ..base.clone()
     }
 }
@@ -627,13 +627,13 @@ mod tests {
         let base = BacktestConfig {
             start: Some(d("1999-01-04")),
             split: Some(d("2003-01-01")),
-            keep_returns: true,
+            keep_returns: KeepReturns::Moments,
             ..BacktestConfig::default()
         };
         let c = window_config(&base, d("2001-01-02"), d("2001-12-31"));
         assert_eq!(c.start, Some(d("1999-01-04")));
         assert_eq!(c.burn_in, Some(d("2001-01-02")));
         assert_eq!(c.end, Some(d("2001-12-31")));
-        assert_eq!((c.split, c.keep_returns), (None, false));
+        assert_eq!((c.split, c.keep_returns), (None, KeepReturns::No));
     }
 }

@@ -1,5 +1,6 @@
-//! `bt-worker task`: runs the combinations of one array task and writes its result file
-//! `results/task-<k>.<host>.json` atomically.
+//! `bt-worker task`: runs the combinations of one array task and writes its result
+//! (schema v2: the column sidecar `results/task-<k>.<host>.<sha8>.cols`, then
+//! `results/task-<k>.<host>.json` naming it, each atomically; see `sweep_core::result`).
 //!
 //! * **Task number.** `--task K`, else `SWEEP_TASK_OFFSET` (default 0) +
 //!   `SLURM_ARRAY_TASK_ID`; neither is an error.
@@ -23,9 +24,10 @@
 //!   file and both hash prefixes, so no result is computed on data the plan did not see.
 //! * **Skip rule.** A complete result file of the same plan hash and task (from any host)
 //!   means the task is done: it is skipped unless `--force`. Result files of the task that
-//!   cannot be trusted (unparsable, wrong schema or plan hash, incomplete) are never used
-//!   and never deleted: they are moved to `results/quarantine/<file name>.<UTC time>` with a
-//!   message on stderr. With `--force`, earlier complete results of the task are moved there
+//!   cannot be trusted (unparsable, wrong schema or plan hash, incomplete, a sidecar
+//!   missing or not matching) are never used and never deleted: they are moved (with the
+//!   sidecar they name) to `results/quarantine/<file name>.<UTC time>` with a message on
+//!   stderr. With `--force`, earlier complete results of the task are moved there
 //!   too, just before the new one is written, so one result per task remains.
 //! * **Exit code.** 0 every combination ran, 1 some failed (or were skipped because the data
 //!   could not be loaded), 2 error (no plan, bad manifest, unwritable results).
@@ -40,8 +42,7 @@ use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 
 use backtest::walk_forward::{WindowConfigs, WindowMetrics, WindowRunners};
-use backtest::{MarketData, Params, RunOutput, TaskRunner};
-use sweep_core::atomic::write_atomic;
+use backtest::{KeepReturns, MarketData, Params, RunOutput, TaskRunner};
 use sweep_core::classify::{check_file, FileVerdict};
 use sweep_core::identity::{check_data_unchanged, check_inputs_unchanged, check_spec_unchanged};
 use sweep_core::interrupt::Interrupt;
@@ -50,7 +51,9 @@ use sweep_core::manifest::{read_task, ManifestEntry};
 use sweep_core::plan::load_plan;
 use sweep_core::quarantine::quarantine;
 use sweep_core::reader::read_result_file;
-use sweep_core::result::{ResultFile, Run, RunStatus, SlurmIds, WindowRuns, RESULT_SCHEMA};
+use sweep_core::result::{
+    write_result, BlockMoments, ResultFile, Run, RunStatus, SlurmIds, WindowRuns, RESULT_SCHEMA_V2,
+};
 use sweep_core::{Plan, SpecStrategy};
 
 /// Arguments of `bt-worker task`.
@@ -219,6 +222,32 @@ pub(crate) fn daily_returns(equity: &[f64]) -> Vec<f64> {
     equity.windows(2).map(|w| w[1] / w[0] - 1.0).collect()
 }
 
+/// What a run keeps of its daily returns (`[backtest] keep_returns`, `pbo_blocks`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Keep {
+    pub mode: KeepReturns,
+    pub blocks: usize,
+}
+
+impl Keep {
+    pub(crate) fn of(config: &backtest::BacktestConfig) -> Keep {
+        Keep {
+            mode: config.keep_returns,
+            blocks: config.pbo_blocks,
+        }
+    }
+
+    /// The daily returns (`"daily"`) or their CSCV block moments (`true`) of `equity`, as
+    /// a run keeps them. A series shorter than S keeps no moments (PBO then says so).
+    pub(crate) fn of_curve(self, equity: &[f64]) -> (Option<Vec<f64>>, Option<BlockMoments>) {
+        match self.mode {
+            KeepReturns::No => (None, None),
+            KeepReturns::Daily => (Some(daily_returns(equity)), None),
+            KeepReturns::Moments => (None, BlockMoments::of(&daily_returns(equity), self.blocks)),
+        }
+    }
+}
+
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
@@ -235,7 +264,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 fn run_one(
     runner: &TaskRunner<'_>,
     windows: Option<&WindowRunners<'_>>,
-    keep_returns: bool,
+    keep_returns: Keep,
     entry: ManifestEntry,
 ) -> Run {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
@@ -256,14 +285,15 @@ fn ok_run(
     params: backtest::Params,
     out: RunOutput,
     windows: Option<WindowMetrics>,
-    keep_returns: bool,
+    keep_returns: Keep,
 ) -> Run {
+    let (returns, blocks) = keep_returns.of_curve(&out.equity);
     Run {
         i,
         params,
         status: RunStatus::Ok,
         error: None,
-        returns: keep_returns.then(|| daily_returns(&out.equity)),
+        returns,
         metrics: Some(out.metrics),
         in_sample: out.in_sample,
         out_of_sample: out.out_of_sample,
@@ -271,7 +301,7 @@ fn ok_run(
             train: w.train,
             test: w.test,
         }),
-        blocks: None,
+        blocks,
     }
 }
 
@@ -424,7 +454,7 @@ fn builtin_runs(
                 Ok((runner, windows)) => pool.install(|| {
                     entries
                         .into_par_iter()
-                        .map(|e| run_one(&runner, windows.as_ref(), config.keep_returns, e))
+                        .map(|e| run_one(&runner, windows.as_ref(), Keep::of(config), e))
                         .collect()
                 }),
                 Err(e) => {
@@ -492,7 +522,7 @@ fn finish_task(
     let host = host_name();
     let (slurm, slurmd_nodename) = slurm_ids();
     let file = ResultFile {
-        schema: RESULT_SCHEMA.to_string(),
+        schema: RESULT_SCHEMA_V2.to_string(),
         sweep: plan.name.clone(),
         plan_hash: plan.hash.clone(),
         task,
@@ -517,8 +547,10 @@ fn finish_task(
             set_aside(dir, &target, "is replaced (--force)")?;
         }
     }
-    let bytes = serde_json::to_vec(&file).context("cannot serialise the result")?;
-    write_atomic(&target, &bytes).with_context(|| format!("{}: cannot write", target.display()))?;
+    // The column sidecar first, then the JSON that names it, each atomically.
+    let written = write_result(&dir.results(), &file)
+        .with_context(|| format!("{}: cannot write the result", target.display()))?;
+    debug_assert_eq!(written, target);
     sweep_core::errln!(
         "bt-worker: task {task}: {} combinations, {} ok, {failed} failed, {:.2} s -> {}",
         file.count,

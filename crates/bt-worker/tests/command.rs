@@ -81,7 +81,7 @@ fn result(dir: &SweepDir) -> (ResultFile, serde_json::Value) {
         .expect("a result file");
     let bytes = std::fs::read(&path).expect("read");
     (
-        ResultFile::from_slice(&bytes).expect("valid"),
+        ResultFile::read(&path).expect("valid"),
         serde_json::from_slice(&bytes).expect("json"),
     )
 }
@@ -212,17 +212,14 @@ EOF
     );
     let m = file.runs[0].metrics.as_ref().expect("metrics");
     assert_eq!((m.sharpe, m.cagr, m.trades), (1.5, 0.07, Some(12)));
-    // What the file did not give is unknown: null in the result file, never 0.
-    let metrics = &raw["runs"][0]["metrics"];
-    for name in [
-        "sortino",
-        "max_drawdown",
-        "max_drawdown_duration",
-        "n_obs",
-        "turnover",
-    ] {
-        assert!(metrics[name].is_null(), "{name}: {metrics}");
+    // What the file did not give is unknown (NaN / u32::MAX in the sidecar), never 0.
+    assert_eq!(raw["schema"], "slurm-sweep/result/v2");
+    assert!(raw.get("runs").is_none(), "v2: no runs in the JSON");
+    for name in ["sortino", "max_drawdown", "turnover"] {
+        let k = backtest::metric_index(name).expect("metric");
+        assert!((backtest::METRICS[k].get)(m).is_nan(), "{name}: {m:?}");
     }
+    assert_eq!((m.max_drawdown_duration, m.n_obs), (None, None));
     assert!(file.runs[0].returns.is_none());
 }
 

@@ -20,6 +20,11 @@ fn data_root() -> PathBuf {
 /// Plans a 6-combination ma_cross sweep (3 fast x 2 slow, 4 per task: tasks of 4 and 2)
 /// over `data_dir` and returns its directory.
 fn plan(root: &Path, data_dir: &Path) -> SweepDir {
+    plan_with(root, data_dir, "")
+}
+
+/// [`plan`] with `extra` lines in `[backtest]`.
+fn plan_with(root: &Path, data_dir: &Path, extra: &str) -> SweepDir {
     let spec = root.join("ma.toml");
     std::fs::write(
         &spec,
@@ -35,7 +40,7 @@ symbols = ["SPY"]
 start = 2015-01-02
 end = 2019-12-31
 commission_bps = 5.0
-
+{extra}
 [params]
 fast = [5, 10, 20]
 slow = [50, 100]
@@ -108,7 +113,7 @@ fn quarantined(dir: &SweepDir) -> Vec<String> {
 }
 
 fn read_result(path: &Path) -> ResultFile {
-    ResultFile::from_slice(&std::fs::read(path).expect("read result")).expect("valid result")
+    ResultFile::read(path).expect("valid result")
 }
 
 #[test]
@@ -175,9 +180,18 @@ fn runs_a_task_then_skips_it_then_forces_it() {
     let files = results_of(&dir, 0);
     assert_eq!(files.len(), 1, "{files:?}");
     assert_ne!(files[0], other);
-    let q = quarantined(&dir);
-    assert_eq!(q.len(), 1, "{q:?}");
+    // The v2 result went with the sidecar it names (same content: same sidecar name as
+    // the new one's, which is back in results/).
+    let mut q = quarantined(&dir);
+    q.sort();
+    assert_eq!(q.len(), 2, "{q:?}");
     assert!(q[0].starts_with("task-0.othernode.json."), "{q:?}");
+    assert!(
+        q[1].starts_with("task-0.") && q[1].contains(".cols."),
+        "{q:?}"
+    );
+    let r = read_result(&files[0]);
+    assert_eq!(r.runs.len(), 4);
 }
 
 #[test]
@@ -353,4 +367,117 @@ fn missing_task_number_and_bad_task_are_errors() {
         "{}",
         stderr(&out)
     );
+}
+
+/// The sidecars of `task` in `results/`.
+fn sidecars_of(dir: &SweepDir, task: u64) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir.results())
+        .expect("results")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name().is_some_and(|n| {
+                sweep_core::layout::parse_sidecar_file_name(&n.to_string_lossy())
+                    .is_some_and(|(k, _)| k == task)
+            })
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn a_rerun_never_destroys_a_good_v2_result_and_a_broken_one_is_set_aside_whole() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = plan(tmp.path(), &data_root().join("qstrader_examples"));
+    let out = worker(&dir, &["--task", "0"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let json = results_of(&dir, 0).pop().expect("result");
+    let sidecars = sidecars_of(&dir, 0);
+    assert_eq!(sidecars.len(), 1, "{sidecars:?}");
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("read")).expect("json");
+    assert_eq!(v["schema"], "slurm-sweep/result/v2");
+    assert_eq!(
+        v["columns"]["file"].as_str(),
+        sidecars[0].file_name().and_then(|n| n.to_str())
+    );
+    let (json_bytes, side_bytes) = (
+        std::fs::read(&json).expect("read"),
+        std::fs::read(&sidecars[0]).expect("read"),
+    );
+
+    // A leftover sidecar of an earlier attempt is never touched.
+    let leftover = dir.results().join("task-0.oldnode.0badc0de.cols");
+    std::fs::write(&leftover, b"half").expect("leftover");
+    let out = worker(&dir, &["--task", "0"], &[]);
+    assert!(stderr(&out).contains("skipped"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&json).expect("read"), json_bytes);
+    assert_eq!(std::fs::read(&sidecars[0]).expect("read"), side_bytes);
+    assert!(leftover.exists());
+    assert!(quarantined(&dir).is_empty());
+
+    // The sidecar changed behind the result's back: the result is corrupt, set aside with
+    // its sidecar (never deleted), and the task runs again.
+    let mut changed = side_bytes.clone();
+    let last = changed.len() - 1;
+    changed[last] ^= 0xff;
+    std::fs::write(&sidecars[0], &changed).expect("write");
+    let out = worker(&dir, &["--task", "0"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("sha256"), "{}", stderr(&out));
+    let mut q = quarantined(&dir);
+    q.sort();
+    assert_eq!(q.len(), 2, "{q:?}");
+    assert!(q.iter().any(|n| n.contains(".json.")) && q.iter().any(|n| n.contains(".cols.")));
+    let moved_side = q.iter().find(|n| n.contains(".cols.")).expect("sidecar");
+    assert_eq!(
+        std::fs::read(dir.quarantine().join(moved_side)).expect("read"),
+        changed
+    );
+    // The new result is the same numbers: the same sidecar content and name.
+    assert_eq!(std::fs::read(&sidecars[0]).expect("read"), side_bytes);
+    assert_eq!(read_result(&json).runs.len(), 4);
+    assert!(leftover.exists());
+
+    // Its sidecar gone: corrupt, naming the sidecar.
+    std::fs::remove_file(&sidecars[0]).expect("rm");
+    let out = worker(&dir, &["--task", "0"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("missing"), "{}", stderr(&out));
+    assert_eq!(quarantined(&dir).len(), 3);
+    assert!(sidecars[0].exists() && json.exists());
+}
+
+#[test]
+fn keep_returns_true_keeps_block_moments_and_daily_keeps_f32_returns() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = data_root().join("qstrader_examples");
+    for (keep, blocks) in [("true", "8"), ("\"daily\"", "16")] {
+        let root = tmp.path().join(keep.trim_matches('"'));
+        std::fs::create_dir_all(&root).expect("mkdir");
+        let dir = plan_with(
+            &root,
+            &data,
+            &format!("keep_returns = {keep}\npbo_blocks = {blocks}\n"),
+        );
+        let out = worker(&dir, &["--task", "0"], &[]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let r = read_result(&results_of(&dir, 0)[0]);
+        for run in &r.runs {
+            let n = run.metrics.as_ref().and_then(|m| m.n_obs).expect("n_obs") as usize;
+            if keep == "true" {
+                let b = run.blocks.as_ref().expect("moments");
+                assert_eq!(b.count.len(), 8);
+                // n_obs counts the first day's 0 return; the returns are one fewer.
+                assert_eq!(b.count[0] as usize, (n - 1) / 8);
+                assert!(run.returns.is_none());
+            } else {
+                let r = run.returns.as_ref().expect("returns");
+                assert_eq!(r.len(), n - 1);
+                assert!(r.iter().all(|x| f64::from(*x as f32) == *x), "f32 values");
+                assert!(run.blocks.is_none());
+            }
+        }
+    }
 }

@@ -18,7 +18,9 @@ use serde::Deserialize;
 use backtest::{ParamValue, METRICS};
 use sweep_core::layout::{is_temp_name, parse_result_file_name, ResultsListing};
 use sweep_core::planner::read_plan;
-use sweep_core::reader::{excerpt, read_result_bytes, ProblemKind, ResultHeader, ResultProblem};
+use sweep_core::reader::{
+    excerpt, read_result_bytes_with_params, ProblemKind, ResultHeader, ResultProblem,
+};
 use sweep_core::{load_plan, Plan, PlanError, RunStatus, Spec, SweepDir};
 
 use crate::table::{metric_index, metric_values, MetricValues, Row, METRIC_COUNT};
@@ -41,7 +43,9 @@ pub struct SweepInput {
 impl SweepInput {
     /// Whether the spec asks workers to keep daily returns (`[backtest] keep_returns`).
     pub fn keeps_returns(&self) -> bool {
-        self.spec.as_ref().is_some_and(|s| s.backtest.keep_returns)
+        self.spec
+            .as_ref()
+            .is_some_and(|s| s.backtest.keep_returns.any())
     }
 }
 
@@ -358,48 +362,52 @@ pub fn parse_file(path: &Path, keep_returns: bool) -> (Parsed, Option<FileRows>)
     let mut param_names: Vec<String> = Vec::new();
     let mut rows = Vec::new();
     let mut failed = Vec::new();
-    let read = read_result_bytes(path, &bytes, keep_returns, |run| {
-        let metrics = match (run.status, &run.metrics) {
-            (RunStatus::Ok, Some(m)) => metric_values(m),
-            _ => {
-                failed.push(FailedCombo {
-                    combo: run.i,
-                    params: params_text(run.params),
-                    error: run.error.unwrap_or_else(|| "(no message)".into()),
-                });
-                return;
-            }
-        };
-        let mut params: Vec<Option<ParamValue>> = vec![None; param_names.len()];
-        for (j, (name, value)) in run.params.into_iter().enumerate() {
-            // Every run of a file names the same parameters in the same order: check the
-            // expected position first.
-            let k = if param_names.get(j).is_some_and(|n| *n == name) {
-                j
-            } else if let Some(k) = param_names.iter().position(|n| *n == name) {
-                k
-            } else {
-                param_names.push(name.into_owned());
-                params.resize(param_names.len(), None);
-                param_names.len() - 1
+    // A v2 result file holds no parameters: they come from its sweep's manifest.
+    let manifest = sweep_core::layout::manifest_of_result(path);
+    let read =
+        read_result_bytes_with_params(path, &bytes, keep_returns, manifest.as_deref(), |run| {
+            let metrics = match (run.status, &run.metrics) {
+                (RunStatus::Ok, Some(m)) => metric_values(m),
+                _ => {
+                    failed.push(FailedCombo {
+                        combo: run.i,
+                        params: params_text(run.params),
+                        error: run.error.unwrap_or_else(|| "(no message)".into()),
+                    });
+                    return;
+                }
             };
-            params[k] = Some(value);
-        }
-        rows.push(Row {
-            combo: run.i,
-            plan: 0,
-            task: None,
-            label: None,
-            params,
-            metrics,
-            in_sample: run.in_sample.as_ref().map(|m| Box::new(metric_values(m))),
-            out_of_sample: run
-                .out_of_sample
-                .as_ref()
-                .map(|m| Box::new(metric_values(m))),
-            returns: run.returns,
+            let mut params: Vec<Option<ParamValue>> = vec![None; param_names.len()];
+            for (j, (name, value)) in run.params.into_iter().enumerate() {
+                // Every run of a file names the same parameters in the same order: check the
+                // expected position first.
+                let k = if param_names.get(j).is_some_and(|n| *n == name) {
+                    j
+                } else if let Some(k) = param_names.iter().position(|n| *n == name) {
+                    k
+                } else {
+                    param_names.push(name.into_owned());
+                    params.resize(param_names.len(), None);
+                    param_names.len() - 1
+                };
+                params[k] = Some(value);
+            }
+            rows.push(Row {
+                combo: run.i,
+                plan: 0,
+                task: None,
+                label: None,
+                params,
+                metrics,
+                in_sample: run.in_sample.as_ref().map(|m| Box::new(metric_values(m))),
+                out_of_sample: run
+                    .out_of_sample
+                    .as_ref()
+                    .map(|m| Box::new(metric_values(m))),
+                returns: run.returns,
+                blocks: run.blocks.map(Box::new),
+            });
         });
-    });
     match read {
         Ok(header) => {
             for r in &mut rows {
@@ -605,6 +613,7 @@ mod store_tests {
             in_sample: None,
             out_of_sample: None,
             returns: None,
+            blocks: None,
         }
     }
 

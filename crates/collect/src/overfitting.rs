@@ -13,6 +13,7 @@
 
 use rayon::prelude::*;
 use serde::Serialize;
+use sweep_core::result::BlockMoments;
 
 use crate::normal;
 
@@ -114,7 +115,7 @@ pub struct Pbo {
 /// strategies): one million splits is 8 MB, and seconds to minutes of CPU for thousands of
 /// strategies. C(22, 11) = 705,432 is within the limit, C(24, 12) = 2,704,156 is not; the
 /// papers' S = 16 gives 12,870 splits.
-pub const MAX_SPLITS: u64 = 1_000_000;
+pub const MAX_SPLITS: u64 = backtest::stats::cscv::MAX_SPLITS;
 
 /// Bytes kept per split: its logit.
 const BYTES_PER_SPLIT: u64 = std::mem::size_of::<f64>() as u64;
@@ -164,28 +165,22 @@ pub enum PboError {
         smaller_blocks_hint(*.got)
     )]
     TooFewObservations { blocks: usize, got: usize },
+    #[error(
+        "the CSCV block moments of strategy {strategy} are not over the same blocks as the \
+         first's ({what}): PBO needs every strategy's returns on the same days"
+    )]
+    UnequalBlocks { strategy: usize, what: String },
 }
 
 /// C(s, s/2), the number of CSCV splits of `s` blocks; `None` beyond `u128`. At most about
 /// 130 steps whatever `s`: every step at least doubles the value until it overflows.
 pub fn central_binomial(s: usize) -> Option<u128> {
-    let k = (s / 2) as u128;
-    let n = s as u128;
-    let mut c: u128 = 1;
-    // c = C(n - k + i, i) after step i.
-    for i in 1..=k {
-        c = c.checked_mul(n - k + i)? / i;
-    }
-    Some(c)
+    backtest::stats::cscv::central_binomial(s)
 }
 
 /// The largest even S whose C(S, S/2) splits are at most `limit` (2 when none is).
 pub fn largest_blocks_within(limit: u64) -> usize {
-    let mut s = 2;
-    while central_binomial(s + 2).is_some_and(|c| c <= u128::from(limit)) {
-        s += 2;
-    }
-    s
+    backtest::stats::cscv::largest_blocks_within(limit)
 }
 
 /// Checks a number of CSCV blocks S before anything is read or allocated: even, at least
@@ -197,26 +192,18 @@ pub fn largest_blocks_within(limit: u64) -> usize {
 /// assert!(matches!(check_blocks(40), Err(PboError::TooManySplits { largest: 22, .. })));
 /// ```
 pub fn check_blocks(blocks: usize) -> Result<usize, PboError> {
-    if blocks < 2 {
-        return Err(PboError::TooFewBlocks(blocks));
-    }
-    if blocks % 2 == 1 {
-        return Err(PboError::OddBlocks(blocks));
-    }
-    let splits = central_binomial(blocks);
-    match splits.filter(|&c| c <= u128::from(MAX_SPLITS)) {
-        Some(c) => usize::try_from(c).map_err(|_| too_many(blocks, splits)),
-        None => Err(too_many(blocks, splits)),
-    }
-}
-
-fn too_many(blocks: usize, splits: Option<u128>) -> PboError {
-    PboError::TooManySplits {
-        blocks,
-        splits,
-        limit: MAX_SPLITS,
-        largest: largest_blocks_within(MAX_SPLITS),
-    }
+    use backtest::stats::cscv::BlocksProblem;
+    // The one check, shared with planning (`[backtest] pbo_blocks`).
+    backtest::stats::cscv::check_blocks(blocks).map_err(|p| match p {
+        BlocksProblem::TooFew => PboError::TooFewBlocks(blocks),
+        BlocksProblem::Odd => PboError::OddBlocks(blocks),
+        BlocksProblem::TooManySplits { splits, largest } => PboError::TooManySplits {
+            blocks,
+            splits,
+            limit: MAX_SPLITS,
+            largest,
+        },
+    })
 }
 
 /// The CSCV splits of `blocks` blocks, lazily: each is the in-sample half, S/2 block indices
@@ -304,26 +291,91 @@ pub fn probability_of_backtest_overfitting(
             got: shortest,
         });
     }
-    let block_len = shortest / blocks;
+    // The blocks every caller cuts (the worker's stored moments too).
+    let block_len = backtest::stats::cscv::block_len(shortest, blocks).unwrap_or(0);
     let t = block_len * blocks;
     // Per block and strategy: count, sum and sum of squares, so each split's Sharpe ratios
     // come from S/2 additions instead of a pass over T rows.
     let mut sums = vec![[0.0f64; 2]; blocks * n];
     for (s, series) in returns.iter().enumerate() {
-        for (b, chunk) in series[..t].chunks(block_len).enumerate() {
+        for (b, range) in backtest::stats::cscv::block_ranges(t, blocks)
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+        {
             let cell = &mut sums[b * n + s];
-            for &x in chunk {
+            for &x in &series[range] {
                 cell[0] += x;
                 cell[1] += x * x;
             }
         }
     }
+    let counts = vec![block_len as f64; blocks];
+    Ok(cscv(&sums, &counts, n, blocks, splits))
+}
+
+/// PBO by CSCV from each strategy's block moments (what workers keep with
+/// `keep_returns = true`): the same computation as
+/// [`probability_of_backtest_overfitting`] on the returns the moments came from, and the
+/// same number bit for bit (each split's in-sample and out-of-sample Sharpe ratio from the
+/// summed counts, sums and sums of squares, ddof 0; the same ranking and logits). S is the
+/// moments' number of blocks; every strategy must have the same count in each block (the
+/// same days).
+pub fn pbo_from_moments(moments: &[&BlockMoments]) -> Result<Pbo, PboError> {
+    let n = moments.len();
+    let Some(first) = moments.first() else {
+        return Err(PboError::TooFewStrategies(0));
+    };
+    let blocks = first.count.len();
+    let splits = check_blocks(blocks)?;
+    if n < 2 {
+        return Err(PboError::TooFewStrategies(n));
+    }
+    for (k, m) in moments.iter().enumerate() {
+        let what = if m.count.len() != blocks || m.sum.len() != blocks || m.sum_sq.len() != blocks {
+            format!("{} blocks, the first has {blocks}", m.count.len())
+        } else if m.count != first.count {
+            "other counts of returns per block".to_string()
+        } else {
+            continue;
+        };
+        return Err(PboError::UnequalBlocks { strategy: k, what });
+    }
+    let got = first.count.iter().copied().min().unwrap_or(0) as usize;
+    if got == 0 {
+        return Err(PboError::TooFewObservations {
+            blocks,
+            got: first.count.iter().map(|&c| c as usize).sum(),
+        });
+    }
+    let mut sums = vec![[0.0f64; 2]; blocks * n];
+    for (s, m) in moments.iter().enumerate() {
+        for b in 0..blocks {
+            sums[b * n + s] = [m.sum[b], m.sum_sq[b]];
+        }
+    }
+    let counts: Vec<f64> = first.count.iter().map(|&c| f64::from(c)).collect();
+    Ok(cscv(&sums, &counts, n, blocks, splits))
+}
+
+/// CSCV over `sums[b * n + s]` = (sum, sum of squares) of strategy s's returns in block b,
+/// `counts[b]` returns in block b (the same for every strategy), `splits` = C(S, S/2).
+fn cscv(sums: &[[f64; 2]], counts: &[f64], n: usize, blocks: usize, splits: usize) -> Pbo {
     let logit_of = |in_sample: &Vec<usize>| {
         let mut is_mask = vec![false; blocks];
         for &b in in_sample {
             is_mask[b] = true;
         }
-        let rows = (block_len * blocks / 2) as f64;
+        let rows_of = |want_in: bool| -> f64 {
+            let mut rows = 0.0;
+            for (b, &inside) in is_mask.iter().enumerate() {
+                if inside == want_in {
+                    rows += counts[b];
+                }
+            }
+            rows
+        };
+        let (rows_in, rows_out) = (rows_of(true), rows_of(false));
         let sharpe_of = |s: usize, want_in: bool| {
             let (mut sum, mut sq) = (0.0, 0.0);
             for (b, &inside) in is_mask.iter().enumerate() {
@@ -332,6 +384,7 @@ pub fn probability_of_backtest_overfitting(
                     sq += sums[b * n + s][1];
                 }
             }
+            let rows = if want_in { rows_in } else { rows_out };
             let mean = sum / rows;
             let var = (sq / rows - mean * mean).max(0.0);
             if var > 0.0 {
@@ -370,14 +423,14 @@ pub fn probability_of_backtest_overfitting(
         logits.par_extend(chunk.par_iter().map(logit_of));
     }
     let overfit = logits.iter().filter(|&&l| l <= 0.0).count();
-    Ok(Pbo {
+    Pbo {
         pbo: overfit as f64 / logits.len() as f64,
         blocks,
         splits: logits.len(),
         strategies: n,
-        observations: t,
+        observations: counts.iter().sum::<f64>() as usize,
         logits,
-    })
+    }
 }
 
 #[cfg(test)]
@@ -573,6 +626,157 @@ mod tests {
         assert!(pbo.pbo < 0.05, "PBO with a real edge = {}", pbo.pbo);
     }
 
+    /// The moments a worker keeps of each series (the same block function).
+    fn moments_of(series: &[Vec<f64>], blocks: usize) -> Vec<BlockMoments> {
+        series
+            .iter()
+            .map(|r| BlockMoments::of(r, blocks).expect("long enough"))
+            .collect()
+    }
+
+    #[test]
+    fn pbo_from_moments_equals_pbo_from_daily_returns_on_noise() {
+        let mut rng = ChaCha8Rng::seed_from_u64(23);
+        for (strategies, t, blocks) in [(40, 803, 16), (7, 250, 8), (3, 64, 2), (25, 1001, 10)] {
+            let mut m = noise(&mut rng, strategies, t);
+            m[1].iter_mut().for_each(|x| *x += 0.001);
+            let cols: Vec<&[f64]> = m.iter().map(|c| c.as_slice()).collect();
+            let daily = probability_of_backtest_overfitting(&cols, blocks).expect("daily");
+            let kept = moments_of(&m, blocks);
+            let refs: Vec<&BlockMoments> = kept.iter().collect();
+            let from_moments = pbo_from_moments(&refs).expect("moments");
+            assert_eq!(
+                from_moments.pbo, daily.pbo,
+                "N {strategies}, T {t}, S {blocks}"
+            );
+            assert_eq!(from_moments.logits, daily.logits);
+            assert_eq!(from_moments.observations, daily.observations);
+            assert_eq!(from_moments.splits, daily.splits);
+        }
+    }
+
+    #[test]
+    fn pbo_from_moments_equals_pbo_from_daily_returns_on_spy() {
+        use backtest::{run_backtest, BacktestConfig, DataConfig, DataFormat, MarketData};
+        let base = std::env::var_os("SLURM_SWEEP_DATA").map_or_else(
+            || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
+            std::path::PathBuf::from,
+        );
+        let dir = base.join("qstrader_examples");
+        if !dir.join("SPY.csv").is_file() {
+            eprintln!("skipped: no SPY.csv in {}", dir.display());
+            return;
+        }
+        let config = BacktestConfig {
+            end: "2025-01-06".parse().ok(),
+            commission_bps: 5.0,
+            ..BacktestConfig::default()
+        };
+        let data = DataConfig {
+            dir,
+            symbols: vec!["SPY".into()],
+            format: DataFormat::Yahoo,
+        };
+        let market = MarketData::load(&data, &config).expect("SPY loads");
+        let mut series = Vec::new();
+        for fast in [5i64, 10, 20, 40] {
+            for slow in [50i64, 100, 150, 200, 250] {
+                let params: backtest::Params = [
+                    ("fast".to_string(), backtest::ParamValue::Int(fast)),
+                    ("slow".to_string(), backtest::ParamValue::Int(slow)),
+                ]
+                .into_iter()
+                .collect();
+                let out = run_backtest(&market, "ma_cross", &params, &config).expect("runs");
+                series.push(out.equity.windows(2).map(|w| w[1] / w[0] - 1.0).collect());
+            }
+        }
+        for blocks in [16, 10] {
+            let cols: Vec<&[f64]> = series.iter().map(|c: &Vec<f64>| c.as_slice()).collect();
+            let daily = probability_of_backtest_overfitting(&cols, blocks).expect("daily");
+            let kept = moments_of(&series, blocks);
+            let refs: Vec<&BlockMoments> = kept.iter().collect();
+            let from_moments = pbo_from_moments(&refs).expect("moments");
+            assert_eq!(from_moments.pbo, daily.pbo, "S = {blocks}");
+            assert_eq!(from_moments.logits, daily.logits, "S = {blocks}");
+        }
+    }
+
+    /// The issue's measurement: every fast < slow pair of 2..=101 (4,950 combinations) over
+    /// SPY (sweeps/ma_cross.toml), PBO from the f64 daily returns against PBO from their
+    /// block moments. Slow in a debug build: `cargo test --release -p collect --lib --
+    /// --ignored pbo_of_the_4950_ma_cross_sweep --nocapture`.
+    #[test]
+    #[ignore]
+    fn pbo_of_the_4950_ma_cross_sweep() {
+        use backtest::{run_backtest, BacktestConfig, DataConfig, DataFormat, MarketData};
+        let base = std::env::var_os("SLURM_SWEEP_DATA").map_or_else(
+            || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
+            std::path::PathBuf::from,
+        );
+        let config = BacktestConfig {
+            start: "1993-01-29".parse().ok(),
+            end: "2025-01-06".parse().ok(),
+            commission_bps: 5.0,
+            ..BacktestConfig::default()
+        };
+        let data = DataConfig {
+            dir: base.join("qstrader_examples"),
+            symbols: vec!["SPY".into()],
+            format: DataFormat::Yahoo,
+        };
+        let market = MarketData::load(&data, &config).expect("SPY loads");
+        let mut series: Vec<Vec<f64>> = Vec::new();
+        for fast in 2i64..=101 {
+            for slow in (fast + 1)..=101 {
+                let params: backtest::Params = [
+                    ("fast".to_string(), backtest::ParamValue::Int(fast)),
+                    ("slow".to_string(), backtest::ParamValue::Int(slow)),
+                ]
+                .into_iter()
+                .collect();
+                let out = run_backtest(&market, "ma_cross", &params, &config).expect("runs");
+                series.push(out.equity.windows(2).map(|w| w[1] / w[0] - 1.0).collect());
+            }
+        }
+        assert_eq!(series.len(), 4_950);
+        let cols: Vec<&[f64]> = series.iter().map(|c| c.as_slice()).collect();
+        let daily = probability_of_backtest_overfitting(&cols, 16).expect("daily");
+        let kept = moments_of(&series, 16);
+        let refs: Vec<&BlockMoments> = kept.iter().collect();
+        let moments = pbo_from_moments(&refs).expect("moments");
+        println!(
+            "4,950 ma_cross combinations over SPY, S = 16, T = {}: PBO from daily returns = {}, \
+             PBO from block moments = {}",
+            daily.observations, daily.pbo, moments.pbo
+        );
+        assert_eq!(daily.pbo, moments.pbo);
+        assert_eq!(daily.logits, moments.logits);
+    }
+
+    #[test]
+    fn pbo_from_moments_refuses_unequal_blocks() {
+        let a = BlockMoments {
+            count: vec![2, 2],
+            sum: vec![0.1, 0.2],
+            sum_sq: vec![0.01, 0.04],
+        };
+        let mut b = a.clone();
+        b.count[1] = 3;
+        assert!(matches!(
+            pbo_from_moments(&[&a, &b]),
+            Err(PboError::UnequalBlocks { strategy: 1, .. })
+        ));
+        assert_eq!(pbo_from_moments(&[&a]), Err(PboError::TooFewStrategies(1)));
+        assert_eq!(pbo_from_moments(&[]), Err(PboError::TooFewStrategies(0)));
+        let odd = BlockMoments {
+            count: vec![1; 3],
+            sum: vec![0.0; 3],
+            sum_sq: vec![0.0; 3],
+        };
+        assert_eq!(pbo_from_moments(&[&odd, &odd]), Err(PboError::OddBlocks(3)));
+    }
+
     #[test]
     fn pbo_refuses_bad_inputs() {
         let a = [0.0; 10];
@@ -696,6 +900,8 @@ pub fn summarise(
                     .to_string(),
             ),
         )
+    } else if let Some(moments) = pbo_of_kept_moments(table, blocks) {
+        moments
     } else {
         let series: Vec<&[f64]> = table
             .rows
@@ -728,4 +934,44 @@ pub fn summarise(
         pbo_note,
         in_sample: table.has_split(),
     }
+}
+
+/// PBO from the rows' CSCV block moments (`keep_returns = true`), when they have any:
+/// `None` when no row kept moments (then daily returns are used, if kept). With moments, S
+/// is the one the plan stored (`[backtest] pbo_blocks`); an explicit `--pbo-blocks` other
+/// than the default 16 that differs from it is reported, not silently honoured.
+pub fn pbo_of_kept_moments(
+    table: &crate::table::Table,
+    blocks: usize,
+) -> Option<(Option<Pbo>, Option<String>)> {
+    let moments: Vec<&BlockMoments> = table
+        .rows
+        .iter()
+        .filter_map(|r| r.blocks.as_deref())
+        .collect();
+    let stored = moments.first()?.blocks();
+    if blocks != stored && blocks != backtest::stats::cscv::DEFAULT_BLOCKS {
+        return Some((
+            None,
+            Some(format!(
+                "not computed: --pbo-blocks {blocks}: the runs kept CSCV block moments for S = \
+                 {stored} ([backtest] pbo_blocks = {stored} in the plan); rerun the sweep with \
+                 pbo_blocks = {blocks}, or keep_returns = \"daily\" to choose S in collect"
+            )),
+        ));
+    }
+    if moments.len() < table.rows.len() {
+        return Some((
+            None,
+            Some(format!(
+                "not computed: only {} of {} runs kept their CSCV block moments",
+                moments.len(),
+                table.rows.len()
+            )),
+        ));
+    }
+    Some(match pbo_from_moments(&moments) {
+        Ok(p) => (Some(p), None),
+        Err(e) => (None, Some(format!("not computed: {e}"))),
+    })
 }

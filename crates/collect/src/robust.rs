@@ -923,6 +923,7 @@ mod tests {
                 in_sample: None,
                 out_of_sample: None,
                 returns: None,
+                blocks: None,
             });
         }
         let table = Table {

@@ -340,6 +340,7 @@ mod tests {
                         in_sample: None,
                         out_of_sample: None,
                         returns: None,
+                        blocks: None,
                     });
                     combo += 1;
                 }

@@ -35,6 +35,9 @@ pub struct Row {
     pub out_of_sample: Option<Box<MetricValues>>,
     /// Daily returns, only when PBO asked for them.
     pub returns: Option<Vec<f64>>,
+    /// The CSCV block moments of the daily returns, when the run kept them
+    /// (`keep_returns = true`).
+    pub blocks: Option<Box<sweep_core::result::BlockMoments>>,
 }
 
 impl Row {
@@ -167,6 +170,7 @@ impl Table {
                 in_sample: None,
                 out_of_sample: None,
                 returns: q.returns,
+                blocks: None,
             });
         }
         table.rows.shrink_to_fit();

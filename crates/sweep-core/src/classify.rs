@@ -12,7 +12,10 @@
 //!   table has the fewest failed runs, then the latest `finished` time; the others are
 //!   duplicates, each said to agree with it or not.
 //! * **Around the files**: temporary files of interrupted writes, quarantined files and
-//!   files of other names are listed, never read as results.
+//!   files of other names are listed, never read as results. A column sidecar
+//!   (`task-<k>.<host>.<sha8>.cols`) that no complete result file names is a leftover (a
+//!   write that stopped between the sidecar and its JSON, or the sidecar of a file that is
+//!   not complete) and is listed with the task's unfinished writes.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,7 +23,9 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::layout::{parse_result_file_name, temp_result_task, ResultsListing};
+use crate::layout::{
+    parse_result_file_name, parse_sidecar_file_name, temp_result_task, ResultsListing,
+};
 use crate::plan::Plan;
 use crate::reader::{ProblemKind, ResultHeader, ResultProblem};
 
@@ -198,7 +203,8 @@ pub struct TaskResults {
     pub duplicates: Vec<Duplicate>,
     /// Files of this task that are not complete (partial, corrupt, foreign plan).
     pub problems: Vec<FileCheck>,
-    /// Temporary files of writes of this task (in progress, or left by a killed writer).
+    /// Temporary files of writes of this task (in progress, or left by a killed writer),
+    /// and its leftover column sidecars (named by no complete result file).
     pub temp: Vec<PathBuf>,
 }
 
@@ -239,6 +245,19 @@ impl SweepResults {
             ..SweepResults::default()
         };
         let in_plan = |task: u64| plan.is_none_or(|p| task < p.tasks);
+        // Sidecar names carry the task, host and content hash: a name is one sidecar.
+        let named: std::collections::HashSet<std::ffi::OsString> = checks
+            .iter()
+            .filter(|c| c.verdict == FileVerdict::Complete)
+            .filter_map(|c| c.header.as_ref()?.sidecar.as_ref()?.file_name())
+            .map(|n| n.to_os_string())
+            .collect();
+        let leftovers: Vec<PathBuf> = listing
+            .sidecars
+            .iter()
+            .filter(|p| !p.file_name().is_some_and(|n| named.contains(n)))
+            .cloned()
+            .collect();
         let mut complete: BTreeMap<u64, Vec<ResultHeader>> = BTreeMap::new();
         for check in checks {
             match (check.task, &check.verdict) {
@@ -256,10 +275,11 @@ impl SweepResults {
                 _ => out.unplaced.push(check),
             }
         }
-        for path in &listing.temp {
+        for path in listing.temp.iter().chain(&leftovers) {
             let task = path
                 .file_name()
-                .and_then(|n| temp_result_task(&n.to_string_lossy()))
+                .map(|n| n.to_string_lossy())
+                .and_then(|n| temp_result_task(&n).or(parse_sidecar_file_name(&n).map(|s| s.0)))
                 .filter(|&t| in_plan(t));
             match task {
                 Some(t) => out
@@ -391,6 +411,7 @@ mod tests {
             failed,
             first_error: (failed > 0).then(|| "boom".into()),
             digest,
+            sidecar: None,
         }
     }
 
@@ -461,5 +482,36 @@ mod tests {
         assert_eq!(r.verdict(1), &TaskVerdict::Missing);
         assert_eq!(r.temp.len(), 1);
         assert_eq!(r.all_temp().count(), 2);
+    }
+
+    #[test]
+    fn a_sidecar_no_complete_file_names_is_a_leftover() {
+        let mut kept = header(0, 0, 7, 1);
+        kept.sidecar = Some(PathBuf::from("results/task-0.n1.0123abcd.cols"));
+        let listing = ResultsListing {
+            sidecars: vec![
+                PathBuf::from("results/task-0.n1.0123abcd.cols"),
+                PathBuf::from("results/task-0.n1.ffffffff.cols"),
+                PathBuf::from("results/task-1.n2.00000000.cols"),
+                PathBuf::from("results/task-99.n2.00000000.cols"),
+            ],
+            ..ResultsListing::default()
+        };
+        let r = SweepResults::new(Some(&plan()), vec![check(kept)], &listing);
+        assert_eq!(r.verdict(0), &TaskVerdict::Done);
+        assert_eq!(
+            r.tasks[&0].temp,
+            vec![PathBuf::from("results/task-0.n1.ffffffff.cols")]
+        );
+        assert_eq!(
+            r.tasks[&1].temp,
+            vec![PathBuf::from("results/task-1.n2.00000000.cols")]
+        );
+        assert_eq!(r.verdict(1), &TaskVerdict::Missing);
+        assert_eq!(
+            r.temp,
+            vec![PathBuf::from("results/task-99.n2.00000000.cols")]
+        );
+        assert_eq!(r.all_temp().count(), 3);
     }
 }

@@ -78,7 +78,7 @@ pub const ENV_PREFIX: &str = "SWEEP_";
 
 /// A command sweep's `[backtest]` keys: the program simulates, so only how its curve is
 /// cut and whether its returns are kept apply.
-pub const BACKTEST_KEYS: [&str; 2] = ["split", "keep_returns"];
+pub const BACKTEST_KEYS: [&str; 3] = ["split", "keep_returns", "pbo_blocks"];
 
 /// The spec syntax of a command sweep, as `bt-worker strategies` shows it (a test reads it
 /// as a spec).
@@ -952,10 +952,10 @@ w = { from = 0.0, to = 1.0, step = 0.5 }
         let with =
             |b: &str| COMMAND.replace("[command]\n", &format!("[backtest]\n{b}\n\n[command]\n"));
         let s = parse(&with("split = 2010-01-04\nkeep_returns = true")).expect("valid");
-        assert!(s.backtest.keep_returns && s.backtest.split.is_some());
+        assert!(s.backtest.keep_returns.any() && s.backtest.split.is_some());
         let msg = error(&with("split = 2010-01-04\ncommission_bps = 5"));
         assert!(
-            msg.starts_with("sweeps/c.toml:6: `backtest.commission_bps`: a command sweep's [backtest] takes only `split` and `keep_returns`"),
+            msg.starts_with("sweeps/c.toml:6: `backtest.commission_bps`: a command sweep's [backtest] takes only `split`, `keep_returns` and `pbo_blocks`"),
             "{msg}"
         );
     }

@@ -11,6 +11,7 @@
 //!     array.sbatch array-1.sbatch ... collect.sbatch
 //!     logs/<jobid>_<index>.out|.err   logs/local_<task>.out|.err
 //!     results/task-<k>.<host>.json    results/.task-<k>.<host>.json.<random>.tmp (a write)
+//!     results/task-<k>.<host>.<sha8>.cols  (the binary sidecar a v2 result names)
 //!     results/quarantine/<name>.<UTC time>
 //!     report/
 //! ```
@@ -169,8 +170,30 @@ pub fn array_script_name(n: usize) -> String {
 
 /// The file name of task `task`'s result written on `host`.
 pub fn result_file_name(task: u64, host: &str) -> String {
-    let host: String = host
-        .chars()
+    format!("task-{task}.{}.json", file_host(host))
+}
+
+/// The file name of the column sidecar of task `task`'s result written on `host`, whose
+/// content's sha256 starts with `sha8`: `task-<k>.<host>.<sha8>.cols`.
+pub fn sidecar_file_name(task: u64, host: &str, sha8: &str) -> String {
+    format!("task-{task}.{}.{sha8}.cols", file_host(host))
+}
+
+/// Parses `task-<k>.<host>.<sha8>.cols` into `(k, host)`; `None` for any other name.
+pub fn parse_sidecar_file_name(name: &str) -> Option<(u64, String)> {
+    let rest = name.strip_prefix("task-")?.strip_suffix(".cols")?;
+    let (k, rest) = rest.split_once('.')?;
+    let (host, sha8) = rest.rsplit_once('.')?;
+    if host.is_empty() || sha8.len() != 8 || !sha8.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    Some((k.parse().ok()?, host.to_string()))
+}
+
+/// A host name as it appears in file names: anything but ASCII letters, digits, `-` and `_`
+/// becomes `_`.
+fn file_host(host: &str) -> String {
+    host.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
                 c
@@ -178,8 +201,19 @@ pub fn result_file_name(task: u64, host: &str) -> String {
                 '_'
             }
         })
-        .collect();
-    format!("task-{task}.{host}.json")
+        .collect()
+}
+
+/// The manifest of the sweep whose `results/` holds the result file `path`
+/// (`<sweep>/results/<file>` with `<sweep>/manifest.jsonl` present): where a v2 result's
+/// parameters are. `None` for a file elsewhere.
+pub fn manifest_of_result(path: &Path) -> Option<PathBuf> {
+    let results = path.parent()?;
+    if results.file_name()? != "results" {
+        return None;
+    }
+    let manifest = SweepDir::new(results.parent()?).manifest();
+    manifest.is_file().then_some(manifest)
 }
 
 /// Parses `task-<k>.<host>.json` into `(k, host)`; `None` for any other name.
@@ -195,11 +229,15 @@ pub fn is_temp_name(name: &str) -> bool {
     name.starts_with('.') && name.ends_with(".tmp")
 }
 
-/// The task a temporary result file was going to be (`.task-<k>.<host>.json.<rnd>.tmp`).
+/// The task a temporary result file (`.task-<k>.<host>.json.<rnd>.tmp`) or sidecar
+/// (`.task-<k>.<host>.<sha8>.cols.<rnd>.tmp`) was going to be.
 pub fn temp_result_task(name: &str) -> Option<u64> {
     let inner = name.strip_prefix('.')?.strip_suffix(".tmp")?;
-    let at = inner.find(".json.")?;
-    parse_result_file_name(&inner[..at + ".json".len()]).map(|(k, _)| k)
+    if let Some(at) = inner.find(".json.") {
+        return parse_result_file_name(&inner[..at + ".json".len()]).map(|(k, _)| k);
+    }
+    let at = inner.find(".cols.")?;
+    parse_sidecar_file_name(&inner[..at + ".cols".len()]).map(|(k, _)| k)
 }
 
 /// What `results/` holds, by name alone (nothing is read).
@@ -207,6 +245,9 @@ pub fn temp_result_task(name: &str) -> Option<u64> {
 pub struct ResultsListing {
     /// `task-<k>.<host>.json`, sorted.
     pub results: Vec<PathBuf>,
+    /// Column sidecars `task-<k>.<host>.<sha8>.cols`, sorted: each is either named by a
+    /// result file or a leftover ([`crate::classify`] tells which).
+    pub sidecars: Vec<PathBuf>,
     /// Temporary files of atomic writes (in progress, or left by a killed writer).
     pub temp: Vec<PathBuf>,
     /// Anything else (another name, a folder other than `quarantine/`).
@@ -243,6 +284,8 @@ impl ResultsListing {
                 out.other.push(path);
             } else if parse_result_file_name(&name).is_some() {
                 out.results.push(path);
+            } else if parse_sidecar_file_name(&name).is_some() {
+                out.sidecars.push(path);
             } else if is_temp_name(&name) {
                 out.temp.push(path);
             } else {
@@ -251,6 +294,7 @@ impl ResultsListing {
         }
         for list in [
             &mut out.results,
+            &mut out.sidecars,
             &mut out.temp,
             &mut out.other,
             &mut out.quarantined,
@@ -273,6 +317,11 @@ mod tests {
         assert_eq!(result_file_name(1, "a/b c"), "task-1.a_b_c.json");
         assert_eq!(parse_result_file_name("task-x.h.json"), None);
         assert_eq!(parse_result_file_name(".task-1.h.json.tmp"), None);
+        let c = sidecar_file_name(12, "a.b", "0123abcd");
+        assert_eq!(c, "task-12.a_b.0123abcd.cols");
+        assert_eq!(parse_sidecar_file_name(&c), Some((12, "a_b".into())));
+        assert_eq!(parse_result_file_name(&c), None);
+        assert_eq!(parse_sidecar_file_name("task-1.h.xyz.cols"), None);
     }
 
     #[test]
@@ -280,6 +329,10 @@ mod tests {
         assert!(is_temp_name(".task-3.node02.json.aB12cd.tmp"));
         assert_eq!(temp_result_task(".task-3.node02.json.aB12cd.tmp"), Some(3));
         assert_eq!(temp_result_task(".ranking.csv.x.tmp"), None);
+        assert_eq!(
+            temp_result_task(".task-4.node02.0a1b2c3d.cols.Xy12.tmp"),
+            Some(4)
+        );
         assert!(!is_temp_name("task-3.node02.json"));
     }
 
@@ -288,7 +341,12 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = SweepDir::new(tmp.path());
         std::fs::create_dir_all(dir.quarantine()).expect("mkdir");
-        for name in ["task-1.a.json", ".task-2.b.json.x1.tmp", "notes.txt"] {
+        for name in [
+            "task-1.a.json",
+            ".task-2.b.json.x1.tmp",
+            "notes.txt",
+            "task-1.a.0123abcd.cols",
+        ] {
             std::fs::write(dir.results().join(name), "x").expect("write");
         }
         std::fs::write(dir.quarantine().join("task-0.a.json.2026"), "x").expect("write");
@@ -296,6 +354,10 @@ mod tests {
         assert_eq!(l.results, vec![dir.results().join("task-1.a.json")]);
         assert_eq!(l.temp, vec![dir.results().join(".task-2.b.json.x1.tmp")]);
         assert_eq!(l.other, vec![dir.results().join("notes.txt")]);
+        assert_eq!(
+            l.sidecars,
+            vec![dir.results().join("task-1.a.0123abcd.cols")]
+        );
         assert_eq!(l.quarantined.len(), 1);
     }
 

@@ -4,8 +4,9 @@
 //! * [`layout`]: where everything lives (shared filesystem, sweep directory, file names);
 //! * [`spec`], [`grid`], [`constraint`], [`overrides`]: the sweep spec and its grid;
 //! * [`planner`], [`plan`], [`manifest`]: planning, `plan.json`, `manifest.jsonl`;
-//! * [`result`] (the file a task writes), [`reader`] (the one reader of result files),
-//!   [`classify`] (what the files mean for each task), [`quarantine`];
+//! * [`result`] (the file a task writes), [`columns`] (its binary sidecar), [`reader`]
+//!   (the one reader of result files), [`classify`] (what the files mean for each task),
+//!   [`quarantine`];
 //! * [`jobs`]: the jobs record `jobs.jsonl` and the logs of a task;
 //! * [`atomic`] writes, [`process`]-level behaviour, [`interrupt`] by signals, [`term`]
 //!   output that never panics.
@@ -14,6 +15,7 @@
 
 pub mod atomic;
 pub mod classify;
+pub mod columns;
 pub mod command;
 pub mod constraint;
 pub mod decl;

@@ -52,7 +52,7 @@
 //! expansion a relative directory is relative to the spec file's directory. `[data]` is
 //! required, except for a `command` sweep: its program reads what it reads, and a `[data]`
 //! it gives is hashed into the plan (and checked by the worker), not loaded. A command
-//! sweep's `[backtest]` takes only `split` and `keep_returns`. A zipped group
+//! sweep's `[backtest]` takes only `split`, `keep_returns` and `pbo_blocks`. A zipped group
 //! takes the place of its first member in `[params]`; its members must have equally many
 //! values. Parameters the grid does not name keep the strategy's default.
 
@@ -395,7 +395,7 @@ impl Spec {
                     key_line_after(text, b.span().start, key).or(line(b.span())),
                     &format!("backtest.{key}"),
                     format!(
-                        "a command sweep's [backtest] takes only `split` and `keep_returns`: \
+                        "a command sweep's [backtest] takes only `split`, `keep_returns` and `pbo_blocks`: \
                          the program does its own simulation, so `{key}` belongs in its \
                          arguments or [command.params]"
                     ),
@@ -730,6 +730,8 @@ impl Spec {
                 Some(_) => Backtest::Command {
                     split: self.backtest.split,
                     keep_returns: self.backtest.keep_returns,
+                    pbo_blocks: (self.backtest.pbo_blocks != backtest::stats::cscv::DEFAULT_BLOCKS)
+                        .then_some(self.backtest.pbo_blocks),
                 },
             },
             rules: self.rules.as_ref().map(RulesSpec::normalised),
@@ -777,7 +779,9 @@ enum Backtest<'a> {
     Command {
         #[serde(skip_serializing_if = "Option::is_none")]
         split: Option<chrono::NaiveDate>,
-        keep_returns: bool,
+        keep_returns: backtest::KeepReturns,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pbo_blocks: Option<usize>,
     },
 }
 

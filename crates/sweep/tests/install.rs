@@ -278,7 +278,15 @@ fn installed_sweep_runs_a_local_sweep_with_the_installed_worker() {
         let json: serde_json::Value =
             serde_json::from_slice(&std::fs::read(r).expect("read")).expect("json");
         assert_eq!(json["arch"], std::env::consts::ARCH, "{}", r.display());
-        assert_eq!(json["runs"][0]["status"], "ok", "{}", r.display());
+        // v2: failed combinations are listed in `errors`; none here.
+        assert_eq!(json["errors"], serde_json::json!([]), "{}", r.display());
+        let run = sweep_core::ResultFile::read(r).expect("a valid result");
+        assert_eq!(
+            run.runs[0].status,
+            sweep_core::RunStatus::Ok,
+            "{}",
+            r.display()
+        );
     }
     // The plan records the imported file's sha256 (computed here independently).
     let plan: serde_json::Value =

@@ -22,6 +22,7 @@
 //! ```
 
 mod aggregate;
+pub mod cscv;
 mod drawdown;
 mod json;
 mod summary;

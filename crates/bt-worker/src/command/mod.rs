@@ -12,8 +12,9 @@
 //!   scratch directory is removed afterwards.
 //! * **Statistics.** From an equity curve (`qstrader_json`, `equity_csv`) the same as for
 //!   the worker's own backtests (`backtest::stats`: the summary, the in-sample/out-of-sample
-//!   split, the daily returns when `keep_returns`); trades, turnover and exposure cannot be
-//!   known from a curve and are unknown (NaN, `null`). From `metrics_json`, what it gives.
+//!   split, the CSCV block moments or daily returns as `keep_returns` says); trades,
+//!   turnover and exposure cannot be known from a curve and are unknown (NaN, `null`).
+//!   From `metrics_json`, what it gives.
 //! * **Failures** are the combination's: a non-zero exit (code or signal), a timeout (the
 //!   process group killed), a result missing, empty or unparsable; each message ends with
 //!   the last lines of the program's stderr. The task's other combinations still run.
@@ -61,7 +62,7 @@ pub struct CommandRunner<'a> {
     task: u64,
     sweep_dir: PathBuf,
     split: Option<NaiveDate>,
-    keep_returns: bool,
+    keep_returns: crate::task::Keep,
     scratch_root: PathBuf,
     limits: Limits,
     keep_scratch: bool,
@@ -128,7 +129,7 @@ impl<'a> CommandRunner<'a> {
             task,
             sweep_dir: sweep_dir.to_path_buf(),
             split: spec.backtest.split,
-            keep_returns: spec.backtest.keep_returns,
+            keep_returns: crate::task::Keep::of(&spec.backtest),
             scratch_root,
             limits: Limits {
                 timeout: command.timeout.map(Duration::from_secs_f64),
@@ -338,14 +339,11 @@ impl<'a> CommandRunner<'a> {
 
     /// The run of a program that reported `output`.
     fn ok_run(&self, entry: &ManifestEntry, output: Output) -> Result<Run, String> {
-        let (metrics, split, returns) = match output {
-            Output::Metrics(m) => (*m, None, None),
+        let (metrics, split, (returns, blocks)) = match output {
+            Output::Metrics(m) => (*m, None, (None, None)),
             Output::Curve { dates, equity } => {
                 let (metrics, split) = curve_metrics(&dates, &equity, self.split)?;
-                let returns = self
-                    .keep_returns
-                    .then(|| crate::task::daily_returns(&equity));
-                (metrics, split, returns)
+                (metrics, split, self.keep_returns.of_curve(&equity))
             }
         };
         let (in_sample, out_of_sample) = split.unzip();
@@ -359,7 +357,7 @@ impl<'a> CommandRunner<'a> {
             out_of_sample,
             returns,
             windows: None,
-            blocks: None,
+            blocks,
         })
     }
 }

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use backtest::synthetic::{write_market, DEMO_SEED, DEMO_SYMBOLS};
 use chrono::NaiveDate;
-use sweep_core::{ResultFile, RunStatus};
+use sweep_core::reader::read_result_bytes_with_params;
+use sweep_core::RunStatus;
 
 use crate::cmd::run::{find_worker, report, run_collect, run_local};
 use crate::target::{plan_spec, PlanFlags};
@@ -76,18 +77,21 @@ fn print_top(results: &Path, n: usize) -> anyhow::Result<()> {
         std::fs::read_dir(results).with_context(|| format!("cannot read {}", results.display()))?
     {
         let path = entry?.path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
         let Ok(bytes) = std::fs::read(&path) else {
             continue;
         };
-        let Ok(file) = ResultFile::from_slice(&bytes) else {
-            continue;
-        };
-        for run in file.runs {
+        // v2 result files hold no parameters: they are the manifest's lines.
+        let manifest = results.parent().map(|d| d.join("manifest.jsonl"));
+        let _ = read_result_bytes_with_params(&path, &bytes, false, manifest.as_deref(), |run| {
             if let (RunStatus::Ok, Some(m)) = (run.status, run.metrics) {
-                let params = serde_json::to_string(&run.params).unwrap_or_default();
+                let params: std::collections::BTreeMap<_, _> = run.params.into_iter().collect();
+                let params = serde_json::to_string(&params).unwrap_or_default();
                 rows.push((m.sharpe, m.cagr, m.max_drawdown, run.i, params));
             }
-        }
+        });
     }
     rows.sort_by(|a, b| b.0.total_cmp(&a.0));
     sweep_core::outln!(

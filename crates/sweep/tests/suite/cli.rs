@@ -520,13 +520,10 @@ fn run_local_writes_every_result_and_skips_done_tasks() {
         let files: Vec<_> = std::fs::read_dir(sweep_dir.join("results"))
             .expect("results")
             .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with(&format!("task-{task}.")))
+            .filter(|n| n.starts_with(&format!("task-{task}.")) && n.ends_with(".json"))
             .collect();
         assert_eq!(files.len(), 1, "task {task}: {files:?}");
-        let r = ResultFile::from_slice(
-            &std::fs::read(sweep_dir.join("results").join(&files[0])).expect("read"),
-        )
-        .expect("valid result");
+        let r = ResultFile::read(&sweep_dir.join("results").join(&files[0])).expect("valid result");
         assert_eq!(r.task, task);
         assert_eq!(
             r.slurm.array_task_id.as_deref(),
