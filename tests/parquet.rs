@@ -104,10 +104,9 @@ combos_per_task = 7
         .skip(1)
         .map(|l| l.split(',').next().expect("combo").parse().expect("number"))
         .collect();
-    let plan: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("plan.json")).expect("plan.json"),
-    )
-    .expect("plan");
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("plan.json")).expect("plan.json"))
+            .expect("plan");
     let n = plan["combos"].as_u64().expect("combos");
     assert_eq!(combos, (0..n).collect::<Vec<_>>());
     let out = Command::new(&python)

@@ -698,3 +698,88 @@ mod tests {
         assert!((kurt - 348.5 / (m2 * m2)).abs() < 1e-12);
     }
 }
+
+#[cfg(test)]
+mod pass_tests {
+    use super::*;
+
+    fn write_result(dir: &Path) -> PathBuf {
+        let json = br#"{"schema": "SCHEMA", "sweep": "s", "plan_hash": "h", "task": 3,
+            "first": 6, "count": 2, "host": "node02", "worker_version": "0.1.0",
+            "finished": "2026-01-02T03:04:05Z",
+            "runs": [
+              {"i": 6, "params": {"slow": 50, "fast": 5}, "status": "error", "error": "boom"},
+              {"i": 7, "params": {"fast": 6.5, "slow": 60}, "status": "ok",
+               "metrics": {"sharpe": 1.25, "sortino": 0, "cagr": 0, "annualised_vol": 0,
+                 "max_drawdown": 0, "max_drawdown_duration": 0, "total_return": 0,
+                 "calmar": 0, "trades": 4, "turnover": 0, "exposure": 0, "skew": 0,
+                 "kurtosis": 0, "n_obs": 10}}
+            ]}"#;
+        let text =
+            String::from_utf8_lossy(json).replace("SCHEMA", sweep_core::result::RESULT_SCHEMA);
+        let path = dir.join("task-3.node02.json");
+        std::fs::write(&path, text).expect("write");
+        path
+    }
+
+    #[test]
+    fn first_pass_keeps_columns_and_failures_second_pass_the_rows() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write_result(dir.path());
+        let Parsed::Result(result) = scan_file(&path, false) else {
+            panic!("not a result");
+        };
+        let h = &result.header;
+        assert_eq!((h.task, h.first, h.count, result.ok), (3, 6, 2, 1));
+        assert_eq!(
+            result.failed,
+            vec![FailedCombo {
+                combo: 6,
+                params: "fast=5 slow=50".into(),
+                error: "boom".into()
+            }]
+        );
+        // fast is an int in one run and a float in the other: a float column.
+        assert_eq!(
+            result.params,
+            vec![
+                ("slow".to_string(), Some(ParamKind::Int)),
+                ("fast".to_string(), Some(ParamKind::Float))
+            ]
+        );
+        let parsed = vec![Parsed::Result(result)];
+        let (names, kinds) = param_columns(&parsed);
+        assert_eq!(names, vec!["slow", "fast"]);
+        assert_eq!(kinds, vec![Some(ParamKind::Int), Some(ParamKind::Float)]);
+        // The second pass maps onto the table's order, whatever the file's.
+        let table = vec!["fast".to_string(), "slow".to_string()];
+        let rows = read_rows(&path, false, &table).expect("rows");
+        assert_eq!(rows.rows.len(), 2);
+        assert_eq!(rows.errors, vec![Some("boom".to_string()), None]);
+        assert_eq!(
+            rows.params,
+            vec![
+                Some(ParamValue::Int(5)),
+                Some(ParamValue::Int(50)),
+                Some(ParamValue::Float(6.5)),
+                Some(ParamValue::Int(60))
+            ]
+        );
+        assert_eq!((rows.rows[1].combo, rows.rows[1].task), (7, Some(3)));
+        assert!(rows.rows[0].metrics.iter().all(|v| v.is_nan()));
+        assert_eq!(
+            rows.rows[1].metrics[metric_index("trades").expect("t")],
+            4.0
+        );
+    }
+
+    #[test]
+    fn batches_are_bounded_by_files_and_rows() {
+        assert_eq!(batches(&[]), Vec::<std::ops::Range<usize>>::new());
+        assert_eq!(batches(&[10; 3]), vec![0..3]);
+        assert_eq!(batches(&[1; 130]), vec![0..64, 64..128, 128..130]);
+        let big = ROWS_PER_BATCH / 2 + 1;
+        assert_eq!(batches(&[big, big, big]), vec![0..1, 1..2, 2..3]);
+        assert_eq!(batches(&[ROWS_PER_BATCH * 3]), vec![0..1]);
+    }
+}
