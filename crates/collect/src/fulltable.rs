@@ -204,12 +204,8 @@ impl<W: Write> CsvSink<W> {
             row.in_sample.as_deref(),
             row.out_of_sample.as_deref(),
         ];
-        let parts = if schema.split {
-            &parts[..]
-        } else {
-            &parts[..1]
-        };
-        for m in parts {
+        let used = if schema.split { 3 } else { 1 };
+        for m in &parts[..used] {
             for k in 0..METRIC_COUNT {
                 l.push(b',');
                 if let (Some(m), None) = (m, error) {

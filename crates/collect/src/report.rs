@@ -427,14 +427,11 @@ fn sensitivity(h: &mut String, a: &Analysis) {
         for v in p.values.iter().take(40) {
             let _ = write!(
                 h,
-                "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td class=\"l\">{}</td><td>{}</td><td>{}{}</td><td>{}</td></tr>",
                 escape(&v.value),
                 format_metric(&a.ranking.metric, v.best),
-                format!(
-                    "{}{}",
-                    if v.median_exact { "" } else { "≈" },
-                    format_metric(&a.ranking.metric, v.median)
-                ),
+                if v.median_exact { "" } else { "≈" },
+                format_metric(&a.ranking.metric, v.median),
                 v.count
             );
         }
