@@ -514,14 +514,144 @@ impl ManifestCursor {
                 break;
             }
         }
-        let entry: sweep_core::manifest::ManifestEntry = serde_json::from_str(self.line.trim_end())
+        let mut de = serde_json::Deserializer::from_str(self.line.trim_end());
+        let i = serde::de::DeserializeSeed::deserialize(ManifestLine { names, out }, &mut de)
             .map_err(|e| format!("{}:{}: {e}", self.path.display(), combo + 1))?;
-        for (name, value) in entry.params {
-            if let Some(k) = names.iter().position(|n| *n == name) {
-                out[k] = Some(value);
+        if i != Some(combo) {
+            return Err(format!(
+                "{}:{}: holds combination {i:?} where {combo} was expected",
+                self.path.display(),
+                combo + 1
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A manifest line `{"i": 7, "params": {...}}` read straight into a row's parameter
+/// slots: keys borrowed, numbers and booleans without allocating (no map is built per
+/// line). Returns `i`.
+struct ManifestLine<'n, 'o> {
+    names: &'n [String],
+    out: &'o mut [Option<ParamValue>],
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for ManifestLine<'_, '_> {
+    type Value = Option<u64>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Option<u64>, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ManifestLine<'_, '_> {
+    type Value = Option<u64>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a manifest line {\"i\": n, \"params\": {...}}")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Option<u64>, A::Error> {
+        let mut i = None;
+        while let Some(key) = map.next_key::<KeyStr<'de>>()? {
+            match key.0.as_ref() {
+                "i" => i = Some(map.next_value::<u64>()?),
+                "params" => map.next_value_seed(ParamSlots {
+                    names: self.names,
+                    out: &mut *self.out,
+                })?,
+                _ => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(i)
+    }
+}
+
+struct ParamSlots<'n, 'o> {
+    names: &'n [String],
+    out: &'o mut [Option<ParamValue>],
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for ParamSlots<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ParamSlots<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a map of parameter values")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<KeyStr<'de>>()? {
+            let value = map.next_value::<ScalarValue>()?.0;
+            if let Some(k) = self.names.iter().position(|n| *n == key.0) {
+                self.out[k] = Some(value);
             }
         }
         Ok(())
+    }
+}
+
+/// A key borrowed from the line when it has no escapes.
+struct KeyStr<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for KeyStr<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = KeyStr<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<KeyStr<'de>, E> {
+                Ok(KeyStr(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<KeyStr<'de>, E> {
+                Ok(KeyStr(Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A parameter value read by its JSON type (not through `ParamValue`'s untagged enum).
+struct ScalarValue(ParamValue);
+
+impl<'de> Deserialize<'de> for ScalarValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = ScalarValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a boolean, number or string")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<ScalarValue, E> {
+                Ok(ScalarValue(ParamValue::Bool(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<ScalarValue, E> {
+                Ok(ScalarValue(ParamValue::Int(v)))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ScalarValue, E> {
+                i64::try_from(v)
+                    .map(|v| ScalarValue(ParamValue::Int(v)))
+                    .map_err(|_| E::custom("integer out of range"))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<ScalarValue, E> {
+                Ok(ScalarValue(ParamValue::Float(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<ScalarValue, E> {
+                Ok(ScalarValue(ParamValue::Str(v.to_string())))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -771,6 +901,36 @@ mod pass_tests {
             rows.rows[1].metrics[metric_index("trades").expect("t")],
             4.0
         );
+    }
+
+    #[test]
+    fn the_manifest_fills_parameters_in_lockstep() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("manifest.jsonl");
+        let lines: String = (0..5)
+            .map(|i| {
+                format!(
+                    "{{\"i\":{i},\"params\":{{\"fast\":{i},\"kind\":\"s\\\"ma\",\"w\":0.5,\"on\":true}}}}\n"
+                )
+            })
+            .collect();
+        std::fs::write(&path, lines).expect("write");
+        let names: Vec<String> = ["on", "fast", "kind", "w"].map(String::from).to_vec();
+        let mut cursor = ManifestCursor::new(path);
+        let mut out = vec![None; 4];
+        for combo in [1, 3, 4, 0] {
+            cursor.params(combo, &names, &mut out).expect("params");
+            assert_eq!(
+                out,
+                vec![
+                    Some(ParamValue::Bool(true)),
+                    Some(ParamValue::Int(combo as i64)),
+                    Some(ParamValue::Str("s\"ma".into())),
+                    Some(ParamValue::Float(0.5))
+                ]
+            );
+        }
+        assert!(cursor.params(5, &names, &mut out).is_err());
     }
 
     #[test]
