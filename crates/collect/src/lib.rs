@@ -5,6 +5,11 @@
 //! The binary parses flags into [`Options`] and calls [`run`], which returns the
 //! [`Verdict`] that becomes the exit code: 0 complete, 1 partial, 2 error.
 //!
+//! It streams ([`analyse`]): a first pass over the files for the completeness account, then
+//! the accepted files' rows in combination order, each fed once to the accumulators of
+//! [`stream::Pipeline`] (memory bounded by what is shown) and written to the sweep's
+//! `report/results.csv` and `report/results.parquet` ([`fulltable`]).
+//!
 //! ```no_run
 //! let options = collect::Options::new(vec!["sweeps/ma_cross-1a2b3c4d".into()]);
 //! let verdict = collect::run(&options)?;
