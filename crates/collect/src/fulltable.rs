@@ -20,7 +20,7 @@ use parquet::basic::{Compression, LogicalType, Repetition, Type as PhysicalType}
 use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DoubleType, Int64Type};
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
-use parquet::schema::types::Type;
+use parquet::schema::types::{ColumnPath, Type};
 
 use backtest::{ParamValue, METRICS, METRIC_COUNT};
 
@@ -348,10 +348,23 @@ impl<W: Write + Send> ParquetSink<W> {
         let root = Type::group_type_builder("schema")
             .with_fields(fields)
             .build()?;
-        let props = WriterProperties::builder()
+        // Metrics are mostly distinct doubles: a dictionary would be built and then
+        // abandoned for each of them, so only parameters and text columns get one.
+        let mut props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
-            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-            .build();
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
+        for prefix in ["", "is_", "oos_"]
+            .iter()
+            .take(if schema.split { 3 } else { 1 })
+        {
+            for d in METRICS {
+                props = props.set_column_dictionary_enabled(
+                    ColumnPath::from(format!("{prefix}{}", d.name)),
+                    false,
+                );
+            }
+        }
+        let props = props.build();
         let writer = SerializedFileWriter::new(out, Arc::new(root), Arc::new(props))?;
         Ok(ParquetSink {
             writer,
