@@ -125,10 +125,17 @@ fn csv_field(out: &mut Vec<u8>, s: &str) {
     }
 }
 
+/// The shortest text that reads back to the same value: integral values (trades, n_obs,
+/// most parameters) as integers, others through zmij (the shortest round-trip digits,
+/// `1e-7` style for very small or large magnitudes); nothing for NaN.
 fn push_f64(out: &mut Vec<u8>, v: f64) {
-    if !v.is_nan() {
-        // Display of f64 is the shortest text that reads back to the same value.
-        let _ = write!(out, "{v}");
+    if v.is_nan() {
+        return;
+    }
+    if v.fract() == 0.0 && v.abs() < 9.0e15 {
+        out.extend_from_slice(itoa::Buffer::new().format(v as i64).as_bytes());
+    } else {
+        out.extend_from_slice(zmij::Buffer::new().format(v).as_bytes());
     }
 }
 
@@ -170,9 +177,10 @@ impl<W: Write> CsvSink<W> {
             }
             l.push(b',');
         }
-        let _ = write!(l, "{},", row.combo);
+        l.extend_from_slice(itoa::Buffer::new().format(row.combo).as_bytes());
+        l.push(b',');
         if let Some(t) = row.task {
-            let _ = write!(l, "{t}");
+            l.extend_from_slice(itoa::Buffer::new().format(t).as_bytes());
         }
         l.push(b',');
         if schema.labels {
@@ -185,6 +193,9 @@ impl<W: Write> CsvSink<W> {
             match row.param(k) {
                 Some(ParamValue::Str(s)) => csv_field(l, s),
                 Some(ParamValue::Float(f)) => push_f64(l, *f),
+                Some(ParamValue::Int(i)) => {
+                    l.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes())
+                }
                 Some(v) => {
                     let _ = write!(l, "{v}");
                 }
@@ -517,5 +528,40 @@ impl<A: Write, B: Write + Send> FullTable<A, B> {
 
     pub fn finish(self) -> Result<(A, B), TableError> {
         Ok((self.csv.finish()?, self.parquet.finish()?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_back_exactly() {
+        for v in [
+            0.0,
+            -0.5,
+            31.0,
+            8332.0,
+            0.3641048933747042,
+            1e-7,
+            -2.5e-12,
+            1.0e300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            9.5e15,
+            123_456_789_012.0,
+        ] {
+            let mut out = Vec::new();
+            push_f64(&mut out, v);
+            let text = String::from_utf8(out).expect("utf8");
+            let back: f64 = text.parse().expect("number");
+            assert_eq!(back, v, "{v} -> {text}");
+        }
+        let mut out = Vec::new();
+        push_f64(&mut out, f64::NAN);
+        assert!(out.is_empty());
+        let mut out = Vec::new();
+        csv_field(&mut out, "a,\"b\"");
+        assert_eq!(out, b"\"a,\"\"b\"\"\"");
     }
 }
