@@ -15,7 +15,8 @@ usage() {
 usage: scripts/test-all.sh [--no-slurm | --quick]
 
   (no flag)    bring up the local SLURM cluster (scripts/local-cluster.sh up), install
-               QSTrader 0.3.0's venv (scripts/parity/setup.sh, once), run
+               QSTrader 0.3.0's venv (scripts/parity/setup.sh, once) with pyarrow
+               (for tests/parquet.rs), run
                SLURM_SWEEP_E2E=1 cargo test for the whole workspace (the end-to-end
                package with --nocapture, one test at a time), then
                scripts/parity/check.sh and scripts/aarch64-check.sh; bring the
@@ -110,6 +111,14 @@ step() {
 # First, so that every test that runs QSTrader finds it: the README's QSTrader sweep (run by
 # the examples tests), tests/qstrader.rs and the parity check.
 step "QSTrader 0.3.0 venv" scripts/parity/setup.sh
+# pyarrow, the independent reader of collect's report/results.parquet (tests/parquet.rs),
+# into the same venv (its own pin, so the QSTrader requirements stay QSTrader's).
+install_pyarrow() {
+    "$PARITY_VENV/bin/python" -c 'import pyarrow.parquet' 2>/dev/null ||
+        "$PARITY_VENV/bin/python" -m pip install --disable-pip-version-check -q "pyarrow==$PYARROW_VERSION"
+}
+PYARROW_VERSION=26.0.1
+step "pyarrow in the venv" install_pyarrow
 step "cargo test (workspace)" cargo test --workspace --exclude e2e
 step "cargo test (end-to-end)" cargo test -p e2e -- --nocapture --test-threads=1
 

@@ -544,7 +544,7 @@ pub fn assess(
                 });
             }
             report.combos_failed += r.failed.len();
-            report.combos_ok += r.rows.len();
+            report.combos_ok += r.ok;
             accepted.results.push((plan, r));
         }
         if let Some(s) = sweep {

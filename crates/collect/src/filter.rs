@@ -117,7 +117,6 @@ mod tests {
             in_sample: None,
             out_of_sample: None,
             returns: None,
-            blocks: None,
         }
     }
 

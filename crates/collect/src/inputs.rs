@@ -1,14 +1,14 @@
 //! Inputs: finding result files (a sweep directory's `results/` as the contract lists it,
-//! or any files and folders), reading the sweep's plan and spec, and parsing every file in
-//! parallel: the worker's result files through the contract's one reader
-//! ([`sweep_core::reader`]), each straight into table rows, and QSTrader's own
-//! `JSONStatistics` files. Only what the table needs is kept; daily returns only when PBO
-//! asks for them.
+//! or any files and folders), reading the sweep's plan and spec, and reading every file
+//! in two passes through the contract's one reader ([`sweep_core::reader`]): a first,
+//! parallel pass that keeps only what the completeness checks and the table's columns need
+//! ([`scan_all`]), and, for the accepted files, a second pass in task order whose rows are
+//! streamed to the accumulators ([`read_rows`], in parallel batches). QSTrader's own
+//! `JSONStatistics` files are read once. Daily returns only when PBO asks for them.
 
 use std::borrow::Cow;
 use std::fs;
 use std::io::IsTerminal;
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -18,11 +18,11 @@ use serde::Deserialize;
 use backtest::{ParamValue, METRICS};
 use sweep_core::layout::{is_temp_name, parse_result_file_name, ResultsListing};
 use sweep_core::planner::read_plan;
-use sweep_core::reader::{
-    excerpt, read_result_bytes_with_params, ProblemKind, ResultHeader, ResultProblem,
-};
+use sweep_core::reader::{excerpt, read_result_bytes, ProblemKind, ResultHeader, ResultProblem};
 use sweep_core::{load_plan, Plan, PlanError, RunStatus, Spec, SweepDir};
 
+use crate::fulltable::ParamKind;
+use crate::stream::Extras;
 use crate::table::{metric_index, metric_values, MetricValues, Row, METRIC_COUNT};
 use crate::CollectError;
 
@@ -175,82 +175,18 @@ pub struct FailedCombo {
     pub error: String,
 }
 
-/// A worker's result file that passed the reader's checks, reduced while it was parsed to
-/// what `collect` keeps: what the file says about itself, its failed combinations, and the
-/// table rows of its successful ones. The parsed file itself is dropped as soon as this is
-/// built.
+/// A worker's result file that passed the reader's checks, reduced to what the checks and
+/// the table's columns need (first pass; its rows are read again, streamed, when the file
+/// is accepted): what the file says about itself, its failed combinations, how many ran
+/// ok, its parameter names (file order) and their value types, and whether it has a split.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TaskResult {
     pub header: ResultHeader,
     pub failed: Vec<FailedCombo>,
-    /// Where this file's rows (one per successful combination, in combination order) are
-    /// in [`RowStore::rows`].
-    pub rows: Range<usize>,
-}
-
-/// The table rows of one result file, before they join the [`RowStore`].
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct FileRows {
-    /// Parameter names in the order of the rows' `params` (the file's own order).
-    pub param_names: Vec<String>,
-    pub rows: Vec<Row>,
-}
-
-/// The rows of every result file read, appended file by file as the files are parsed, with
-/// parameters in the order of one shared list of names. Each [`TaskResult`] says which
-/// range is its own; the table keeps the ranges of the files it accepts.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct RowStore {
-    pub param_names: Vec<String>,
-    pub rows: Vec<Row>,
-}
-
-impl RowStore {
-    /// Appends one file's rows, mapping its parameters onto the shared names (rows of
-    /// earlier files are widened by [`RowStore::finish`] when a file brings a new name).
-    pub fn append(&mut self, file: FileRows) -> Range<usize> {
-        let columns: Vec<usize> = file
-            .param_names
-            .iter()
-            .map(
-                |name| match self.param_names.iter().position(|n| n == name) {
-                    Some(k) => k,
-                    None => {
-                        self.param_names.push(name.clone());
-                        self.param_names.len() - 1
-                    }
-                },
-            )
-            .collect();
-        let in_order = columns.iter().enumerate().all(|(j, &k)| j == k);
-        let width = self.param_names.len();
-        let start = self.rows.len();
-        for mut row in file.rows {
-            if in_order {
-                row.params.resize(width, None);
-            } else {
-                let mut params = vec![None; width];
-                for (j, value) in row.params.into_iter().enumerate() {
-                    if let Some(&k) = columns.get(j) {
-                        params[k] = value;
-                    }
-                }
-                row.params = params;
-            }
-            self.rows.push(row);
-        }
-        start..self.rows.len()
-    }
-
-    /// Gives every row the full width of [`RowStore::param_names`].
-    pub fn finish(&mut self) {
-        let width = self.param_names.len();
-        for row in &mut self.rows {
-            if row.params.len() != width {
-                row.params.resize(width, None);
-            }
-        }
-    }
+    /// Successful combinations.
+    pub ok: usize,
+    pub params: Vec<(String, Option<ParamKind>)>,
+    pub split: bool,
 }
 
 /// One QSTrader `JSONStatistics` file: its strategy's statistics.
@@ -275,71 +211,88 @@ pub enum Parsed {
     },
 }
 
-/// How many files are parsed in parallel before their rows are moved into the store: small
-/// enough that the per-file row buffers awaiting the move stay a sliver of the table (the
-/// next batch reuses their memory), large enough to keep every core busy.
+/// Files handed to the worker threads at a time.
 const FILES_PER_BATCH: usize = 64;
 
-/// Parses every file in parallel (rayon), batch by batch, each file straight into its table
-/// rows, which are then moved into one [`RowStore`] (the file's bytes and parsed form are
-/// freed as soon as its rows are built). Files are parsed in task order (from their names)
-/// so the store's rows come out in combination order; the returned list follows `files`.
-/// `keep_returns` keeps the daily returns of each run (for PBO); otherwise they are
-/// skipped without being stored. A progress bar is drawn on stderr when it is a terminal
-/// and there are many files.
-pub fn parse_all(files: &[PathBuf], keep_returns: bool) -> (Vec<Parsed>, RowStore) {
-    let bar = if std::io::stderr().is_terminal() && files.len() >= 50 {
-        let bar =
-            ProgressBar::with_draw_target(Some(files.len() as u64), ProgressDrawTarget::stderr());
-        if let Ok(style) =
-            ProgressStyle::with_template("reading results {bar:40} {pos}/{len} files {eta}")
-        {
+/// Rows parsed ahead of the (sequential) accumulators at most, roughly: a batch of files
+/// stops growing past this many combinations.
+const ROWS_PER_BATCH: u64 = 1 << 16;
+
+fn progress(len: usize, what: &str) -> ProgressBar {
+    if std::io::stderr().is_terminal() && len >= 50 {
+        let bar = ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template(&format!(
+            "{what} {{bar:40}} {{pos}}/{{len}} files {{eta}}"
+        )) {
             bar.set_style(style);
         }
         bar
     } else {
         ProgressBar::hidden()
-    };
-    let mut order: Vec<usize> = (0..files.len()).collect();
-    order.sort_by_key(|&k| {
-        let task = files[k]
-            .file_name()
-            .and_then(|n| parse_result_file_name(&n.to_string_lossy()))
-            .map(|(t, _)| t);
-        (task, k)
-    });
-    let mut parsed: Vec<Option<Parsed>> = vec![None; files.len()];
-    let mut store = RowStore::default();
-    for batch in order.chunks(FILES_PER_BATCH) {
-        let outcomes: Vec<(Parsed, Option<FileRows>)> = batch
-            .par_iter()
-            .map(|&k| {
-                let out = parse_file(&files[k], keep_returns);
-                bar.inc(1);
-                out
-            })
-            .collect();
-        for (&k, (mut p, rows)) in batch.iter().zip(outcomes) {
-            if let (Parsed::Result(r), Some(rows)) = (&mut p, rows) {
-                r.rows = store.append(rows);
-            }
-            parsed[k] = Some(p);
-        }
     }
-    store.finish();
-    bar.finish_and_clear();
-    (parsed.into_iter().flatten().collect(), store)
 }
 
-/// Reads and classifies one file (one `fs::read`, one parse); a result file comes with its
-/// rows (its `TaskResult::rows` is empty until they join a store).
-pub fn parse_file(path: &Path, keep_returns: bool) -> (Parsed, Option<FileRows>) {
-    let bad = |problem: ResultProblem| {
-        let p = Parsed::Bad {
-            path: path.to_path_buf(),
-            problem,
-        };
-        (p, None)
+/// The first pass: parses every file in parallel (rayon) through the contract's reader,
+/// keeping per file only what [`TaskResult`] holds (no rows). Daily returns are skipped
+/// (QSTrader files keep theirs when `keep_returns`). The result follows `files`.
+pub fn scan_all(files: &[PathBuf], keep_returns: bool) -> Vec<Parsed> {
+    let bar = progress(files.len(), "checking results");
+    let parsed = files
+        .par_iter()
+        .map(|f| {
+            let p = scan_file(f, keep_returns);
+            bar.inc(1);
+            p
+        })
+        .collect();
+    bar.finish_and_clear();
+    parsed
+}
+
+/// The parameter names of every parsed result file, in task order (files sorted by the
+/// task in their names, then path), each name once, with the type of its values.
+pub fn param_columns(parsed: &[Parsed]) -> (Vec<String>, Vec<Option<ParamKind>>) {
+    let mut results: Vec<&TaskResult> = parsed
+        .iter()
+        .filter_map(|p| match p {
+            Parsed::Result(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    let task_of = |r: &TaskResult| {
+        r.header
+            .path
+            .file_name()
+            .and_then(|n| parse_result_file_name(&n.to_string_lossy()))
+            .map(|(t, _)| t)
+    };
+    results.sort_by(|a, b| (task_of(a), &a.header.path).cmp(&(task_of(b), &b.header.path)));
+    let mut names: Vec<String> = Vec::new();
+    let mut kinds: Vec<Option<ParamKind>> = Vec::new();
+    for r in results {
+        for (name, kind) in &r.params {
+            let k = match names.iter().position(|n| n == name) {
+                Some(k) => k,
+                None => {
+                    names.push(name.clone());
+                    kinds.push(None);
+                    names.len() - 1
+                }
+            };
+            kinds[k] = match (kinds[k], kind) {
+                (Some(a), Some(b)) => Some(a.join(*b)),
+                (a, b) => a.or(*b),
+            };
+        }
+    }
+    (names, kinds)
+}
+
+/// Reads and classifies one file (first pass).
+pub fn scan_file(path: &Path, keep_returns: bool) -> Parsed {
+    let bad = |problem: ResultProblem| Parsed::Bad {
+        path: path.to_path_buf(),
+        problem,
     };
     let bytes = match fs::read(path) {
         Ok(b) => b,
@@ -352,75 +305,355 @@ pub fn parse_file(path: &Path, keep_returns: bool) -> (Parsed, Option<FileRows>)
     };
     if looks_like_qstrader(&bytes) {
         return match parse_qstrader(path, &bytes, keep_returns) {
-            Ok(run) => (Parsed::Qstrader(run), None),
+            Ok(run) => Parsed::Qstrader(run),
             Err(reason) => bad(ResultProblem {
                 kind: ProblemKind::Corrupt,
                 message: excerpt(&format!("QSTrader statistics: {reason}")),
             }),
         };
     }
-    let mut param_names: Vec<String> = Vec::new();
-    let mut rows = Vec::new();
+    let mut params: Vec<(String, Option<ParamKind>)> = Vec::new();
     let mut failed = Vec::new();
-    // A v2 result file holds no parameters: they come from its sweep's manifest.
-    let manifest = sweep_core::layout::manifest_of_result(path);
-    let read =
-        read_result_bytes_with_params(path, &bytes, keep_returns, manifest.as_deref(), |run| {
-            let metrics = match (run.status, &run.metrics) {
-                (RunStatus::Ok, Some(m)) => metric_values(m),
-                _ => {
-                    failed.push(FailedCombo {
-                        combo: run.i,
-                        params: params_text(run.params),
-                        error: run.error.unwrap_or_else(|| "(no message)".into()),
-                    });
-                    return;
-                }
+    let mut ok = 0;
+    let mut split = false;
+    let read = read_result_bytes(path, &bytes, false, |run| {
+        for (j, (name, value)) in run.params.iter().enumerate() {
+            let k = if params.get(j).is_some_and(|(n, _)| n == name) {
+                j
+            } else if let Some(k) = params.iter().position(|(n, _)| n == name) {
+                k
+            } else {
+                params.push((name.to_string(), None));
+                params.len() - 1
             };
-            let mut params: Vec<Option<ParamValue>> = vec![None; param_names.len()];
-            for (j, (name, value)) in run.params.into_iter().enumerate() {
-                // Every run of a file names the same parameters in the same order: check the
-                // expected position first.
-                let k = if param_names.get(j).is_some_and(|n| *n == name) {
-                    j
-                } else if let Some(k) = param_names.iter().position(|n| *n == name) {
-                    k
-                } else {
-                    param_names.push(name.into_owned());
-                    params.resize(param_names.len(), None);
-                    param_names.len() - 1
-                };
-                params[k] = Some(value);
-            }
-            rows.push(Row {
-                combo: run.i,
-                plan: 0,
-                task: None,
-                label: None,
-                params,
-                metrics,
-                in_sample: run.in_sample.as_ref().map(|m| Box::new(metric_values(m))),
-                out_of_sample: run
-                    .out_of_sample
-                    .as_ref()
-                    .map(|m| Box::new(metric_values(m))),
-                returns: run.returns,
-                blocks: run.blocks.map(Box::new),
-            });
-        });
-    match read {
-        Ok(header) => {
-            for r in &mut rows {
-                r.task = Some(header.task);
-            }
-            let result = TaskResult {
-                header,
-                failed,
-                rows: 0..0,
-            };
-            (Parsed::Result(result), Some(FileRows { param_names, rows }))
+            let kind = ParamKind::of(value);
+            params[k].1 = Some(params[k].1.map_or(kind, |a| a.join(kind)));
         }
+        match (run.status, &run.metrics) {
+            (RunStatus::Ok, Some(_)) => {
+                ok += 1;
+                split |= run.in_sample.is_some();
+            }
+            _ => failed.push(FailedCombo {
+                combo: run.i,
+                params: params_text(run.params),
+                error: run.error.unwrap_or_else(|| "(no message)".into()),
+            }),
+        }
+    });
+    match read {
+        Ok(header) => Parsed::Result(TaskResult {
+            header,
+            failed,
+            ok,
+            params,
+            split,
+        }),
         Err(problem) => bad(problem),
+    }
+}
+
+/// One accepted file's runs (second pass), ok and failed, in combination order: rows with
+/// their parameters in a flat buffer in table order (`width` per run), so no run allocates
+/// a parameter list of its own.
+#[derive(Debug, Default)]
+pub struct FileRows {
+    pub width: usize,
+    /// One per run; `params` empty, `task` set, `metrics` NaN for a failed run.
+    pub rows: Vec<Row>,
+    pub params: Vec<Option<ParamValue>>,
+    /// `None` for a run that succeeded.
+    pub errors: Vec<Option<String>>,
+    pub extras: Vec<Extras>,
+    /// Whether the file named its runs' parameters (v2 files do not: they come from the
+    /// manifest).
+    pub has_params: bool,
+}
+
+/// Reads one accepted file's runs for the stream, mapping parameters onto `names`.
+pub fn read_rows(
+    path: &Path,
+    keep_returns: bool,
+    names: &[String],
+) -> Result<FileRows, ResultProblem> {
+    let bytes = fs::read(path).map_err(|e| ResultProblem {
+        kind: ProblemKind::Unreadable,
+        message: format!("cannot read: {e}"),
+    })?;
+    let width = names.len();
+    let mut out = FileRows {
+        width,
+        ..FileRows::default()
+    };
+    // Position of the file's j-th parameter among `names`, learnt from the first run.
+    let mut slots: Vec<(String, usize)> = Vec::new();
+    let header = read_result_bytes(path, &bytes, keep_returns, |run| {
+        let base = out.params.len();
+        out.params.resize(base + width, None);
+        for (j, (name, value)) in run.params.into_iter().enumerate() {
+            let k = match slots.get(j) {
+                Some((n, k)) if *n == name => Some(*k),
+                _ => names.iter().position(|n| *n == name).inspect(|&k| {
+                    if j >= slots.len() {
+                        slots.push((name.to_string(), k));
+                    }
+                }),
+            };
+            if let Some(k) = k {
+                out.params[base + k] = Some(value);
+                out.has_params = true;
+            }
+        }
+        let ok = matches!((run.status, &run.metrics), (RunStatus::Ok, Some(_)));
+        let metrics = match (&run.metrics, ok) {
+            (Some(m), true) => metric_values(m),
+            _ => [f64::NAN; METRIC_COUNT],
+        };
+        out.rows.push(Row {
+            combo: run.i,
+            plan: 0,
+            task: None,
+            label: None,
+            params: Vec::new(),
+            metrics,
+            in_sample: run
+                .in_sample
+                .as_ref()
+                .filter(|_| ok)
+                .map(|m| Box::new(metric_values(m))),
+            out_of_sample: run
+                .out_of_sample
+                .as_ref()
+                .filter(|_| ok)
+                .map(|m| Box::new(metric_values(m))),
+            returns: run.returns,
+        });
+        out.errors.push(if ok {
+            None
+        } else {
+            Some(run.error.unwrap_or_else(|| "(no message)".into()))
+        });
+        out.extras.push(Extras {
+            windows: run.windows,
+            blocks: run.blocks,
+        });
+    })?;
+    for r in &mut out.rows {
+        r.task = Some(header.task);
+    }
+    Ok(out)
+}
+
+/// Groups accepted files into batches for [`read_rows`] in parallel: at most
+/// [`FILES_PER_BATCH`] files and about [`ROWS_PER_BATCH`] rows each.
+pub fn batches(counts: &[u64]) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut rows = 0;
+    for (k, &c) in counts.iter().enumerate() {
+        if k > start && (k - start >= FILES_PER_BATCH || rows + c > ROWS_PER_BATCH) {
+            out.push(start..k);
+            start = k;
+            rows = 0;
+        }
+        rows += c;
+    }
+    if start < counts.len() {
+        out.push(start..counts.len());
+    }
+    out
+}
+
+/// Reads a sweep's manifest forwards, for result files that do not name their runs'
+/// parameters (line i = combination i).
+pub struct ManifestCursor {
+    path: PathBuf,
+    reader: Option<std::io::BufReader<fs::File>>,
+    next: u64,
+    line: String,
+}
+
+impl ManifestCursor {
+    pub fn new(path: PathBuf) -> ManifestCursor {
+        ManifestCursor {
+            path,
+            reader: None,
+            next: 0,
+            line: String::new(),
+        }
+    }
+
+    /// Fills `out` (table order, names `names`) with combination `combo`'s parameters.
+    pub fn params(
+        &mut self,
+        combo: u64,
+        names: &[String],
+        out: &mut [Option<ParamValue>],
+    ) -> Result<(), String> {
+        use std::io::BufRead;
+        if self.reader.is_none() || combo < self.next {
+            let f =
+                fs::File::open(&self.path).map_err(|e| format!("{}: {e}", self.path.display()))?;
+            self.reader = Some(std::io::BufReader::with_capacity(1 << 16, f));
+            self.next = 0;
+        }
+        let Some(reader) = self.reader.as_mut() else {
+            return Err("no manifest".into());
+        };
+        loop {
+            self.line.clear();
+            let n = reader
+                .read_line(&mut self.line)
+                .map_err(|e| format!("{}: {e}", self.path.display()))?;
+            if n == 0 {
+                return Err(format!(
+                    "{}: has no line for combination {combo}",
+                    self.path.display()
+                ));
+            }
+            self.next += 1;
+            if self.next - 1 == combo {
+                break;
+            }
+        }
+        let mut de = serde_json::Deserializer::from_str(self.line.trim_end());
+        let i = serde::de::DeserializeSeed::deserialize(ManifestLine { names, out }, &mut de)
+            .map_err(|e| format!("{}:{}: {e}", self.path.display(), combo + 1))?;
+        if i != Some(combo) {
+            return Err(format!(
+                "{}:{}: holds combination {i:?} where {combo} was expected",
+                self.path.display(),
+                combo + 1
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A manifest line `{"i": 7, "params": {...}}` read straight into a row's parameter
+/// slots: keys borrowed, numbers and booleans without allocating (no map is built per
+/// line). Returns `i`.
+struct ManifestLine<'n, 'o> {
+    names: &'n [String],
+    out: &'o mut [Option<ParamValue>],
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for ManifestLine<'_, '_> {
+    type Value = Option<u64>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Option<u64>, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ManifestLine<'_, '_> {
+    type Value = Option<u64>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a manifest line {\"i\": n, \"params\": {...}}")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Option<u64>, A::Error> {
+        let mut i = None;
+        while let Some(key) = map.next_key::<KeyStr<'de>>()? {
+            match key.0.as_ref() {
+                "i" => i = Some(map.next_value::<u64>()?),
+                "params" => map.next_value_seed(ParamSlots {
+                    names: self.names,
+                    out: &mut *self.out,
+                })?,
+                _ => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(i)
+    }
+}
+
+struct ParamSlots<'n, 'o> {
+    names: &'n [String],
+    out: &'o mut [Option<ParamValue>],
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for ParamSlots<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ParamSlots<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a map of parameter values")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<KeyStr<'de>>()? {
+            let value = map.next_value::<ScalarValue>()?.0;
+            if let Some(k) = self.names.iter().position(|n| *n == key.0) {
+                self.out[k] = Some(value);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A key borrowed from the line when it has no escapes.
+struct KeyStr<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for KeyStr<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = KeyStr<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<KeyStr<'de>, E> {
+                Ok(KeyStr(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<KeyStr<'de>, E> {
+                Ok(KeyStr(Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A parameter value read by its JSON type (not through `ParamValue`'s untagged enum).
+struct ScalarValue(ParamValue);
+
+impl<'de> Deserialize<'de> for ScalarValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = ScalarValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a boolean, number or string")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<ScalarValue, E> {
+                Ok(ScalarValue(ParamValue::Bool(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<ScalarValue, E> {
+                Ok(ScalarValue(ParamValue::Int(v)))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ScalarValue, E> {
+                i64::try_from(v)
+                    .map(|v| ScalarValue(ParamValue::Int(v)))
+                    .map_err(|_| E::custom("integer out of range"))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<ScalarValue, E> {
+                Ok(ScalarValue(ParamValue::Float(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<ScalarValue, E> {
+                Ok(ScalarValue(ParamValue::Str(v.to_string())))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -599,76 +832,16 @@ mod tests {
 }
 
 #[cfg(test)]
-mod store_tests {
+mod pass_tests {
     use super::*;
 
-    fn row(combo: u64, params: Vec<Option<ParamValue>>) -> Row {
-        Row {
-            combo,
-            plan: 0,
-            task: Some(0),
-            label: None,
-            params,
-            metrics: [0.0; METRIC_COUNT],
-            in_sample: None,
-            out_of_sample: None,
-            returns: None,
-            blocks: None,
-        }
-    }
-
-    #[test]
-    fn files_with_other_parameter_orders_map_onto_one_list() {
-        let mut store = RowStore::default();
-        let first = store.append(FileRows {
-            param_names: vec!["a".into(), "b".into()],
-            rows: vec![row(
-                0,
-                vec![Some(ParamValue::Int(1)), Some(ParamValue::Int(2))],
-            )],
-        });
-        // Same names in another order, plus a new one: `c` becomes the third column.
-        let second = store.append(FileRows {
-            param_names: vec!["b".into(), "c".into(), "a".into()],
-            rows: vec![
-                row(
-                    1,
-                    vec![
-                        Some(ParamValue::Int(20)),
-                        Some(ParamValue::Str("x".into())),
-                        Some(ParamValue::Int(10)),
-                    ],
-                ),
-                row(2, vec![Some(ParamValue::Int(21))]),
-            ],
-        });
-        store.finish();
-        assert_eq!((first, second), (0..1, 1..3));
-        assert_eq!(store.param_names, vec!["a", "b", "c"]);
-        let params: Vec<&[Option<ParamValue>]> =
-            store.rows.iter().map(|r| r.params.as_slice()).collect();
-        assert_eq!(
-            params,
-            vec![
-                &[Some(ParamValue::Int(1)), Some(ParamValue::Int(2)), None][..],
-                &[
-                    Some(ParamValue::Int(10)),
-                    Some(ParamValue::Int(20)),
-                    Some(ParamValue::Str("x".into()))
-                ][..],
-                &[None, Some(ParamValue::Int(21)), None][..],
-            ]
-        );
-    }
-
-    #[test]
-    fn a_result_file_becomes_rows_and_failures() {
+    fn write_result(dir: &Path) -> PathBuf {
         let json = br#"{"schema": "SCHEMA", "sweep": "s", "plan_hash": "h", "task": 3,
             "first": 6, "count": 2, "host": "node02", "worker_version": "0.1.0",
             "finished": "2026-01-02T03:04:05Z",
             "runs": [
               {"i": 6, "params": {"slow": 50, "fast": 5}, "status": "error", "error": "boom"},
-              {"i": 7, "params": {"fast": 6, "slow": 60}, "status": "ok",
+              {"i": 7, "params": {"fast": 6.5, "slow": 60}, "status": "ok",
                "metrics": {"sharpe": 1.25, "sortino": 0, "cagr": 0, "annualised_vol": 0,
                  "max_drawdown": 0, "max_drawdown_duration": 0, "total_return": 0,
                  "calmar": 0, "trades": 4, "turnover": 0, "exposure": 0, "skew": 0,
@@ -676,14 +849,20 @@ mod store_tests {
             ]}"#;
         let text =
             String::from_utf8_lossy(json).replace("SCHEMA", sweep_core::result::RESULT_SCHEMA);
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("task-3.node02.json");
+        let path = dir.join("task-3.node02.json");
         std::fs::write(&path, text).expect("write");
-        let (Parsed::Result(result), Some(rows)) = parse_file(&path, false) else {
+        path
+    }
+
+    #[test]
+    fn first_pass_keeps_columns_and_failures_second_pass_the_rows() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write_result(dir.path());
+        let Parsed::Result(result) = scan_file(&path, false) else {
             panic!("not a result");
         };
         let h = &result.header;
-        assert_eq!((h.task, h.first, h.count), (3, 6, 2));
+        assert_eq!((h.task, h.first, h.count, result.ok), (3, 6, 2, 1));
         assert_eq!(
             result.failed,
             vec![FailedCombo {
@@ -692,15 +871,77 @@ mod store_tests {
                 error: "boom".into()
             }]
         );
-        assert_eq!(rows.param_names, vec!["fast", "slow"]);
-        assert_eq!(rows.rows.len(), 1);
-        let r = &rows.rows[0];
-        assert_eq!((r.combo, r.task), (7, Some(3)));
+        // fast is an int in one run and a float in the other: a float column.
         assert_eq!(
-            r.params,
-            vec![Some(ParamValue::Int(6)), Some(ParamValue::Int(60))]
+            result.params,
+            vec![
+                ("slow".to_string(), Some(ParamKind::Int)),
+                ("fast".to_string(), Some(ParamKind::Float))
+            ]
         );
-        assert_eq!(r.metrics[metric_index("sharpe").expect("sharpe")], 1.25);
-        assert_eq!(r.metrics[metric_index("trades").expect("trades")], 4.0);
+        let parsed = vec![Parsed::Result(result)];
+        let (names, kinds) = param_columns(&parsed);
+        assert_eq!(names, vec!["slow", "fast"]);
+        assert_eq!(kinds, vec![Some(ParamKind::Int), Some(ParamKind::Float)]);
+        // The second pass maps onto the table's order, whatever the file's.
+        let table = vec!["fast".to_string(), "slow".to_string()];
+        let rows = read_rows(&path, false, &table).expect("rows");
+        assert_eq!(rows.rows.len(), 2);
+        assert_eq!(rows.errors, vec![Some("boom".to_string()), None]);
+        assert_eq!(
+            rows.params,
+            vec![
+                Some(ParamValue::Int(5)),
+                Some(ParamValue::Int(50)),
+                Some(ParamValue::Float(6.5)),
+                Some(ParamValue::Int(60))
+            ]
+        );
+        assert_eq!((rows.rows[1].combo, rows.rows[1].task), (7, Some(3)));
+        assert!(rows.rows[0].metrics.iter().all(|v| v.is_nan()));
+        assert_eq!(
+            rows.rows[1].metrics[metric_index("trades").expect("t")],
+            4.0
+        );
+    }
+
+    #[test]
+    fn the_manifest_fills_parameters_in_lockstep() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("manifest.jsonl");
+        let lines: String = (0..5)
+            .map(|i| {
+                format!(
+                    "{{\"i\":{i},\"params\":{{\"fast\":{i},\"kind\":\"s\\\"ma\",\"w\":0.5,\"on\":true}}}}\n"
+                )
+            })
+            .collect();
+        std::fs::write(&path, lines).expect("write");
+        let names: Vec<String> = ["on", "fast", "kind", "w"].map(String::from).to_vec();
+        let mut cursor = ManifestCursor::new(path);
+        let mut out = vec![None; 4];
+        for combo in [1, 3, 4, 0] {
+            cursor.params(combo, &names, &mut out).expect("params");
+            assert_eq!(
+                out,
+                vec![
+                    Some(ParamValue::Bool(true)),
+                    Some(ParamValue::Int(combo as i64)),
+                    Some(ParamValue::Str("s\"ma".into())),
+                    Some(ParamValue::Float(0.5))
+                ]
+            );
+        }
+        assert!(cursor.params(5, &names, &mut out).is_err());
+    }
+
+    #[test]
+    fn batches_are_bounded_by_files_and_rows() {
+        assert_eq!(batches(&[]), Vec::<std::ops::Range<usize>>::new());
+        assert_eq!(batches(&[10; 3]), vec![0..3]);
+        assert_eq!(batches(&[1; 130]), vec![0..64, 64..128, 128..130]);
+        let big = ROWS_PER_BATCH / 2 + 1;
+        assert_eq!(batches(&[big, big, big]), vec![0..1, 1..2, 2..3]);
+        assert_eq!(batches(&[ROWS_PER_BATCH * 3]), vec![0..1]);
     }
 }

@@ -5,6 +5,11 @@
 //! The binary parses flags into [`Options`] and calls [`run`], which returns the
 //! [`Verdict`] that becomes the exit code: 0 complete, 1 partial, 2 error.
 //!
+//! It streams ([`analyse`]): a first pass over the files for the completeness account, then
+//! the accepted files' rows in combination order, each fed once to the accumulators of
+//! [`stream::Pipeline`] (memory bounded by what is shown) and written to the sweep's
+//! `report/results.csv` and `report/results.parquet` ([`fulltable`]).
+//!
 //! ```no_run
 //! let options = collect::Options::new(vec!["sweeps/ma_cross-1a2b3c4d".into()]);
 //! let verdict = collect::run(&options)?;
@@ -12,8 +17,10 @@
 //! # Ok::<(), collect::CollectError>(())
 //! ```
 
+pub mod aggregate;
 pub mod completeness;
 pub mod filter;
+pub mod fulltable;
 pub mod inputs;
 pub mod normal;
 pub mod output;
@@ -24,6 +31,7 @@ pub mod regenerate;
 pub mod report;
 pub mod robust;
 pub mod sensitivity;
+pub mod stream;
 pub mod svg;
 pub mod table;
 pub mod walk_forward;
@@ -31,12 +39,13 @@ pub mod walk_forward;
 use std::io::Write;
 use std::path::PathBuf;
 
+use aggregate::HeatmapAgg;
 use completeness::Completeness;
 use filter::Filter;
 use overfitting::Overfitting;
 use ranking::{Direction, Ranking};
 use sensitivity::{CellStat, Heatmap, ParamSensitivity};
-use table::Table;
+use table::{Row, Table};
 
 /// Everything that stops `collect` from producing a table (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +71,8 @@ pub enum CollectError {
     Sensitivity(#[from] sensitivity::SensitivityError),
     #[error(transparent)]
     Pbo(#[from] overfitting::PboError),
+    #[error("{path}: changed while collect was reading it: {message}")]
+    Changed { path: PathBuf, message: String },
     #[error("cannot write {what}: {message}")]
     Output { what: String, message: String },
 }
@@ -183,6 +194,9 @@ pub struct Analysis {
     pub spearman_is_oos: Option<f64>,
     /// The statistics these results cannot give, and why.
     pub unknown: Option<Unknown>,
+    /// The ranking values of the ranked rows, or a uniform sample of
+    /// [`stream::DISTRIBUTION_SAMPLE`] of them (the report's histogram).
+    pub distribution: Vec<f64>,
 }
 
 /// Metrics that no run has, in groups, each with why: what a command sweep's output
@@ -238,7 +252,37 @@ pub fn unknown_statistics(sweeps: &[inputs::SweepInput], table: &Table) -> Optio
     Some(Unknown { groups })
 }
 
-/// Reads, checks, merges and ranks (no output).
+/// Rows `report/ranking.csv` holds without `--top`.
+pub const RANKING_CSV_ROWS: usize = 1000;
+
+/// The rows the streaming collect keeps (the top of the ranking): what any output shows
+/// (the terminal's 20 or `--top`, ranking.md's 100, ranking.csv's 1000, the DSR rows, the
+/// report's 50 and its equity curves). `None` (every ranked row) only for csv/json/md on
+/// stdout without `--top`, which print them all.
+pub fn kept_rows(options: &Options) -> Option<usize> {
+    if options.top.is_none() && options.format != Format::Table {
+        return None;
+    }
+    let t = options.top;
+    let report = if options.report {
+        options.equity_top.max(50)
+    } else {
+        0
+    };
+    Some(
+        t.unwrap_or(20)
+            .max(t.unwrap_or(100))
+            .max(t.unwrap_or(RANKING_CSV_ROWS))
+            .max(options.dsr_top)
+            .max(report),
+    )
+}
+
+/// Reads, checks, merges and ranks, streaming: a first pass over the files for the
+/// completeness checks and the table's columns, then the accepted files' rows in
+/// combination order, each fed once to the accumulators of [`stream::Pipeline`] and, for
+/// a sweep directory, written to `report/results.csv` and `report/results.parquet`
+/// ([`fulltable`]). Memory is bounded by what is shown (see [`kept_rows`]).
 pub fn analyse(options: &Options) -> Result<Analysis, CollectError> {
     overfitting::check_blocks(options.pbo_blocks)?;
     let found = inputs::discover(&options.inputs)?;
@@ -250,59 +294,127 @@ pub fn analyse(options: &Options) -> Result<Analysis, CollectError> {
         PboMode::Never => false,
         PboMode::Auto => found.sweeps.iter().any(|s| s.keeps_returns()),
     };
-    let (parsed, rows) = inputs::parse_all(&found.files, keep_returns);
-    let (accepted, mut completeness) = completeness::assess(
+    let parsed = inputs::scan_all(&found.files, keep_returns);
+    let (mut param_names, mut param_kinds) = inputs::param_columns(&parsed);
+    let split = parsed
+        .iter()
+        .any(|p| matches!(p, inputs::Parsed::Result(r) if r.split));
+    let (mut accepted, mut completeness) = completeness::assess(
         &found.sweeps,
         parsed,
         found.quarantined,
         options.allow_mixed,
     )?;
-    let table = Table::from_accepted(accepted, rows);
+    manifest_columns(&found.sweeps, &accepted, &mut param_names, &mut param_kinds);
+    let names_only = Table {
+        param_names: param_names.clone(),
+        ..Table::default()
+    };
     let filter = options
         .filter
         .as_deref()
-        .map(|f| Filter::parse(f, &table.param_names))
+        .map(|f| Filter::parse(f, &param_names))
         .transpose()?;
-    let ranking = ranking::rank(&table, &options.by, options.direction, filter.as_ref())?;
-    if let Some(k) = table::metric_index("trades") {
-        completeness.never_traded = ranking
-            .order
-            .iter()
-            .filter(|&&i| table.rows[i].metrics[k] == 0.0)
-            .count();
+    let metric_index = table::metric_index(&options.by)
+        .ok_or_else(|| ranking::RankError::UnknownMetric(options.by.clone()))?;
+    let direction = options
+        .direction
+        .unwrap_or_else(|| Direction::default_for(&options.by));
+    let heatmap = match &options.heatmap {
+        Some(pair) => {
+            let (x, y) = sensitivity::parse_pair(pair, &names_only)?;
+            Some(HeatmapAgg::new(x, y, options.heatmap_stat, direction))
+        }
+        None if param_names.len() >= 2 => {
+            Some(HeatmapAgg::new(0, 1, options.heatmap_stat, direction))
+        }
+        None => None,
+    };
+    let mut pipeline = stream::Pipeline::new(
+        metric_index,
+        direction,
+        filter.as_ref(),
+        kept_rows(options),
+        param_names.len(),
+        heatmap,
+        keep_returns,
+    );
+    let schema = fulltable::TableSchema {
+        plans: accepted.plans.clone(),
+        param_names: param_names.clone(),
+        param_kinds,
+        split,
+        labels: !accepted.qstrader.is_empty(),
+    };
+    match found.sweeps.first() {
+        Some(sweep) => {
+            let dir = sweep.dir.report();
+            std::fs::create_dir_all(&dir).map_err(|source| CollectError::Io {
+                path: dir.clone(),
+                source,
+            })?;
+            write_table_files(&dir, &schema, |sink| {
+                stream_rows(
+                    &mut accepted,
+                    &found.sweeps,
+                    &param_names,
+                    keep_returns,
+                    &mut pipeline,
+                    sink,
+                )
+            })?;
+        }
+        None => stream_rows(
+            &mut accepted,
+            &found.sweeps,
+            &param_names,
+            keep_returns,
+            &mut pipeline,
+            &mut |_, _| Ok(()),
+        )?,
     }
+    let stream::Pipeline {
+        top,
+        params,
+        heatmap,
+        trials,
+        spearman,
+        pbo,
+        distribution,
+        known,
+        ok_rows,
+        ranked,
+        never_traded,
+        ..
+    } = pipeline;
+    let rows = top.into_sorted();
+    let table = Table {
+        plans: accepted.plans,
+        param_names,
+        split,
+        known: (ok_rows > 0).then_some(known),
+        rows,
+    };
+    let ranking = Ranking {
+        metric: options.by.clone(),
+        metric_index,
+        direction,
+        order: (0..table.rows.len()).collect(),
+        total: ok_rows,
+        passing: ranked,
+    };
+    completeness.never_traded = never_traded;
     let overfitting = overfitting::summarise(
         &table,
         &ranking,
         options.dsr_top,
-        keep_returns,
+        &trials,
+        pbo,
         options.pbo_blocks,
     );
-    let sensitivity = sensitivity::by_parameter(&table, &ranking);
-    let heatmap = match &options.heatmap {
-        Some(pair) => {
-            let (x, y) = sensitivity::parse_pair(pair, &table)?;
-            Some(sensitivity::heatmap(
-                &table,
-                &ranking,
-                x,
-                y,
-                options.heatmap_stat,
-            ))
-        }
-        None => sensitivity::default_heatmap_pair(&table)
-            .map(|(x, y)| sensitivity::heatmap(&table, &ranking, x, y, options.heatmap_stat)),
-    };
-    let spearman_is_oos = table.has_split().then(|| {
-        let k = ranking.metric_index;
-        let pairs: Vec<(f64, f64)> = ranking
-            .order
-            .iter()
-            .map(|&i| &table.rows[i])
-            .filter_map(|r| Some((r.in_sample.as_ref()?[k], r.out_of_sample.as_ref()?[k])))
-            .collect();
-        ranking::spearman(&pairs)
-    });
+    let sensitivity = params.finish(&table.param_names);
+    let heatmap = heatmap.map(|h| h.finish(&table.param_names, &options.by));
+    let spearman_is_oos = table.has_split().then(|| ranking::spearman(&spearman));
     let unknown = unknown_statistics(&found.sweeps, &table);
     Ok(Analysis {
         unknown,
@@ -315,7 +427,198 @@ pub fn analyse(options: &Options) -> Result<Analysis, CollectError> {
         sensitivity,
         heatmap,
         spearman_is_oos,
+        distribution: distribution.values,
     })
+}
+
+/// Where a row goes besides the accumulators: the full table's files.
+type Sink<'a> = dyn FnMut(&Row, Option<&str>) -> Result<(), CollectError> + 'a;
+
+/// The second pass: the accepted files in plan and task order, read in parallel batches,
+/// their rows handed one by one (in combination order) to `sink` (every row) and to the
+/// pipeline (successful rows); then the QSTrader files' rows. A row's parameters move
+/// through one reused buffer.
+fn stream_rows(
+    accepted: &mut completeness::Accepted,
+    sweeps: &[inputs::SweepInput],
+    names: &[String],
+    keep_returns: bool,
+    pipeline: &mut stream::Pipeline<'_>,
+    sink: &mut Sink<'_>,
+) -> Result<(), CollectError> {
+    use rayon::prelude::*;
+    let counts: Vec<u64> = accepted
+        .results
+        .iter()
+        .map(|(_, r)| r.header.count)
+        .collect();
+    let mut manifests: Vec<inputs::ManifestCursor> = sweeps
+        .iter()
+        .map(|s| inputs::ManifestCursor::new(s.dir.manifest()))
+        .collect();
+    let mut scratch: Vec<Option<backtest::ParamValue>> = Vec::with_capacity(names.len());
+    for batch in inputs::batches(&counts) {
+        let files = &accepted.results[batch];
+        let read: Vec<_> = files
+            .par_iter()
+            .map(|(_, r)| inputs::read_rows(&r.header.path, keep_returns, names))
+            .collect();
+        for ((plan, r), file) in files.iter().zip(read) {
+            let file = file.map_err(|p| CollectError::Changed {
+                path: r.header.path.clone(),
+                message: p.message,
+            })?;
+            let inputs::FileRows {
+                width,
+                rows,
+                mut params,
+                errors,
+                extras,
+                has_params,
+            } = file;
+            let manifest = (!has_params && width > 0)
+                .then(|| manifests.get_mut(*plan as usize))
+                .flatten();
+            let mut manifest = manifest;
+            for (j, ((mut row, error), extra)) in
+                rows.into_iter().zip(errors).zip(extras).enumerate()
+            {
+                row.plan = *plan;
+                row.params = std::mem::take(&mut scratch);
+                row.params.clear();
+                row.params.extend(
+                    params[j * width..(j + 1) * width]
+                        .iter_mut()
+                        .map(Option::take),
+                );
+                if let Some(m) = manifest.as_deref_mut() {
+                    m.params(row.combo, names, &mut row.params)
+                        .map_err(|message| CollectError::Changed {
+                            path: r.header.path.clone(),
+                            message,
+                        })?;
+                }
+                sink(&row, error.as_deref())?;
+                if error.is_none() {
+                    pipeline.push(&mut row, &extra);
+                }
+                scratch = std::mem::take(&mut row.params);
+            }
+        }
+    }
+    let qs_plan = accepted
+        .plans
+        .iter()
+        .position(|p| p.hash == completeness::QSTRADER_PLAN)
+        .unwrap_or(0) as u16;
+    for (n, q) in std::mem::take(&mut accepted.qstrader)
+        .into_iter()
+        .enumerate()
+    {
+        let mut row = Row {
+            combo: n as u64,
+            plan: qs_plan,
+            task: None,
+            label: Some(q.name),
+            params: vec![None; names.len()],
+            metrics: q.metrics,
+            in_sample: None,
+            out_of_sample: None,
+            returns: q.returns,
+        };
+        sink(&row, None)?;
+        pipeline.push(&mut row, &stream::Extras::default());
+    }
+    Ok(())
+}
+
+/// For sweeps whose result files do not name parameters (result schema v2: they come from
+/// the manifest), the columns from the manifest's first line.
+fn manifest_columns(
+    sweeps: &[inputs::SweepInput],
+    accepted: &completeness::Accepted,
+    names: &mut Vec<String>,
+    kinds: &mut Vec<Option<fulltable::ParamKind>>,
+) {
+    for (k, s) in sweeps.iter().enumerate() {
+        let nameless = accepted
+            .results
+            .iter()
+            .any(|(plan, r)| *plan as usize == k && r.params.is_empty() && r.header.count > 0);
+        if !nameless {
+            continue;
+        }
+        let Ok(first) = sweep_core::manifest::read_range(&s.dir.manifest(), 0..1) else {
+            continue;
+        };
+        for entry in first {
+            for (name, value) in entry.params {
+                if !names.contains(&name) {
+                    names.push(name);
+                    kinds.push(Some(fulltable::ParamKind::of(&value)));
+                }
+            }
+        }
+    }
+}
+
+/// Streams the full table into `dir/results.csv` and `dir/results.parquet`, both atomically
+/// (temporary file, fsync, rename, through [`sweep_core::atomic`]): `body` gets the sink
+/// that writes a row to both.
+fn write_table_files(
+    dir: &std::path::Path,
+    schema: &fulltable::TableSchema,
+    body: impl FnOnce(&mut Sink<'_>) -> Result<(), CollectError>,
+) -> Result<(), CollectError> {
+    let csv_path = dir.join("results.csv");
+    let pq_path = dir.join("results.parquet");
+    let table_err = |path: &std::path::Path| {
+        let path = path.display().to_string();
+        move |e: fulltable::TableError| CollectError::Output {
+            what: path.clone(),
+            message: e.to_string(),
+        }
+    };
+    let mut outcome: Option<Result<(), CollectError>> = None;
+    let written = sweep_core::atomic::write_atomic_with(&csv_path, 0o644, |csv_file, _| {
+        sweep_core::atomic::write_atomic_with(&pq_path, 0o644, |pq_file, _| {
+            let result = (|| {
+                let mut table = fulltable::FullTable::new(
+                    schema.clone(),
+                    std::io::BufWriter::with_capacity(1 << 20, &*csv_file),
+                    std::io::BufWriter::with_capacity(1 << 20, &*pq_file),
+                )
+                .map_err(table_err(&pq_path))?;
+                let mut sink = |row: &Row, error: Option<&str>| {
+                    table.write(row, error).map_err(table_err(&csv_path))
+                };
+                body(&mut sink)?;
+                let (mut a, mut b) = table.finish().map_err(table_err(&pq_path))?;
+                a.flush().map_err(|source| CollectError::Io {
+                    path: csv_path.clone(),
+                    source,
+                })?;
+                b.flush().map_err(|source| CollectError::Io {
+                    path: pq_path.clone(),
+                    source,
+                })
+            })();
+            let failed = result.is_err();
+            outcome = Some(result);
+            if failed {
+                Err(std::io::Error::other("the table could not be written"))
+            } else {
+                Ok(())
+            }
+        })
+    });
+    match outcome {
+        Some(Err(e)) => Err(e),
+        _ => written.map_err(|source| CollectError::Io {
+            path: csv_path.clone(),
+            source,
+        }),
+    }
 }
 
 /// Runs `collect`: analyse, print the ranking on stdout and the completeness account on
@@ -356,7 +659,7 @@ pub fn run(options: &Options) -> Result<Verdict, CollectError> {
             source,
         })?;
         write_file_with(&dir.join("ranking.csv"), |w| {
-            output::write_csv(&analysis, options.top, w)
+            output::write_csv(&analysis, options.top.or(Some(RANKING_CSV_ROWS)), w)
         })?;
         let md = output::render(
             &analysis,

@@ -71,7 +71,9 @@ struct Args {
     /// Filter, e.g. "max_drawdown < 0.3 and trades >= 10" (metric and parameter names).
     #[arg(long = "where", value_name = "EXPR")]
     filter: Option<String>,
-    /// Rows to print (default: 20 for the terminal table, all for csv/json/md).
+    /// Rows to print (default: 20 for the terminal table, all for csv/json/md), and rows of
+    /// report/ranking.csv (default 1000) and ranking.md (default 100). Every combination is
+    /// in report/results.csv and results.parquet.
     #[arg(long)]
     top: Option<usize>,
     /// Output format on stdout.

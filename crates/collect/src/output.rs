@@ -203,7 +203,7 @@ pub fn render(a: &Analysis, format: Format, top: Option<usize>) -> Result<String
                     "direction": a.ranking.direction,
                     "where": a.filter,
                     "rows_total": a.ranking.total,
-                    "rows_passing_filter": a.ranking.order.len(),
+                    "rows_passing_filter": a.ranking.passing,
                     "rows": ranked,
                 },
                 "spearman_in_sample_out_of_sample": a.spearman_is_oos.and_then(finite),
@@ -319,7 +319,7 @@ fn footer(a: &Analysis, limit: usize) -> String {
     let shown = a.ranking.order.len().min(limit);
     out.push_str(&format!(
         "{shown} of {} ranked row(s) shown, by {} ({}){}{}\n",
-        a.ranking.order.len(),
+        a.ranking.passing,
         a.ranking.metric,
         direction_word(a),
         if a.table.has_split() {

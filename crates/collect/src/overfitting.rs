@@ -830,9 +830,10 @@ pub struct Overfitting {
     pub in_sample: bool,
 }
 
-/// Computes N, V[SR], the DSR of the `top_k` best ranked rows, and PBO (CSCV with `blocks`
-/// blocks) when `with_pbo` and the rows kept their returns. The Sharpe ratios are the
-/// in-sample ones when runs have a split (selection happened in-sample).
+/// Computes N and V[SR] from the running sums of all successful rows (`trials`), the DSR
+/// of the `top_k` best ranked rows, and PBO (CSCV with `blocks` blocks) from `pbo`, the
+/// rows' daily returns, when PBO was asked for. The Sharpe ratios are the in-sample ones
+/// when runs have a split (selection happened in-sample).
 ///
 /// When PBO cannot be computed (runs without returns, fewer returns than blocks, an S that
 /// [`check_blocks`] refuses), `pbo` is `None` and `pbo_note` says why; nothing beyond
@@ -843,21 +844,16 @@ pub fn summarise(
     table: &crate::table::Table,
     ranking: &crate::ranking::Ranking,
     top_k: usize,
-    with_pbo: bool,
+    trials: &crate::stream::Trials,
+    pbo: Option<crate::stream::PboReturns>,
     blocks: usize,
 ) -> Overfitting {
     let k_sharpe = crate::table::metric_index("sharpe").unwrap_or(0);
     let k_skew = crate::table::metric_index("skew").unwrap_or(0);
     let k_kurt = crate::table::metric_index("kurtosis").unwrap_or(0);
     let k_nobs = crate::table::metric_index("n_obs").unwrap_or(0);
-    let daily: Vec<f64> = table
-        .rows
-        .iter()
-        .map(|r| per_period_sharpe(r.ranking_metrics()[k_sharpe]))
-        .filter(|x| x.is_finite())
-        .collect();
-    let trials = daily.len();
-    let variance = sample_variance(daily.iter().copied());
+    let variance = trials.variance();
+    let trials = trials.n;
     let sr0 = expected_max_sharpe(variance, trials as f64);
     let top = ranking
         .order
@@ -891,33 +887,26 @@ pub fn summarise(
             }
         })
         .collect();
-    let (pbo, pbo_note) = if !with_pbo {
-        (
+    let (pbo, pbo_note) = match pbo {
+        None => (
             None,
             Some(
                 "not computed: the runs kept no daily returns (set `keep_returns = true` in the \
                  spec's [backtest], or pass --pbo when they did)"
                     .to_string(),
             ),
-        )
-    } else if let Some(moments) = pbo_of_kept_moments(table, blocks) {
-        moments
-    } else {
-        let series: Vec<&[f64]> = table
-            .rows
-            .iter()
-            .filter_map(|r| r.returns.as_deref())
-            .collect();
-        if series.len() < table.rows.len() {
-            (
-                None,
-                Some(format!(
-                    "not computed: only {} of {} runs kept their daily returns",
-                    series.len(),
-                    table.rows.len()
-                )),
-            )
-        } else {
+        ),
+        Some(p) if !p.moments.is_empty() => pbo_of_kept_moments(&p, blocks).unwrap_or((None, None)),
+        Some(p) if p.missing > 0 => (
+            None,
+            Some(format!(
+                "not computed: only {} of {} runs kept their daily returns",
+                p.series.len(),
+                p.series.len() + p.missing
+            )),
+        ),
+        Some(p) => {
+            let series: Vec<&[f64]> = p.series.iter().map(Vec::as_slice).collect();
             match probability_of_backtest_overfitting(&series, blocks) {
                 Ok(p) => (Some(p), None),
                 Err(e) => (None, Some(format!("not computed: {e}"))),
@@ -936,19 +925,15 @@ pub fn summarise(
     }
 }
 
-/// PBO from the rows' CSCV block moments (`keep_returns = true`), when they have any:
-/// `None` when no row kept moments (then daily returns are used, if kept). With moments, S
-/// is the one the plan stored (`[backtest] pbo_blocks`); an explicit `--pbo-blocks` other
-/// than the default 16 that differs from it is reported, not silently honoured.
+/// PBO from the rows' CSCV block moments (`keep_returns = true`), when they kept any:
+/// `None` when none did (then daily returns are used, if kept). With moments, S is the one
+/// the plan stored (`[backtest] pbo_blocks`); an explicit `--pbo-blocks` other than the
+/// default 16 that differs from it is reported, not silently honoured.
 pub fn pbo_of_kept_moments(
-    table: &crate::table::Table,
+    pbo: &crate::stream::PboReturns,
     blocks: usize,
 ) -> Option<(Option<Pbo>, Option<String>)> {
-    let moments: Vec<&BlockMoments> = table
-        .rows
-        .iter()
-        .filter_map(|r| r.blocks.as_deref())
-        .collect();
+    let moments: Vec<&BlockMoments> = pbo.moments.iter().collect();
     let stored = moments.first()?.blocks();
     if blocks != stored && blocks != backtest::stats::cscv::DEFAULT_BLOCKS {
         return Some((
@@ -960,13 +945,14 @@ pub fn pbo_of_kept_moments(
             )),
         ));
     }
-    if moments.len() < table.rows.len() {
+    let without = pbo.series.len() + pbo.missing;
+    if without > 0 {
         return Some((
             None,
             Some(format!(
                 "not computed: only {} of {} runs kept their CSCV block moments",
                 moments.len(),
-                table.rows.len()
+                moments.len() + without
             )),
         ));
     }

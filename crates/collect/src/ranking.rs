@@ -1,4 +1,5 @@
-//! Ranking: rows sorted by one metric (descending unless lower is better, or forced),
+//! Ranking: rows sorted by one metric (the streaming collect keeps the same order with
+//! [`crate::stream::TopK`]) (descending unless lower is better, or forced),
 //! filtered by `--where`, ties broken by the lower combination index, NaN last; and the
 //! Spearman rank correlation between in-sample and out-of-sample values.
 
@@ -46,6 +47,8 @@ pub struct Ranking {
     pub order: Vec<usize>,
     /// Rows before the filter.
     pub total: usize,
+    /// Rows passing the filter (`order` may hold only the first of them).
+    pub passing: usize,
 }
 
 impl Ranking {
@@ -83,8 +86,9 @@ pub fn rank(
             .then(a.2.cmp(&b.2))
             .then(a.3.cmp(&b.3))
     });
-    let order = keyed.into_iter().map(|key| key.3).collect();
+    let order: Vec<usize> = keyed.into_iter().map(|key| key.3).collect();
     Ok(Ranking {
+        passing: order.len(),
         metric: metric.to_string(),
         metric_index: k,
         direction,
@@ -94,7 +98,7 @@ pub fn rank(
 }
 
 /// Better first; NaN always last.
-fn compare_values(a: f64, b: f64, direction: Direction) -> Ordering {
+pub(crate) fn compare_values(a: f64, b: f64, direction: Direction) -> Ordering {
     match (a.is_nan(), b.is_nan()) {
         (true, true) => Ordering::Equal,
         (true, false) => Ordering::Greater,
@@ -180,7 +184,6 @@ mod tests {
             in_sample: None,
             out_of_sample: None,
             returns: None,
-            blocks: None,
         }
     }
 
@@ -195,6 +198,7 @@ mod tests {
                 row(0, 1.0, 0.3),
                 row(3, 2.0, 0.1),
             ],
+            ..Table::default()
         }
     }
 

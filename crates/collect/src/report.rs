@@ -149,7 +149,7 @@ fn summary(h: &mut String, a: &Analysis) {
             h,
             "<p class=\"note\">Filter: <code>{}</code> keeps {} of {} rows.</p>",
             escape(f),
-            a.ranking.order.len(),
+            a.ranking.passing,
             a.ranking.total
         );
     }
@@ -297,9 +297,9 @@ fn ranked_table(h: &mut String, a: &Analysis) {
     }
     let _ = write!(
         h,
-        "<p class=\"note\">Top {} of {} ranked rows, by {} ({}){}. The full table is in ranking.csv.</p>",
+        "<p class=\"note\">Top {} of {} ranked rows, by {} ({}){}. The top rows are in ranking.csv, every combination in results.csv and results.parquet.</p>",
         a.ranking.order.len().min(50),
-        a.ranking.order.len(),
+        a.ranking.passing,
         escape(&a.ranking.metric),
         dir(a),
         if a.table.has_split() {
@@ -415,7 +415,7 @@ fn sensitivity(h: &mut String, a: &Analysis) {
     h.push_str("<h2 id=\"sensitivity\">Parameter sensitivity</h2>");
     let _ = write!(
         h,
-        "<p class=\"note\">{} by parameter value over the ranked rows: best, median and count.</p><div class=\"cards\">",
+        "<p class=\"note\">{} by parameter value over the ranked rows: best, median (≈: estimated by P² past 2,048 values) and count.</p><div class=\"cards\">",
         escape(&a.ranking.metric)
     );
     for p in &a.sensitivity {
@@ -427,9 +427,10 @@ fn sensitivity(h: &mut String, a: &Analysis) {
         for v in p.values.iter().take(40) {
             let _ = write!(
                 h,
-                "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td class=\"l\">{}</td><td>{}</td><td>{}{}</td><td>{}</td></tr>",
                 escape(&v.value),
                 format_metric(&a.ranking.metric, v.best),
+                if v.median_exact { "" } else { "≈" },
                 format_metric(&a.ranking.metric, v.median),
                 v.count
             );
@@ -569,16 +570,25 @@ fn curve_table(h: &mut String, a: &Analysis, curves: &Curves) {
 
 fn distribution(h: &mut String, a: &Analysis) {
     h.push_str("<h2 id=\"distribution\">Distribution of the ranking metric</h2>");
-    let values: Vec<f64> = a
+    let values = &a.distribution;
+    let best = a
         .ranking
         .order
-        .iter()
-        .map(|&i| a.ranking.value(&a.table.rows[i]))
-        .collect();
-    let best = values.first().copied();
+        .first()
+        .map(|&i| a.ranking.value(&a.table.rows[i]));
+    let title = if values.len() < a.ranking.passing {
+        format!(
+            "{} over a uniform sample of {} of {} ranked rows",
+            a.ranking.metric,
+            values.len(),
+            a.ranking.passing
+        )
+    } else {
+        format!("{} over {} ranked rows", a.ranking.metric, values.len())
+    };
     h.push_str(&svg::histogram(
-        &format!("{} over {} ranked rows", a.ranking.metric, values.len()),
-        &values,
+        &title,
+        values,
         40,
         best.map(|b| (b, "best")),
         900.0,

@@ -923,13 +923,13 @@ mod tests {
                 in_sample: None,
                 out_of_sample: None,
                 returns: None,
-                blocks: None,
             });
         }
         let table = Table {
             plans: vec![],
             param_names: vec!["fast".into(), "slow".into()],
             rows,
+            ..Table::default()
         };
         let peak = rank(&table, "sharpe", None, None).expect("rank");
         let first = &table.rows[peak.order[0]];

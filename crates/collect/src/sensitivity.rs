@@ -15,8 +15,13 @@ use crate::table::Table;
 pub struct ValueStats {
     pub value: String,
     pub best: f64,
+    /// The median: exact up to [`crate::aggregate::EXACT_MEDIAN`] values, else the P²
+    /// estimate (`median_exact` false).
     pub median: f64,
     pub count: usize,
+    pub mean: f64,
+    pub worst: f64,
+    pub median_exact: bool,
 }
 
 /// One parameter's values and their metric statistics, in value order.
@@ -56,15 +61,15 @@ pub enum SensitivityError {
 
 /// Sorts values numerically when they are numbers, else as text.
 #[derive(Clone, Debug, PartialEq, PartialOrd)]
-enum SortKey {
+pub(crate) enum SortKey {
     Num(f64),
     Text(String),
 }
 
 /// A parameter value's sort key and its display text.
-type ValueKey = (SortKeyOrd, String);
+pub(crate) type ValueKey = (SortKeyOrd, String);
 
-fn key(v: &ParamValue) -> ValueKey {
+pub(crate) fn key(v: &ParamValue) -> ValueKey {
     let k = match v.as_f64() {
         Some(x) => SortKey::Num(x),
         None => SortKey::Text(v.to_string()),
@@ -73,7 +78,7 @@ fn key(v: &ParamValue) -> ValueKey {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-struct SortKeyOrd(SortKey);
+pub(crate) struct SortKeyOrd(SortKey);
 impl Eq for SortKeyOrd {}
 impl PartialOrd for SortKeyOrd {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
@@ -206,6 +211,15 @@ pub fn by_parameter(table: &Table, ranking: &Ranking) -> Vec<ParamSensitivity> {
                         value: label,
                         best: best_of(&vs, ranking.direction),
                         count: vs.len(),
+                        mean: vs.iter().sum::<f64>() / vs.len() as f64,
+                        worst: best_of(
+                            &vs,
+                            match ranking.direction {
+                                Direction::Ascending => Direction::Descending,
+                                Direction::Descending => Direction::Ascending,
+                            },
+                        ),
+                        median_exact: true,
                         median: median(&mut vs),
                     })
                     .collect(),
@@ -340,7 +354,6 @@ mod tests {
                         in_sample: None,
                         out_of_sample: None,
                         returns: None,
-                        blocks: None,
                     });
                     combo += 1;
                 }
@@ -350,6 +363,7 @@ mod tests {
             plans: vec![],
             param_names: vec!["fast".into(), "slow".into()],
             rows,
+            ..Table::default()
         }
     }
 

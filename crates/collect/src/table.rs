@@ -1,9 +1,10 @@
-//! The merged table: one compact row per combination (metric values in a fixed-size array,
-//! parameter values in the order of one shared list of names), whatever file it came from.
+//! The merged table's rows: one compact row per combination (metric values in a fixed-size
+//! array, parameter values in the order of one shared list of names), whatever file it came
+//! from. After a streaming collect, [`Table::rows`] holds the rows shown (the top of the
+//! ranking, best first); what is known of all rows (split, metrics known somewhere) is in
+//! its fields.
 
 use backtest::{Metrics, ParamValue};
-
-use crate::inputs::RowStore;
 
 pub use backtest::{metric_index, METRIC_COUNT};
 
@@ -35,9 +36,6 @@ pub struct Row {
     pub out_of_sample: Option<Box<MetricValues>>,
     /// Daily returns, only when PBO asked for them.
     pub returns: Option<Vec<f64>>,
-    /// The CSCV block moments of the daily returns, when the run kept them
-    /// (`keep_returns = true`).
-    pub blocks: Option<Box<sweep_core::result::BlockMoments>>,
 }
 
 impl Row {
@@ -60,17 +58,34 @@ pub struct PlanId {
     pub sweep: String,
 }
 
-/// All successful rows, in input order (sorted by plan, then combination index).
+/// Rows of the table with its plans and parameter names: the kept rows of a streaming
+/// collect (best first), or every row (tests, in-memory use).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Table {
     pub plans: Vec<PlanId>,
     pub param_names: Vec<String>,
     pub rows: Vec<Row>,
+    /// Whether some row of the whole table (not only of `rows`) has a split.
+    pub split: bool,
+    /// Whether each metric is known (not NaN) in some row of the whole table; `None`:
+    /// judge from `rows`.
+    pub known: Option<[bool; METRIC_COUNT]>,
 }
 
 impl Table {
     /// The metrics no row has (NaN in every row), in table order; none without rows.
     pub fn unknown_metrics(&self) -> Vec<&'static str> {
+        if let Some(known) = self.known {
+            if known.iter().all(|k| !k) && self.rows.is_empty() {
+                return Vec::new();
+            }
+            return backtest::METRICS
+                .iter()
+                .zip(known)
+                .filter(|(_, k)| !k)
+                .map(|(d, _)| d.name)
+                .collect();
+        }
         if self.rows.is_empty() {
             return Vec::new();
         }
@@ -84,7 +99,7 @@ impl Table {
 
     /// Whether any row has in-sample / out-of-sample metrics.
     pub fn has_split(&self) -> bool {
-        self.rows.iter().any(|r| r.in_sample.is_some())
+        self.split || self.rows.iter().any(|r| r.in_sample.is_some())
     }
 
     /// The position of parameter `name`.
@@ -110,71 +125,6 @@ impl Table {
             None if self.plans.len() > 1 => format!("#{}@{}", row.combo, row.plan),
             None => format!("#{}", row.combo),
         }
-    }
-}
-
-impl Table {
-    /// Builds the table from the rows of the accepted results (ok runs only, built while
-    /// each file was parsed), in plan then combination order; QSTrader files after,
-    /// numbered in path order. Works in place on the store's rows: the rows of files that
-    /// were not accepted (duplicates, files that contradict their plan) are removed and
-    /// nothing is copied.
-    pub fn from_accepted(accepted: crate::completeness::Accepted, store: RowStore) -> Table {
-        let RowStore {
-            param_names,
-            mut rows,
-        } = store;
-        let mut keep = vec![false; rows.len()];
-        for (plan, result) in &accepted.results {
-            for i in result.rows.clone() {
-                if let Some(row) = rows.get_mut(i) {
-                    row.plan = *plan;
-                    keep[i] = true;
-                }
-            }
-        }
-        if keep.iter().any(|k| !k) {
-            let mut i = 0;
-            rows.retain(|_| {
-                i += 1;
-                keep[i - 1]
-            });
-        }
-        drop(keep);
-        let key = |r: &Row| (r.plan, r.combo, r.task);
-        if !rows.windows(2).all(|w| key(&w[0]) <= key(&w[1])) {
-            // Unique keys (one row per combination and plan), so an unstable sort is
-            // deterministic; it sorts in place.
-            rows.sort_unstable_by_key(key);
-        }
-        let mut table = Table {
-            plans: accepted.plans,
-            param_names,
-            rows,
-        };
-        let width = table.param_names.len();
-        let qs_plan = table
-            .plans
-            .iter()
-            .position(|p| p.hash == crate::completeness::QSTRADER_PLAN)
-            .unwrap_or(0) as u16;
-        table.rows.reserve_exact(accepted.qstrader.len());
-        for (n, q) in accepted.qstrader.into_iter().enumerate() {
-            table.rows.push(Row {
-                combo: n as u64,
-                plan: qs_plan,
-                task: None,
-                label: Some(q.name),
-                params: vec![None; width],
-                metrics: q.metrics,
-                in_sample: None,
-                out_of_sample: None,
-                returns: q.returns,
-                blocks: None,
-            });
-        }
-        table.rows.shrink_to_fit();
-        table
     }
 }
 
