@@ -73,6 +73,10 @@ pub enum CollectError {
     Pbo(#[from] overfitting::PboError),
     #[error("{path}: changed while collect was reading it: {message}")]
     Changed { path: PathBuf, message: String },
+    #[error(transparent)]
+    Robust(#[from] robust::RobustError),
+    #[error(transparent)]
+    Pareto(#[from] pareto::ParetoError),
     #[error("cannot write {what}: {message}")]
     Output { what: String, message: String },
 }
@@ -197,6 +201,12 @@ pub struct Analysis {
     /// The ranking values of the ranked rows, or a uniform sample of
     /// [`stream::DISTRIBUTION_SAMPLE`] of them (the report's histogram).
     pub distribution: Vec<f64>,
+    /// Neighbourhood scores, when the parameters form a grid.
+    pub robust: Option<robust::RobustAnalysis>,
+    /// `--pareto`: the front.
+    pub pareto: Option<pareto::ParetoAnalysis>,
+    /// The walk-forward analysis, when the (first) sweep's plan has windows.
+    pub walk_forward: Option<walk_forward::WalkForwardResult>,
 }
 
 /// Metrics that no run has, in groups, each with why: what a command sweep's output
@@ -285,6 +295,8 @@ pub fn kept_rows(options: &Options) -> Option<usize> {
 /// ([`fulltable`]). Memory is bounded by what is shown (see [`kept_rows`]).
 pub fn analyse(options: &Options) -> Result<Analysis, CollectError> {
     overfitting::check_blocks(options.pbo_blocks)?;
+    let pareto_metrics = options.pareto.as_deref().map(pareto::parse_metrics);
+    let pareto_metrics = pareto_metrics.transpose()?;
     let found = inputs::discover(&options.inputs)?;
     if found.files.is_empty() && found.sweeps.is_empty() {
         return Err(CollectError::NoResults);
@@ -325,10 +337,8 @@ pub fn analyse(options: &Options) -> Result<Analysis, CollectError> {
             let (x, y) = sensitivity::parse_pair(pair, &names_only)?;
             Some(HeatmapAgg::new(x, y, options.heatmap_stat, direction))
         }
-        None if param_names.len() >= 2 => {
-            Some(HeatmapAgg::new(0, 1, options.heatmap_stat, direction))
-        }
-        None => None,
+        None => default_heatmap_pair(&found.sweeps, &param_names)
+            .map(|(x, y)| HeatmapAgg::new(x, y, options.heatmap_stat, direction)),
     };
     let mut pipeline = stream::Pipeline::new(
         metric_index,
@@ -339,6 +349,9 @@ pub fn analyse(options: &Options) -> Result<Analysis, CollectError> {
         heatmap,
         keep_returns,
     );
+    pipeline.grid = grid_fill(&found.sweeps, accepted.plans.len(), &param_names);
+    pipeline.pareto = pareto_metrics.map(|m| stream::FrontFill::new(pareto::ParetoFront::new(m)));
+    pipeline.walk_forward = walk_forward_fill(&found.sweeps, &accepted, &param_names, options);
     let schema = fulltable::TableSchema {
         plans: accepted.plans.clone(),
         param_names: param_names.clone(),
@@ -385,9 +398,85 @@ pub fn analyse(options: &Options) -> Result<Analysis, CollectError> {
         ok_rows,
         ranked,
         never_traded,
+        grid,
+        pareto,
+        walk_forward,
         ..
     } = pipeline;
-    let rows = top.into_sorted();
+    let mut rows = top.into_sorted();
+    let grid = match grid {
+        Some(g) if g.observe.is_some() => Some(fill_observed_grid(
+            g,
+            ok_rows,
+            |p| {
+                stream_rows(
+                    &mut accepted,
+                    &found.sweeps,
+                    &param_names,
+                    false,
+                    p,
+                    &mut |_, _| Ok(()),
+                )
+            },
+            || {
+                let width = param_names.len();
+                stream::Pipeline::new(metric_index, direction, None, Some(1), width, None, false)
+            },
+        )?),
+        other => other,
+    };
+    let robust = match grid {
+        Some(stream::GridFill {
+            error: None,
+            grid: Some(grid),
+            ..
+        }) => {
+            let means = grid.neighbourhood_means(options.robust_k);
+            Some(robust::RobustAnalysis {
+                rank: options.rank,
+                k: options.robust_k,
+                direction,
+                grid,
+                means,
+                metric_index,
+            })
+        }
+        Some(stream::GridFill { error: Some(e), .. }) if options.rank == robust::RankBy::Robust => {
+            return Err(e.into())
+        }
+        None if options.rank == robust::RankBy::Robust => {
+            return Err(robust::RobustError::NoSweep.into())
+        }
+        _ => None,
+    };
+    if let Some(r) = robust.as_ref().filter(|r| r.rank == robust::RankBy::Robust) {
+        // A second pass ranks by the neighbourhood mean, known only now: the same rows and
+        // filter, the top kept by each row's grid point's mean.
+        let mut second = stream::Pipeline::new(
+            metric_index,
+            direction,
+            filter.as_ref(),
+            kept_rows(options),
+            param_names.len(),
+            None,
+            false,
+        );
+        let names = &param_names;
+        second.rank_value = Some(Box::new(move |row: &Row| {
+            r.grid
+                .point_of_row(names, &row.params)
+                .map_or(f64::NAN, |p| f64::from(r.means[p]))
+        }));
+        stream_rows(
+            &mut accepted,
+            &found.sweeps,
+            &param_names,
+            false,
+            &mut second,
+            &mut |_, _| Ok(()),
+        )?;
+        rows = second.top.into_sorted();
+    }
     let table = Table {
         plans: accepted.plans,
         param_names,
@@ -415,6 +504,37 @@ pub fn analyse(options: &Options) -> Result<Analysis, CollectError> {
     let sensitivity = params.finish(&table.param_names);
     let heatmap = heatmap.map(|h| h.finish(&table.param_names, &options.by));
     let spearman_is_oos = table.has_split().then(|| ranking::spearman(&spearman));
+    let pareto = pareto.map(|p| {
+        let name = |r: &stream::FrontRow| match &r.label {
+            Some(l) => l.clone(),
+            None if table.plans.len() > 1 => format!("#{}@{}", r.combo, r.plan),
+            None => format!("#{}", r.combo),
+        };
+        let mut report = pareto::ParetoReport::new(&p.front, |id| match p.rows.get(&id) {
+            Some(r) => (
+                name(r),
+                table
+                    .param_names
+                    .iter()
+                    .zip(&r.params)
+                    .filter_map(|(n, v)| Some(format!("{n}={}", v.as_ref()?)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            None => (format!("#{id}"), String::new()),
+        });
+        // Report combination indices, not stream positions.
+        for e in &mut report.front {
+            if let Some(r) = p.rows.get(&e.id) {
+                e.id = r.combo;
+            }
+        }
+        pareto::ParetoAnalysis {
+            front: p.front,
+            report,
+        }
+    });
+    let walk_forward = walk_forward.and_then(|w| finish_walk_forward(&found.sweeps, w, options));
     let unknown = unknown_statistics(&found.sweeps, &table);
     Ok(Analysis {
         unknown,
@@ -428,6 +548,9 @@ pub fn analyse(options: &Options) -> Result<Analysis, CollectError> {
         heatmap,
         spearman_is_oos,
         distribution: distribution.values,
+        robust,
+        pareto,
+        walk_forward,
     })
 }
 
@@ -438,6 +561,174 @@ type Sink<'a> = dyn FnMut(&Row, Option<&str>) -> Result<(), CollectError> + 'a;
 /// their rows handed one by one (in combination order) to `sink` (every row) and to the
 /// pipeline (successful rows); then the QSTrader files' rows. A row's parameters move
 /// through one reused buffer.
+/// The robust grid of a single sweep (or of result files of one plan): from the planned
+/// spec's parameter axes when it has them, else from the parameter values the stream
+/// observes (then filled in a second pass, [`fill_observed_grid`]). `None` for several
+/// plans or no parameters. A grid that cannot be built (not a grid, too large) is kept as
+/// its error: `--rank robust` reports it, the peak ranking goes on without neighbourhoods.
+fn grid_fill(
+    sweeps: &[inputs::SweepInput],
+    plans: usize,
+    names: &[String],
+) -> Option<stream::GridFill> {
+    if plans != 1 || names.is_empty() || sweeps.len() > 1 {
+        return None;
+    }
+    let fill = |grid, error| stream::GridFill {
+        grid,
+        observe: None,
+        names: names.to_vec(),
+        error,
+    };
+    let from_spec = sweeps
+        .first()
+        .and_then(|s| Some((s.spec.as_ref()?, s.plan.combos)))
+        .filter(|(spec, _)| !spec.params.is_empty());
+    Some(match from_spec {
+        Some((spec, combos)) => match robust::RobustGrid::from_spec(spec, combos) {
+            Ok(g) => fill(Some(g), None),
+            Err(e) => fill(None, Some(e)),
+        },
+        None => stream::GridFill {
+            observe: Some(robust::AxesBuilder::new(names)),
+            ..fill(None, None)
+        },
+    })
+}
+
+/// Builds the grid of the parameter values observed in the first pass and fills it with a
+/// second pass over the same rows.
+fn fill_observed_grid(
+    fill: stream::GridFill,
+    ok_rows: usize,
+    pass: impl FnOnce(&mut stream::Pipeline<'_>) -> Result<(), CollectError>,
+    new_pipeline: impl FnOnce() -> stream::Pipeline<'static>,
+) -> Result<stream::GridFill, CollectError> {
+    let stream::GridFill {
+        observe: Some(builder),
+        names,
+        ..
+    } = fill
+    else {
+        return Ok(fill);
+    };
+    let grid = match robust::RobustGrid::new(builder.finish(), ok_rows as u64) {
+        Ok(g) => g,
+        Err(e) => {
+            return Ok(stream::GridFill {
+                grid: None,
+                observe: None,
+                names,
+                error: Some(e),
+            })
+        }
+    };
+    let mut second = new_pipeline();
+    second.grid = Some(stream::GridFill {
+        grid: Some(grid),
+        observe: None,
+        names,
+        error: None,
+    });
+    pass(&mut second)?;
+    Ok(second.grid.take().unwrap_or(stream::GridFill {
+        grid: None,
+        observe: None,
+        names: Vec::new(),
+        error: Some(robust::RobustError::NoParams),
+    }))
+}
+
+/// The heatmap's default pair: the two parameters with the most values (ties: parameter
+/// order), counted on the planned spec's axes of a single sweep; else the first two.
+fn default_heatmap_pair(sweeps: &[inputs::SweepInput], names: &[String]) -> Option<(usize, usize)> {
+    let spec = match sweeps {
+        [s] => s.spec.as_ref(),
+        _ => None,
+    };
+    let counts: Option<Vec<usize>> = spec.map(|spec| {
+        names
+            .iter()
+            .map(|n| {
+                spec.params
+                    .iter()
+                    .find(|p| &p.name == n)
+                    .and_then(|p| p.axis.expand().ok())
+                    .map_or(0, |v| v.len())
+            })
+            .collect()
+    });
+    match counts {
+        Some(c) if c.iter().filter(|&&n| n > 0).count() >= 2 => {
+            sensitivity::heatmap_pair_by_counts(&c)
+        }
+        _ => (names.len() >= 2).then_some((0, 1)),
+    }
+}
+
+/// The walk-forward selector of the first sweep, when its plan has windows.
+fn walk_forward_fill(
+    sweeps: &[inputs::SweepInput],
+    accepted: &completeness::Accepted,
+    names: &[String],
+    options: &Options,
+) -> Option<stream::WalkForwardFill> {
+    let sweep = sweeps.first()?;
+    let plan = sweep.plan.walk_forward.as_ref()?;
+    let index = accepted
+        .plans
+        .iter()
+        .position(|p| p.hash == sweep.plan.hash)? as u16;
+    let mut problems = Vec::new();
+    let selector =
+        match walk_forward::Selector::new(&options.by, options.direction, plan.windows.len()) {
+            Ok(s) => s,
+            Err(e) => {
+                problems.push(e.to_string());
+                walk_forward::Selector::new("sharpe", None, plan.windows.len()).ok()?
+            }
+        };
+    Some(stream::WalkForwardFill {
+        selector,
+        names: names.to_vec(),
+        plan: index,
+        problems,
+    })
+}
+
+/// The walk-forward result: the choices stitched through the engine (the planned spec's
+/// strategy on its data).
+fn finish_walk_forward(
+    sweeps: &[inputs::SweepInput],
+    fill: stream::WalkForwardFill,
+    options: &Options,
+) -> Option<walk_forward::WalkForwardResult> {
+    let sweep = sweeps.first()?;
+    let plan = sweep.plan.walk_forward.as_ref()?;
+    let stream::WalkForwardFill {
+        selector,
+        mut problems,
+        ..
+    } = fill;
+    let choices = selector.finish();
+    let engine = match &sweep.spec {
+        Some(spec) => walk_forward::Engine::load(spec),
+        None => Err(format!(
+            "the spec could not be read: {}",
+            sweep.spec_problem.clone().unwrap_or_default()
+        )),
+    };
+    let mut result = walk_forward::stitch(
+        plan,
+        &choices,
+        engine.as_ref().map_err(Clone::clone),
+        options.filter.as_deref(),
+    );
+    problems.append(&mut result.problems);
+    result.problems = problems;
+    Some(result)
+}
+
 fn stream_rows(
     accepted: &mut completeness::Accepted,
     sweeps: &[inputs::SweepInput],
@@ -646,9 +937,17 @@ pub fn run(options: &Options) -> Result<Verdict, CollectError> {
     let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     if options.format == Format::Csv {
         output::write_csv(&analysis, shown, &mut stdout)?;
+        if let (Some(p), false) = (&analysis.pareto, options.quiet) {
+            sweep_core::err!("{}", p.report.text());
+        }
     } else {
         let text = output::render(&analysis, options.format, shown)?;
         stdout.write_all(text.as_bytes()).map_err(stdout_error)?;
+    }
+    if let (Format::Table, Some(wf)) = (options.format, &analysis.walk_forward) {
+        stdout
+            .write_all(format!("\n{}", walk_forward::to_text(wf)).as_bytes())
+            .map_err(stdout_error)?;
     }
     stdout.flush().map_err(stdout_error)?;
     drop(stdout);

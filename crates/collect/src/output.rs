@@ -26,6 +26,27 @@ enum Column {
     Param(usize),
     /// A metric: whole period (`None`), in-sample (`Some(true)`) or out-of-sample.
     Metric(usize, Option<bool>),
+    /// The ranking metric over the row's grid neighbourhood (grid sweeps).
+    Nbhd(NbhdStat),
+}
+
+#[derive(Clone, Copy)]
+enum NbhdStat {
+    Mean,
+    Worst,
+    N,
+}
+
+/// The neighbourhood figure `stat` of `row` (NaN when it has none).
+fn nbhd(a: &Analysis, row: &Row, stat: NbhdStat) -> f64 {
+    match a.robust.as_ref().and_then(|r| r.score(&a.table, row)) {
+        Some(n) => match stat {
+            NbhdStat::Mean => n.mean,
+            NbhdStat::Worst => n.worst,
+            NbhdStat::N => f64::from(n.n),
+        },
+        None => f64::NAN,
+    }
 }
 
 fn header(a: &Analysis, c: &Column) -> String {
@@ -42,6 +63,9 @@ fn header(a: &Analysis, c: &Column) -> String {
                 Some(false) => format!("oos_{n}"),
             }
         }
+        Column::Nbhd(NbhdStat::Mean) => "nbhd_mean".into(),
+        Column::Nbhd(NbhdStat::Worst) => "nbhd_worst".into(),
+        Column::Nbhd(NbhdStat::N) => "nbhd_n".into(),
     }
 }
 
@@ -61,6 +85,8 @@ fn cell(a: &Analysis, c: &Column, rank: usize, row: &Row) -> String {
         Column::Param(k) => param_text(row.param(*k)),
         Column::Metric(k, part) => metric_of(row, *part)
             .map_or("-".to_string(), |m| format_metric(METRICS[*k].name, m[*k])),
+        Column::Nbhd(NbhdStat::N) => format_metric("n_obs", nbhd(a, row, NbhdStat::N)),
+        Column::Nbhd(stat) => format_metric(&a.ranking.metric, nbhd(a, row, *stat)),
     }
 }
 
@@ -84,12 +110,18 @@ fn columns(a: &Analysis, wide: bool) -> Vec<Column> {
                 cols.push(Column::Metric(k, Some(false)));
             }
         }
+        if a.robust.is_some() {
+            cols.extend([NbhdStat::Mean, NbhdStat::Worst, NbhdStat::N].map(Column::Nbhd));
+        }
     } else {
         if split {
             cols.push(Column::Metric(by, Some(true)));
             cols.push(Column::Metric(by, Some(false)));
         } else {
             cols.push(Column::Metric(by, None));
+        }
+        if a.robust.is_some() {
+            cols.extend([NbhdStat::Mean, NbhdStat::Worst, NbhdStat::N].map(Column::Nbhd));
         }
         for (k, d) in METRICS.iter().enumerate() {
             if d.shown && (k != by || split) {
@@ -121,6 +153,9 @@ pub fn render(a: &Analysis, format: Format, top: Option<usize>) -> Result<String
             }
             out.push_str(&format!("{t}\n"));
             out.push_str(&footer(a, limit));
+            if let Some(p) = &a.pareto {
+                out.push_str(&p.report.text());
+            }
             Ok(out)
         }
         Format::Markdown => {
@@ -154,6 +189,10 @@ pub fn render(a: &Analysis, format: Format, top: Option<usize>) -> Result<String
             }
             out.push('\n');
             out.push_str(&footer(a, limit));
+            if let Some(p) = &a.pareto {
+                out.push('\n');
+                out.push_str(&p.report.markdown());
+            }
             Ok(out)
         }
         Format::Csv => {
@@ -181,7 +220,11 @@ pub fn render(a: &Analysis, format: Format, top: Option<usize>) -> Result<String
                             params.insert(name.clone(), json!(v));
                         }
                     }
+                    let nbhd = a.robust.as_ref().and_then(|r| r.score(&a.table, row)).map(|s| {
+                        json!({"peak": finite(s.peak), "mean": finite(s.mean), "worst": finite(s.worst), "n": s.n})
+                    });
                     json!({
+                        "neighbourhood": nbhd,
                         "rank": n + 1,
                         "combo": row.combo,
                         "name": a.table.row_name(row),
@@ -210,7 +253,13 @@ pub fn render(a: &Analysis, format: Format, top: Option<usize>) -> Result<String
                 "overfitting": a.overfitting,
                 "sensitivity": a.sensitivity,
                 "heatmap": a.heatmap,
+                "robust": a.robust.as_ref().map(|r| json!({"rank": r.rank, "k": r.k})),
+                "pareto": a.pareto.as_ref().map(|p| &p.report),
             });
+            let mut doc = doc;
+            if let (Some(wf), Some(o)) = (&a.walk_forward, doc.as_object_mut()) {
+                o.insert("walk_forward".into(), json!(wf));
+            }
             serde_json::to_string_pretty(&doc)
                 .map(|s| s + "\n")
                 .map_err(|e| CollectError::Output {
@@ -265,6 +314,10 @@ pub fn write_csv(a: &Analysis, top: Option<usize>, out: impl Write) -> Result<()
                     Some(v) if !v.is_nan() => write!(field, "{v}"),
                     _ => Ok(()),
                 },
+                Column::Nbhd(stat) => match nbhd(a, row, *stat) {
+                    v if !v.is_nan() => write!(field, "{v}"),
+                    _ => Ok(()),
+                },
             };
             w.write_field(&field).map_err(err)?;
         }
@@ -317,8 +370,14 @@ fn direction_word(a: &Analysis) -> &'static str {
 fn footer(a: &Analysis, limit: usize) -> String {
     let mut out = String::new();
     let shown = a.ranking.order.len().min(limit);
+    let robust = match &a.robust {
+        Some(r) if r.rank == crate::robust::RankBy::Robust => {
+            format!(" neighbourhood mean (k = {})", r.k)
+        }
+        _ => String::new(),
+    };
     out.push_str(&format!(
-        "{shown} of {} ranked row(s) shown, by {} ({}){}{}\n",
+        "{shown} of {} ranked row(s) shown, by {}{robust} ({}){}{}\n",
         a.ranking.passing,
         a.ranking.metric,
         direction_word(a),

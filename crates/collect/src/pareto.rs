@@ -433,6 +433,42 @@ impl ParetoReport {
     }
 }
 
+/// The front of an in-memory table and its report.
+#[derive(Clone, Debug)]
+pub struct ParetoAnalysis {
+    pub front: ParetoFront,
+    pub report: ParetoReport,
+}
+
+/// The front of `ranking`'s rows (those `--where` keeps), by the metrics ranking uses
+/// (in-sample with a split); ids are row indices of `table`.
+pub fn of_table(
+    table: &crate::table::Table,
+    ranking: &crate::ranking::Ranking,
+    metrics: Vec<ParetoMetric>,
+) -> ParetoAnalysis {
+    let mut front = ParetoFront::new(metrics);
+    for &i in &ranking.order {
+        front.push_metrics(i as u64, table.rows[i].ranking_metrics());
+    }
+    let mut report = ParetoReport::new(&front, |id| {
+        let row = &table.rows[id as usize];
+        let params = table
+            .param_names
+            .iter()
+            .enumerate()
+            .filter_map(|(k, n)| Some(format!("{n}={}", row.param(k)?)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        (table.row_name(row), params)
+    });
+    // Report combination indices, not row positions.
+    for e in &mut report.front {
+        e.id = table.rows[e.id as usize].combo;
+    }
+    ParetoAnalysis { front, report }
+}
+
 fn tick_text(v: f64) -> String {
     let a = v.abs();
     if a != 0.0 && !(1e-3..1e6).contains(&a) {

@@ -53,7 +53,14 @@ pub fn render(a: &Analysis, curves: &Curves) -> String {
     summary(&mut h, a);
     completeness(&mut h, a);
     ranked_table(&mut h, a);
+    robustness(&mut h, a);
+    if let Some(p) = &a.pareto {
+        h.push_str(&p.report.html_section(&p.front));
+    }
     overfitting(&mut h, a);
+    if let Some(wf) = &a.walk_forward {
+        h.push_str(&crate::walk_forward::to_html(wf));
+    }
     sensitivity(&mut h, a);
     equity(&mut h, a, curves);
     distribution(&mut h, a);
@@ -279,7 +286,11 @@ fn ranked_table(h: &mut String, a: &Analysis) {
     h.push_str("<h2 id=\"ranking\">Ranking</h2>");
     // Reuse the Markdown columns: parse nothing, render the same cells as HTML.
     let md = output::render(a, Format::Markdown, Some(50)).unwrap_or_default();
-    let mut lines = md.lines().filter(|l| l.starts_with('|'));
+    // The ranked table only: the first run of table lines (a Pareto table may follow).
+    let mut lines = md
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'));
     if let Some(head) = lines.next() {
         h.push_str("<table><tr>");
         for c in split_md(head) {
@@ -308,6 +319,52 @@ fn ranked_table(h: &mut String, a: &Analysis) {
             ""
         }
     );
+}
+
+/// The Robustness section: the top rows' peak next to their neighbourhood, the heatmap of
+/// the peak and the same pair's neighbourhood mean.
+fn robustness(h: &mut String, a: &Analysis) {
+    let Some(r) = &a.robust else {
+        return;
+    };
+    let rows = r.rows(&a.table, &a.ranking, 20);
+    let higher = a.ranking.direction == Direction::Descending;
+    let mut maps = String::new();
+    if let Some(m) = &a.heatmap {
+        maps.push_str("<div class=\"cards\">");
+        maps.push_str(&svg::heatmap(
+            &format!("{} (peak, best per cell) by {} and {}", m.metric, m.x, m.y),
+            &m.x,
+            &m.y,
+            &m.x_values,
+            &m.y_values,
+            &m.cells,
+            higher,
+        ));
+        if let Some(mean) = r.mean_heatmap(&m.x, &m.y) {
+            let mean = mean.reordered(&m.x_values, &m.y_values);
+            maps.push_str(&svg::heatmap(
+                &format!(
+                    "{} neighbourhood mean (k = {}, best per cell) by {} and {}",
+                    m.metric, r.k, m.x, m.y
+                ),
+                &mean.x,
+                &mean.y,
+                &mean.x_values,
+                &mean.y_values,
+                &mean.cells,
+                higher,
+            ));
+        }
+        maps.push_str("</div>");
+    }
+    h.push_str(&crate::robust::html_section(
+        &a.ranking.metric,
+        r.k,
+        r.rank,
+        &rows,
+        (!maps.is_empty()).then_some(maps.as_str()),
+    ));
 }
 
 fn split_md(line: &str) -> Vec<String> {

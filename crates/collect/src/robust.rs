@@ -54,6 +54,8 @@ pub enum RobustError {
     TooLarge { dense: u128 },
     #[error("robust ranking needs parameters: the results have none")]
     NoParams,
+    #[error("robust ranking needs one sweep directory, whose spec gives the grid (the inputs are result files, several sweeps or QSTrader files)")]
+    NoSweep,
     #[error("robust ranking needs a grid sweep: a combination has no value of parameter `{0}` (merged sweeps or QSTrader files?)")]
     MissingParam(String),
     #[error("robust ranking: parameter `{param}` = {value} of a combination is not on its axis")]
@@ -642,6 +644,158 @@ fn rank_by_means(
         _ => b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)),
     });
     Ok(keyed.into_iter().map(|(_, _, i)| i).collect())
+}
+
+/// The robust scores of an in-memory table: its grid, the radius and what ranks.
+#[derive(Clone, Debug)]
+pub struct RobustAnalysis {
+    pub rank: RankBy,
+    pub k: usize,
+    pub direction: Direction,
+    pub grid: RobustGrid,
+    /// Every point's neighbourhood mean ([`RobustGrid::neighbourhood_means`]): the values
+    /// ranked and shown, so that the shown means follow the ranking exactly.
+    pub means: Vec<f32>,
+    /// The ranked metric's position in a row's metrics (for the exact peak).
+    pub metric_index: usize,
+}
+
+impl RobustAnalysis {
+    /// The neighbourhood of a row of `table` (`None`: the row is not on the grid).
+    pub fn score(&self, table: &Table, row: &crate::table::Row) -> Option<Neighbourhood> {
+        let point = self
+            .grid
+            .point_of_row(&table.param_names, &row.params)
+            .ok()?;
+        let mut n = self.grid.neighbourhood(point, self.k, self.direction);
+        n.mean = f64::from(self.means[point]);
+        // The grid holds f32: the row's own value exactly.
+        n.peak = row.ranking_metrics()[self.metric_index];
+        Some(n)
+    }
+
+    /// The rows shown in the report's Robustness section (at most `top`, ranked order).
+    pub fn rows(&self, table: &Table, ranking: &Ranking, top: usize) -> Vec<RobustRow> {
+        ranking
+            .order
+            .iter()
+            .take(top)
+            .filter_map(|&i| {
+                let row = &table.rows[i];
+                let params = table
+                    .param_names
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(k, n)| Some(format!("{n}={}", row.param(k)?)))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                Some(RobustRow {
+                    name: table.row_name(row),
+                    params,
+                    score: self.score(table, row)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The neighbourhood mean over the axes `x` and `y` (by name): per cell the best mean
+    /// over the other axes, `cells[y][x]` with the axes' values as text.
+    pub fn mean_heatmap(&self, x: &str, y: &str) -> Option<MeanHeatmap> {
+        let axes = self.grid.axes();
+        let ax = axes.iter().position(|a| a.name == x)?;
+        let ay = axes.iter().position(|a| a.name == y)?;
+        let means = &self.means;
+        let mut cells = vec![vec![None::<f64>; axes[ax].len()]; axes[ay].len()];
+        for (p, &m) in means.iter().enumerate() {
+            if m.is_nan() || self.grid.value(p).is_nan() {
+                continue;
+            }
+            let d = self.grid.digits(p);
+            let cell = &mut cells[d[ay]][d[ax]];
+            let m = f64::from(m);
+            let better = match (self.direction, *cell) {
+                (_, None) => true,
+                (Direction::Descending, Some(c)) => m > c,
+                (Direction::Ascending, Some(c)) => m < c,
+            };
+            if better {
+                *cell = Some(m);
+            }
+        }
+        let text = |a: &Axis| a.values.iter().map(|v| v.to_string()).collect();
+        Some(MeanHeatmap {
+            x: x.to_string(),
+            y: y.to_string(),
+            x_values: text(&axes[ax]),
+            y_values: text(&axes[ay]),
+            cells,
+        })
+    }
+}
+
+/// The neighbourhood mean over two axes (see [`RobustAnalysis::mean_heatmap`]).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MeanHeatmap {
+    pub x: String,
+    pub y: String,
+    pub x_values: Vec<String>,
+    pub y_values: Vec<String>,
+    pub cells: Vec<Vec<Option<f64>>>,
+}
+
+impl MeanHeatmap {
+    /// The same cells with the axes' values in the orders given (by their text; values not
+    /// on an axis give empty cells): to sit beside another heatmap of the pair.
+    pub fn reordered(&self, x_values: &[String], y_values: &[String]) -> MeanHeatmap {
+        let xi: Vec<Option<usize>> = x_values
+            .iter()
+            .map(|v| self.x_values.iter().position(|w| w == v))
+            .collect();
+        let cells = y_values
+            .iter()
+            .map(|v| {
+                let row = self.y_values.iter().position(|w| w == v);
+                xi.iter()
+                    .map(|x| Some(self.cells[row?][(*x)?]).flatten())
+                    .collect()
+            })
+            .collect();
+        MeanHeatmap {
+            x: self.x.clone(),
+            y: self.y.clone(),
+            x_values: x_values.to_vec(),
+            y_values: y_values.to_vec(),
+            cells,
+        }
+    }
+}
+
+/// Robust scores for `collect`'s in-memory pipeline: the grid of `table` when its
+/// parameters form one (else `None`, or the error when `--rank robust` asked for it), and
+/// with `--rank robust` `ranking`'s order replaced by the neighbourhood-mean order.
+pub fn analyse(
+    table: &Table,
+    ranking: &mut Ranking,
+    rank: RankBy,
+    k: usize,
+) -> Result<Option<RobustAnalysis>, RobustError> {
+    let grid = match grid_of_table(table, ranking) {
+        Ok(g) => g,
+        Err(e) if rank == RankBy::Robust => return Err(e),
+        Err(_) => return Ok(None),
+    };
+    let means = grid.neighbourhood_means(k);
+    if rank == RankBy::Robust {
+        ranking.order = rank_by_means(table, ranking, &grid, &means)?;
+    }
+    Ok(Some(RobustAnalysis {
+        rank,
+        k,
+        direction: ranking.direction,
+        grid,
+        means,
+        metric_index: ranking.metric_index,
+    }))
 }
 
 /// One shown row of the Robustness section.

@@ -28,7 +28,9 @@ use sweep_core::result::{BlockMoments, WindowRuns};
 use crate::aggregate::{HeatmapAgg, ParamAggregates};
 use crate::filter::Filter;
 use crate::overfitting::per_period_sharpe;
+use crate::pareto::ParetoFront;
 use crate::ranking::{compare_values, Direction};
+use crate::robust::{RobustError, RobustGrid};
 use crate::table::{metric_index, Row, METRIC_COUNT};
 
 /// Ranking values kept for the report's histogram.
@@ -221,8 +223,113 @@ pub struct PboReturns {
     pub missing: usize,
 }
 
+/// The robust grid being filled with every ok row's ranking value at its grid point (one
+/// f32 per grid point: the one per-combination memory of a grid sweep); the first row that
+/// is not on the grid ends it, its error kept.
+#[derive(Debug)]
+pub struct GridFill {
+    pub grid: Option<RobustGrid>,
+    /// Without a grid from the spec: the parameters' values observed (bounded by the
+    /// distinct values), to build the grid after the stream and fill it in another pass.
+    pub observe: Option<crate::robust::AxesBuilder>,
+    pub names: Vec<String>,
+    pub error: Option<RobustError>,
+}
+
+/// A shown row's identity, kept for the points that entered the Pareto front.
+#[derive(Clone, Debug)]
+pub struct FrontRow {
+    pub combo: u64,
+    pub plan: u16,
+    pub label: Option<String>,
+    pub params: Vec<Option<backtest::ParamValue>>,
+}
+
+/// `--pareto`: the running front of the ranked rows and the identities of its points
+/// (pruned to the front as it moves, so bounded by a small multiple of the front).
+#[derive(Debug)]
+pub struct FrontFill {
+    pub front: ParetoFront,
+    pub rows: std::collections::HashMap<u64, FrontRow>,
+}
+
+impl FrontFill {
+    pub fn new(front: ParetoFront) -> FrontFill {
+        FrontFill {
+            front,
+            rows: std::collections::HashMap::new(),
+        }
+    }
+
+    fn push(&mut self, seq: u64, row: &Row) {
+        if !self.front.push_metrics(seq, row.ranking_metrics()) {
+            return;
+        }
+        self.rows.insert(
+            seq,
+            FrontRow {
+                combo: row.combo,
+                plan: row.plan,
+                label: row.label.clone(),
+                params: row.params.clone(),
+            },
+        );
+        if self.rows.len() > 4 * self.front.len() + 1024 {
+            let on: std::collections::HashSet<u64> =
+                self.front.sorted().iter().map(|p| p.id).collect();
+            self.rows.retain(|id, _| on.contains(id));
+        }
+    }
+}
+
+/// A walk-forward sweep's window selector, fed the rows of its plan: `--where` is applied to
+/// each training window's metrics (what was known when the choice was made).
+pub struct WalkForwardFill {
+    pub selector: crate::walk_forward::Selector,
+    pub names: Vec<String>,
+    pub plan: u16,
+    pub problems: Vec<String>,
+}
+
+impl WalkForwardFill {
+    fn push_row(&mut self, row: &Row, windows: &WindowRuns, filter: Option<&Filter>) {
+        if row.plan != self.plan || !self.problems.is_empty() {
+            return;
+        }
+        let params: Vec<(String, backtest::ParamValue)> = self
+            .names
+            .iter()
+            .zip(&row.params)
+            .filter_map(|(n, v)| Some((n.clone(), v.clone()?)))
+            .collect();
+        let probe = std::cell::RefCell::new(row.clone());
+        let passes = |values: &crate::table::MetricValues| match filter {
+            None => true,
+            Some(f) => {
+                probe.borrow_mut().metrics = *values;
+                probe.borrow_mut().in_sample = None;
+                f.matches(&probe.borrow())
+            }
+        };
+        if let Err(e) = self
+            .selector
+            .push(row.combo, &params, &row.metrics, windows, &passes)
+        {
+            self.problems.push(e.to_string());
+        }
+    }
+}
+
+/// The value a row is ranked by, when not its metric (`--rank robust`'s second pass: the
+/// neighbourhood mean at the row's grid point).
+pub type RankValue<'f> = Box<dyn Fn(&Row) -> f64 + 'f>;
+
 /// The accumulators of one `collect`.
 pub struct Pipeline<'f> {
+    pub grid: Option<GridFill>,
+    pub pareto: Option<FrontFill>,
+    pub walk_forward: Option<WalkForwardFill>,
+    pub rank_value: Option<RankValue<'f>>,
     pub metric_index: usize,
     pub direction: Direction,
     filter: Option<&'f Filter>,
@@ -256,6 +363,10 @@ impl<'f> Pipeline<'f> {
         keep_returns: bool,
     ) -> Pipeline<'f> {
         Pipeline {
+            grid: None,
+            pareto: None,
+            walk_forward: None,
+            rank_value: None,
             metric_index,
             direction,
             filter,
@@ -293,12 +404,31 @@ impl<'f> Pipeline<'f> {
                 (None, None) => pbo.missing += 1,
             }
         }
+        if let Some(g) = &mut self.grid {
+            if let Some(b) = &mut g.observe {
+                b.observe(&row.params);
+            } else if let (None, Some(grid)) = (&g.error, &mut g.grid) {
+                let value = row.ranking_metrics()[self.metric_index];
+                if let Err(e) = grid.push_row(&g.names, &row.params, value) {
+                    g.error = Some(e);
+                }
+            }
+        }
+        if let (Some(w), Some(windows)) = (&mut self.walk_forward, &extras.windows) {
+            w.push_row(row, windows, self.filter);
+        }
         if self.filter.is_some_and(|f| !f.matches(row)) {
             return;
         }
         // A ranked row.
         self.ranked += 1;
-        let value = row.ranking_metrics()[self.metric_index];
+        if let Some(p) = &mut self.pareto {
+            p.push(seq, row);
+        }
+        let value = match &self.rank_value {
+            Some(f) => f(row),
+            None => row.ranking_metrics()[self.metric_index],
+        };
         self.top.push(row, value, seq);
         self.params.push(&row.params, value);
         if let Some(h) = &mut self.heatmap {

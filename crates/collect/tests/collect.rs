@@ -579,3 +579,166 @@ fn report_loads_in_a_headless_browser() {
         "JS errors: {console}"
     );
 }
+
+/// `--rank robust` and `--pareto` on a grid sweep (fast × slow × kind, 200 combinations):
+/// neighbourhood columns in every format, the robust order by neighbourhood mean, the
+/// front in the terminal, JSON and the report; a typo'd metric and a sampled-like sweep
+/// are clear errors.
+#[test]
+fn robust_ranking_and_pareto_front() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (dir, _) = complete_sweep(tmp.path(), 200, 20);
+    let p = tmp.path().to_str().expect("path");
+    let out = collect(&[
+        p,
+        "--rank",
+        "robust",
+        "--pareto",
+        "sharpe,max_drawdown",
+        "--format",
+        "json",
+        "--report",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["robust"]["rank"], "robust");
+    assert_eq!(v["robust"]["k"], 1);
+    let rows = v["ranking"]["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 200);
+    let means: Vec<f64> = rows
+        .iter()
+        .map(|r| r["neighbourhood"]["mean"].as_f64().expect("mean"))
+        .collect();
+    assert!(
+        means.windows(2).all(|w| w[0] >= w[1]),
+        "ranked by neighbourhood mean"
+    );
+    // The best row's neighbourhood by hand: fast, slow within one step, same kind.
+    let best = &rows[0];
+    let combo = best["combo"].as_u64().expect("combo");
+    let (f, s, kind) = (combo % 10, combo / 10 % 10, combo / 100);
+    let mut vals = Vec::new();
+    for df in -1i64..=1 {
+        for ds in -1i64..=1 {
+            let (nf, ns) = (f as i64 + df, s as i64 + ds);
+            if (0..10).contains(&nf) && (0..10).contains(&ns) {
+                vals.push(sharpe_of(kind * 100 + ns as u64 * 10 + nf as u64));
+            }
+        }
+    }
+    // kind's two values (sma, ema) are neighbours on their axis too.
+    for other in 0..2u64 {
+        if other == kind {
+            continue;
+        }
+        for df in -1i64..=1 {
+            for ds in -1i64..=1 {
+                let (nf, ns) = (f as i64 + df, s as i64 + ds);
+                if (0..10).contains(&nf) && (0..10).contains(&ns) {
+                    vals.push(sharpe_of(other * 100 + ns as u64 * 10 + nf as u64));
+                }
+            }
+        }
+    }
+    let mean = vals.iter().sum::<f64>() / vals.len() as f64;
+    let got = &best["neighbourhood"];
+    assert_eq!(got["n"].as_u64(), Some(vals.len() as u64));
+    assert!((got["mean"].as_f64().expect("mean") - mean).abs() < 1e-5);
+    assert!((got["peak"].as_f64().expect("peak") - sharpe_of(combo)).abs() < 1e-12);
+    // The front: sorted by Sharpe descending, drawdown strictly falling along it.
+    let front = v["pareto"]["front"].as_array().expect("front");
+    assert!(!front.is_empty());
+    assert_eq!(v["pareto"]["candidates"], 200);
+    let pts: Vec<(f64, f64)> = front
+        .iter()
+        .map(|e| {
+            (
+                e["values"]["sharpe"].as_f64().expect("s"),
+                e["values"]["max_drawdown"].as_f64().expect("d"),
+            )
+        })
+        .collect();
+    assert!(pts.windows(2).all(|w| w[0].0 >= w[1].0 && w[0].1 >= w[1].1));
+    // Brute force over the synthetic metrics.
+    let all: Vec<(u64, f64, f64)> = (0..200)
+        .map(|i| (i, sharpe_of(i), metrics_of(i).max_drawdown))
+        .collect();
+    let mut want: Vec<u64> = all
+        .iter()
+        .filter(|(_, s, d)| {
+            !all.iter()
+                .any(|(_, s2, d2)| s2 >= s && d2 <= d && (s2 > s || d2 < d))
+        })
+        .map(|(i, _, _)| *i)
+        .collect();
+    want.sort_unstable();
+    let mut got: Vec<u64> = front
+        .iter()
+        .map(|e| e["id"].as_u64().expect("id"))
+        .collect();
+    got.sort_unstable();
+    assert_eq!(got, want);
+    // The report has both sections.
+    let html = std::fs::read_to_string(dir.report().join("report.html")).expect("report");
+    assert!(html.contains("id=\"robustness\"") && html.contains("nbhd mean"));
+    assert!(html.contains("id=\"pareto\"") && html.contains("<circle"));
+    // Terminal: neighbourhood columns and the front after the table.
+    let out = collect(&[p, "--rank", "robust", "--pareto", "sharpe,max_drawdown"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("nbhd_mean") && stdout.contains("nbhd_n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("neighbourhood mean (k = 1)"), "{stdout}");
+    assert!(
+        stdout
+            .contains("Pareto front of sharpe (higher is better), max_drawdown (lower is better)"),
+        "{stdout}"
+    );
+    // CSV: the columns at the end; ranking.csv too.
+    let out = collect(&[p, "--format", "csv", "--top", "3", "-q"]);
+    let header = text(&out.stdout)
+        .lines()
+        .next()
+        .expect("header")
+        .to_string();
+    assert!(header.ends_with("nbhd_mean,nbhd_worst,nbhd_n"), "{header}");
+    // A typo is an error with a suggestion.
+    let out = collect(&[p, "--pareto", "sharpe,max_drawdwn"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("did you mean `max_drawdown`?"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// A sweep whose parameters do not form a grid: `--rank robust` says so; peak ranking
+/// omits the neighbourhood columns.
+#[test]
+fn robust_ranking_needs_a_grid() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    // 20 combinations with fast and slow zipped (fast = 5 + i, slow = 100 + i): a
+    // 400-point grid for 20 points.
+    let plan = plan("ma_zip", "a1b2c3d4e5f6", 20, 10);
+    let dir = write_sweep(tmp.path(), &plan);
+    for task in 0..plan.tasks {
+        let mut file = result(&plan, task, "node02", time(0), &[]);
+        for run in &mut file.runs {
+            run.params
+                .insert("fast".into(), backtest::ParamValue::Int(5 + run.i as i64));
+            run.params
+                .insert("slow".into(), backtest::ParamValue::Int(100 + run.i as i64));
+        }
+        write_result(&dir, &file);
+    }
+    let p = tmp.path().to_str().expect("path");
+    let out = collect(&[p, "--rank", "robust"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("robust ranking needs a grid sweep"), "{err}");
+    let out = collect(&[p, "--format", "csv"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!text(&out.stdout).contains("nbhd_"));
+}
