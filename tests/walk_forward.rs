@@ -151,15 +151,19 @@ fn direct_equity(
         .collect()
 }
 
-/// Every run of the sweep's result files, by combination.
+/// Every run of the sweep's result files (read by the one reader, v2 columns included),
+/// by combination, as JSON values.
 fn runs(sweep_dir: &Path) -> Vec<Value> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(sweep_dir.join("results")).expect("results") {
         let path = entry.expect("entry").path();
         if path.extension() == Some(OsStr::new("json")) {
-            let v: Value =
-                serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
-            out.extend(v["runs"].as_array().expect("runs").iter().cloned());
+            let file = sweep_core::result::ResultFile::read(&path).expect("result file");
+            out.extend(
+                file.runs
+                    .iter()
+                    .map(|r| serde_json::to_value(r).expect("run json")),
+            );
         }
     }
     out.sort_by_key(|r| r["i"].as_u64());
@@ -354,6 +358,7 @@ fn walk_forward_agrees_with_separate_backtests() {
         .filter(|p| {
             p.file_name()
                 .is_some_and(|n| n.to_string_lossy().starts_with("task-0."))
+                && p.extension() == Some(OsStr::new("json"))
         })
         .collect();
     assert_eq!(task0.len(), 1);
