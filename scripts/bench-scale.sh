@@ -128,6 +128,11 @@ for size in "${args[@]}"; do
   report_b=$(du -sb "$dir/report" 2>/dev/null | cut -f1 || echo 0)
   per_combo=$(awk -v a="$results_b" -v b="$report_b" -v n="$combos" 'BEGIN { printf "%.0f", (a + b) / n }')
   echo "   collect in $collect_s s, peak $collect_mb MB; $per_combo bytes per combination on disk" >&2
+  for f in "$dir"/report/*; do
+    [ -f "$f" ] || continue
+    awk -v f="${f##*/}" -v b="$(stat -c %s "$f")" -v n="$combos" \
+      'BEGIN { printf "     report/%-16s %13d bytes, %7.1f per combination\n", f, b, b / n }' >&2
+  done
   rows+=("$(printf '%-5s %11s %6s %7s %7s %8s %7s %9s %9s %9s %9s %7s %9s %9s %8s %8s' \
     "$size" "$combos" "$tasks" "$plan_s" "$plan_mb" "$run_s" "$run_cpu" \
     "$first_start" "$last_start" "$first_total" "$last_total" \

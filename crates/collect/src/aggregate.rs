@@ -373,6 +373,59 @@ impl ParamAggregates {
     }
 }
 
+/// Most cells a heatmap axis shows: an axis with more values (known from the planned
+/// spec) is drawn in this many bins of neighbouring values, so the heatmap's memory and
+/// size follow what can be shown, not the grid (a 1,000 × 2,500 grid: 50 × 50 cells).
+pub const MAX_AXIS_CELLS: usize = 50;
+
+/// The bins of an axis with more than [`MAX_AXIS_CELLS`] values: each value's bin, and each
+/// bin's label (`first..last` of its values).
+#[derive(Debug, Default)]
+pub struct AxisBins {
+    of: Distinct,
+    bin: Vec<usize>,
+    labels: Vec<String>,
+}
+
+impl AxisBins {
+    /// Bins for `values` (in axis order), `None` when they fit [`MAX_AXIS_CELLS`].
+    pub fn of(values: &[ParamValue]) -> Option<AxisBins> {
+        let n = values.len();
+        if n <= MAX_AXIS_CELLS {
+            return None;
+        }
+        let mut bins = AxisBins::default();
+        let mut first: Vec<Option<usize>> = vec![None; MAX_AXIS_CELLS];
+        let mut last = vec![0; MAX_AXIS_CELLS];
+        for (pos, v) in values.iter().enumerate() {
+            let id = bins.of.id(v);
+            let b = pos * MAX_AXIS_CELLS / n;
+            if id == bins.bin.len() {
+                bins.bin.push(b);
+            }
+            first[b].get_or_insert(pos);
+            last[b] = pos;
+        }
+        bins.labels = first
+            .iter()
+            .zip(&last)
+            .map(|(f, &l)| match f {
+                Some(f) if *f == l => values[l].to_string(),
+                Some(f) => format!("{}..{}", values[*f], values[l]),
+                None => String::new(),
+            })
+            .collect();
+        Some(bins)
+    }
+
+    fn id(&mut self, v: &ParamValue) -> Option<usize> {
+        let before = self.bin.len();
+        let id = self.of.id(v);
+        // A value the spec did not list: no bin (the row is not drawn).
+        (id < before).then(|| self.bin[id])
+    }
+}
+
 /// Heatmap cells of two parameters, fed one ranked row at a time.
 #[derive(Debug)]
 pub struct HeatmapAgg {
@@ -382,6 +435,7 @@ pub struct HeatmapAgg {
     direction: Direction,
     dx: Distinct,
     dy: Distinct,
+    bins: [Option<AxisBins>; 2],
     cells: FxMap<(usize, usize), CellAgg>,
 }
 
@@ -394,8 +448,16 @@ impl HeatmapAgg {
             direction,
             dx: Distinct::default(),
             dy: Distinct::default(),
+            bins: [None, None],
             cells: FxMap::default(),
         }
+    }
+
+    /// Bins the axes whose values (from the planned spec, in axis order) are more than
+    /// [`MAX_AXIS_CELLS`].
+    pub fn binned(mut self, xs: Option<&[ParamValue]>, ys: Option<&[ParamValue]>) -> HeatmapAgg {
+        self.bins = [xs.and_then(AxisBins::of), ys.and_then(AxisBins::of)];
+        self
     }
 
     pub fn push(&mut self, params: &[Option<ParamValue>], value: f64) {
@@ -405,7 +467,18 @@ impl HeatmapAgg {
         let (Some(Some(px)), Some(Some(py))) = (params.get(self.x), params.get(self.y)) else {
             return;
         };
-        let key = (self.dx.id(px), self.dy.id(py));
+        let kx = match &mut self.bins[0] {
+            Some(b) => b.id(px),
+            None => Some(self.dx.id(px)),
+        };
+        let ky = match &mut self.bins[1] {
+            Some(b) => b.id(py),
+            None => Some(self.dy.id(py)),
+        };
+        let (Some(kx), Some(ky)) = (kx, ky) else {
+            return;
+        };
+        let key = (kx, ky);
         let (stat, direction) = (self.stat, self.direction);
         self.cells
             .entry(key)
@@ -425,9 +498,13 @@ impl HeatmapAgg {
         > = BTreeMap::new();
         let mut xs = BTreeMap::new();
         let mut ys = BTreeMap::new();
+        let axis_key = |bins: &Option<AxisBins>, d: &Distinct, i: usize| match bins {
+            Some(b) => crate::sensitivity::bin_key(i, &b.labels[i]),
+            None => crate::sensitivity::key(&d.values[i]),
+        };
         for ((ix, iy), c) in self.cells {
-            let kx = crate::sensitivity::key(&self.dx.values[ix]);
-            let ky = crate::sensitivity::key(&self.dy.values[iy]);
+            let kx = axis_key(&self.bins[0], &self.dx, ix);
+            let ky = axis_key(&self.bins[1], &self.dy, iy);
             xs.insert(kx.clone(), ());
             ys.insert(ky.clone(), ());
             match cells.entry((kx, ky)) {
@@ -487,6 +564,38 @@ mod tests {
         let got = m.median();
         assert!((got - 50_000.0).abs() < 500.0, "{got}");
         assert_eq!(m.heap_bytes(), 0);
+    }
+
+    #[test]
+    fn long_axes_are_binned_into_at_most_max_cells() {
+        let values: Vec<ParamValue> = (1..=120).map(ParamValue::Int).collect();
+        assert!(AxisBins::of(&values[..MAX_AXIS_CELLS]).is_none());
+        let mut bins = AxisBins::of(&values).expect("binned");
+        assert_eq!(bins.labels.len(), MAX_AXIS_CELLS);
+        let ids: Vec<usize> = values.iter().map(|v| bins.id(v).expect("a bin")).collect();
+        assert!(ids.windows(2).all(|w| w[0] <= w[1] && w[1] - w[0] <= 1));
+        assert_eq!((ids[0], ids[119]), (0, MAX_AXIS_CELLS - 1));
+        assert_eq!(bins.labels[0], "1..3");
+        assert_eq!(bins.id(&ParamValue::Int(500)), None);
+        // A 2-D heatmap over a 120 x 120 grid keeps at most 50 x 50 cells.
+        let mut h = HeatmapAgg::new(0, 1, CellStat::Best, Direction::Descending)
+            .binned(Some(&values), Some(&values));
+        for x in 1..=120 {
+            for y in 1..=120 {
+                h.push(
+                    &[Some(ParamValue::Int(x)), Some(ParamValue::Int(y))],
+                    (x * y) as f64,
+                );
+            }
+        }
+        assert_eq!(h.cell_count(), MAX_AXIS_CELLS * MAX_AXIS_CELLS);
+        let map = h.finish(&["fast".into(), "slow".into()], "sharpe");
+        assert_eq!(map.x_values.len(), MAX_AXIS_CELLS);
+        assert_eq!(map.x_values[MAX_AXIS_CELLS - 1], "119..120");
+        assert_eq!(
+            map.cells[MAX_AXIS_CELLS - 1][MAX_AXIS_CELLS - 1],
+            Some(14_400.0)
+        );
     }
 
     #[test]

@@ -333,13 +333,14 @@ pub fn analyse(options: &Options) -> Result<Analysis, CollectError> {
         .direction
         .unwrap_or_else(|| Direction::default_for(&options.by));
     let heatmap = match &options.heatmap {
-        Some(pair) => {
-            let (x, y) = sensitivity::parse_pair(pair, &names_only)?;
-            Some(HeatmapAgg::new(x, y, options.heatmap_stat, direction))
-        }
-        None => default_heatmap_pair(&found.sweeps, &param_names)
-            .map(|(x, y)| HeatmapAgg::new(x, y, options.heatmap_stat, direction)),
-    };
+        Some(pair) => Some(sensitivity::parse_pair(pair, &names_only)?),
+        None => default_heatmap_pair(&found.sweeps, &param_names),
+    }
+    .map(|(x, y)| {
+        let axis = |k: usize| spec_axis(&found.sweeps, &param_names[k]);
+        HeatmapAgg::new(x, y, options.heatmap_stat, direction)
+            .binned(axis(x).as_deref(), axis(y).as_deref())
+    });
     let mut pipeline = stream::Pipeline::new(
         metric_index,
         direction,
@@ -637,6 +638,27 @@ fn fill_observed_grid(
         names: Vec::new(),
         error: Some(robust::RobustError::NoParams),
     }))
+}
+
+/// A parameter's values in a single sweep's planned spec, numbers in ascending order.
+fn spec_axis(sweeps: &[inputs::SweepInput], name: &str) -> Option<Vec<backtest::ParamValue>> {
+    let [sweep] = sweeps else { return None };
+    let p = sweep
+        .spec
+        .as_ref()?
+        .params
+        .iter()
+        .find(|p| p.name == name)?;
+    let mut values = p.axis.expand().ok()?;
+    if values.iter().all(|v| v.as_f64().is_some()) {
+        values.sort_by(|a, b| {
+            a.as_f64()
+                .unwrap_or(0.0)
+                .total_cmp(&b.as_f64().unwrap_or(0.0))
+        });
+        values.dedup();
+    }
+    Some(values)
 }
 
 /// The heatmap's default pair: the two parameters with the most values (ties: parameter

@@ -77,6 +77,11 @@ pub(crate) fn key(v: &ParamValue) -> ValueKey {
     (SortKeyOrd(k), v.to_string())
 }
 
+/// The key of bin `i` of a binned heatmap axis: ordered by its position, shown by `label`.
+pub(crate) fn bin_key(i: usize, label: &str) -> ValueKey {
+    (SortKeyOrd(SortKey::Num(i as f64)), label.to_string())
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct SortKeyOrd(SortKey);
 impl Eq for SortKeyOrd {}
