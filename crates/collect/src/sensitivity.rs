@@ -1,8 +1,7 @@
 //! Parameter sensitivity: for each parameter, the ranking metric by value (best, median,
 //! count), and for a pair of parameters a heatmap of the metric's best or median per cell.
 
-use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::BTreeMap;
 
 use backtest::ParamValue;
 use serde::Serialize;
@@ -132,34 +131,9 @@ enum ValueRef<'a> {
     Str(&'a str),
 }
 
-/// A fast non-cryptographic hasher (the multiply-rotate scheme of rustc's FxHasher): the
-/// keys are parameter values of one's own sweep, not untrusted input.
-#[derive(Clone, Copy, Default)]
-struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(word));
-        }
-    }
-    fn write_u8(&mut self, i: u8) {
-        self.write_u64(u64::from(i));
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    fn write_usize(&mut self, i: usize) {
-        self.write_u64(i as u64);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+/// A fast non-cryptographic hash map (rustc's FxHash): the keys are parameter values of
+/// one's own sweep, not untrusted input.
+type FxMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 /// The distinct values of one parameter over the rows, numbered as they are met; the sort
 /// key and display text are made once per distinct value.
