@@ -333,6 +333,33 @@ pub struct Accepted {
 
 /// Checks the parsed files against the plans and each other, with the contract's
 /// classification.
+/// Task `task`'s combinations' parameters as `name=value` pairs (space separated, as the
+/// reader writes them), read from the sweep's manifest; empty when it cannot be read (the
+/// failed combinations are then listed without parameters).
+fn manifest_params(s: &SweepInput, task: u64) -> std::collections::HashMap<u64, String> {
+    let range = s.plan.task_range(task);
+    let Ok((entries, _)) = sweep_core::manifest::read_task(
+        &s.dir.manifest(),
+        s.plan.manifest_index.as_ref(),
+        task,
+        range,
+    ) else {
+        return Default::default();
+    };
+    entries
+        .into_iter()
+        .map(|e| {
+            let text = e
+                .params
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            (e.i, text)
+        })
+        .collect()
+}
+
 pub fn assess(
     sweeps: &[SweepInput],
     parsed: Vec<Parsed>,
@@ -534,12 +561,24 @@ pub fn assess(
                 }),
                 TaskVerdict::Done | TaskVerdict::Missing => {}
             }
+            // v2 result files name no parameters: the failed combinations' come from the
+            // task's manifest lines (read through the plan's offset index).
+            let from_manifest = match sweep {
+                Some(s) if r.failed.iter().any(|f| f.params.is_empty()) => {
+                    manifest_params(s, *task)
+                }
+                _ => Default::default(),
+            };
             for f in &r.failed {
+                let params = match from_manifest.get(&f.combo) {
+                    Some(p) if f.params.is_empty() => p.clone(),
+                    _ => f.params.clone(),
+                };
                 report.failed_runs.push(FailedRun {
                     plan: plan_hash.clone(),
                     combo: f.combo,
                     task: *task,
-                    params: f.params.clone(),
+                    params,
                     error: f.error.clone(),
                 });
             }

@@ -742,3 +742,50 @@ fn robust_ranking_needs_a_grid() {
     assert_eq!(out.status.code(), Some(0));
     assert!(!text(&out.stdout).contains("nbhd_"));
 }
+
+/// Result files of schema v2 (what workers write) name no parameters: collect takes each
+/// combination's from the manifest, for the ranked rows and for the failed ones it lists.
+#[test]
+fn v2_results_take_parameters_from_the_manifest_also_for_failed_combinations() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let plan = plan("ma_test", "a1b2c3d4e5f6", 30, 10);
+    let dir = write_sweep(tmp.path(), &plan);
+    let manifest: String = (0..30)
+        .map(|i| {
+            let params: serde_json::Map<String, serde_json::Value> = params_of(i)
+                .into_iter()
+                .map(|(k, v)| (k, serde_json::to_value(v).expect("value")))
+                .collect();
+            format!("{}\n", serde_json::json!({"i": i, "params": params}))
+        })
+        .collect();
+    std::fs::write(dir.manifest(), manifest).expect("manifest");
+    for task in 0..3 {
+        let failed: &[u64] = if task == 1 { &[12, 15] } else { &[] };
+        sweep_core::result::write_result(
+            &dir.results(),
+            &result(&plan, task, "node02", time(0), failed),
+        )
+        .expect("v2 result");
+    }
+    let out = collect(&[tmp.path().to_str().expect("path"), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let failed = &v["completeness"]["failed_runs"][0];
+    assert_eq!(failed["combo"], 12);
+    assert_eq!(failed["params"], "fast=7 kind=sma slow=60", "{failed}");
+    let rows = v["ranking"]["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 28);
+    for row in rows {
+        let i = row["combo"].as_u64().expect("combo");
+        let want = params_of(i);
+        assert_eq!(
+            row["params"]["fast"],
+            serde_json::to_value(&want["fast"]).expect("v")
+        );
+        assert_eq!(
+            row["params"]["slow"],
+            serde_json::to_value(&want["slow"]).expect("v")
+        );
+    }
+}
