@@ -131,7 +131,7 @@ for size in "${args[@]}"; do
   for f in "$dir"/report/*; do
     [ -f "$f" ] || continue
     awk -v f="${f##*/}" -v b="$(stat -c %s "$f")" -v n="$combos" \
-      'BEGIN { printf "     report/%-16s %13d bytes, %7.1f per combination\n", f, b, b / n }' >&2
+      'BEGIN { printf "     report/%-16s %13.0f bytes, %7.1f per combination\n", f, b, b / n }' >&2
   done
   rows+=("$(printf '%-5s %11s %6s %7s %7s %8s %7s %9s %9s %9s %9s %7s %9s %9s %8s %8s' \
     "$size" "$combos" "$tasks" "$plan_s" "$plan_mb" "$run_s" "$run_cpu" \
