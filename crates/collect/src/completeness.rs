@@ -333,8 +333,8 @@ pub struct Accepted {
 
 /// Checks the parsed files against the plans and each other, with the contract's
 /// classification.
-/// Task `task`'s combinations' parameters as `name=value` pairs (space separated, as the
-/// reader writes them), read from the sweep's manifest; empty when it cannot be read (the
+/// Task `task`'s combinations' parameters as the reader writes them
+/// ([`crate::inputs::params_text`]), read from the sweep's manifest; empty when it cannot be read (the
 /// failed combinations are then listed without parameters).
 fn manifest_params(s: &SweepInput, task: u64) -> std::collections::HashMap<u64, String> {
     let range = s.plan.task_range(task);
@@ -349,13 +349,8 @@ fn manifest_params(s: &SweepInput, task: u64) -> std::collections::HashMap<u64, 
     entries
         .into_iter()
         .map(|e| {
-            let text = e
-                .params
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(" ");
-            (e.i, text)
+            let pairs = e.params.into_iter().map(|(k, v)| (k.into(), v)).collect();
+            (e.i, crate::inputs::params_text(pairs))
         })
         .collect()
 }

@@ -668,7 +668,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 /// `name=value` pairs sorted by name, space separated.
-fn params_text(mut pairs: Vec<(Cow<'_, str>, ParamValue)>) -> String {
+pub(crate) fn params_text(mut pairs: Vec<(Cow<'_, str>, ParamValue)>) -> String {
     pairs.sort_by(|a, b| a.0.cmp(&b.0));
     pairs
         .iter()

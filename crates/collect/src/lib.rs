@@ -664,27 +664,14 @@ fn spec_axis(sweeps: &[inputs::SweepInput], name: &str) -> Option<Vec<backtest::
 /// The heatmap's default pair: the two parameters with the most values (ties: parameter
 /// order), counted on the planned spec's axes of a single sweep; else the first two.
 fn default_heatmap_pair(sweeps: &[inputs::SweepInput], names: &[String]) -> Option<(usize, usize)> {
-    let spec = match sweeps {
-        [s] => s.spec.as_ref(),
-        _ => None,
-    };
-    let counts: Option<Vec<usize>> = spec.map(|spec| {
-        names
-            .iter()
-            .map(|n| {
-                spec.params
-                    .iter()
-                    .find(|p| &p.name == n)
-                    .and_then(|p| p.axis.expand().ok())
-                    .map_or(0, |v| v.len())
-            })
-            .collect()
-    });
-    match counts {
-        Some(c) if c.iter().filter(|&&n| n > 0).count() >= 2 => {
-            sensitivity::heatmap_pair_by_counts(&c)
-        }
-        _ => (names.len() >= 2).then_some((0, 1)),
+    let counts: Vec<usize> = names
+        .iter()
+        .map(|n| spec_axis(sweeps, n).map_or(0, |v| v.len()))
+        .collect();
+    if counts.iter().filter(|&&n| n > 0).count() >= 2 {
+        sensitivity::heatmap_pair_by_counts(&counts)
+    } else {
+        (names.len() >= 2).then_some((0, 1))
     }
 }
 

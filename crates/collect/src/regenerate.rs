@@ -34,7 +34,7 @@ pub struct Curves {
 
 /// Runs `f`, turning a panic into an error message (and keeping the panic's message off
 /// stderr while it runs).
-fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+pub(crate) fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let out = catch_unwind(AssertUnwindSafe(f));

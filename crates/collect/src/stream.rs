@@ -302,14 +302,17 @@ impl WalkForwardFill {
             .zip(&row.params)
             .filter_map(|(n, v)| Some((n.clone(), v.clone()?)))
             .collect();
-        let probe = std::cell::RefCell::new(row.clone());
-        let passes = |values: &crate::table::MetricValues| match filter {
-            None => true,
-            Some(f) => {
-                probe.borrow_mut().metrics = *values;
-                probe.borrow_mut().in_sample = None;
-                f.matches(&probe.borrow())
+        // The filter reads a row: a copy of this one (made only when there is a filter)
+        // with each window's metrics in turn.
+        let probe = filter.map(|_| std::cell::RefCell::new(row.clone()));
+        let passes = |values: &crate::table::MetricValues| match (filter, &probe) {
+            (Some(f), Some(probe)) => {
+                let mut r = probe.borrow_mut();
+                r.metrics = *values;
+                r.in_sample = None;
+                f.matches(&r)
             }
+            _ => true,
         };
         if let Err(e) = self
             .selector

@@ -24,7 +24,6 @@
 //!   of their full-period Sharpe ratios (per period), as [`crate::overfitting`] defines it.
 
 use std::fmt::Write as _;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -37,6 +36,7 @@ use sweep_core::{Spec, SpecStrategy};
 
 use crate::overfitting::{deflated_sharpe, per_period_sharpe, DsrInput, PERIODS_PER_YEAR};
 use crate::ranking::Direction;
+use crate::regenerate::guarded;
 use crate::svg::{self, escape, Series};
 use crate::table::{metric_index, metric_values, MetricValues};
 
@@ -251,22 +251,6 @@ pub fn concatenate(parts: &[Part]) -> Curve {
         out.spans.push(from..out.dates.len());
     }
     out
-}
-
-/// Runs `f`, turning a panic into an error message.
-fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let out = catch_unwind(AssertUnwindSafe(f));
-    std::panic::set_hook(previous);
-    out.unwrap_or_else(|payload| {
-        let msg = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".into());
-        Err(format!("the engine panicked: {msg}"))
-    })
 }
 
 /// The engine's side of stitching: the planned spec's data and strategy, loaded once.

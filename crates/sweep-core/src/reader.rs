@@ -553,7 +553,7 @@ struct SchemaProbe {
     schema: Option<String>,
 }
 
-fn digest_metrics(h: &mut impl Hasher, m: &Option<Metrics>) {
+fn digest_metrics(h: &mut impl Hasher, m: Option<&Metrics>) {
     match m {
         None => h.write_u8(0),
         Some(m) => {
@@ -622,11 +622,11 @@ fn parse<R: ReturnsField, F: FnMut(RunRecord<'_>)>(
         hasher.write_u8(u8::from(run.status == RunStatus::Ok));
         hasher.write(run.error.as_deref().unwrap_or("").as_bytes());
         for m in [&run.metrics, &run.in_sample, &run.out_of_sample] {
-            digest_metrics(&mut hasher, m);
+            digest_metrics(&mut hasher, m.as_ref());
         }
         if let Some(w) = &run.windows {
             for m in w.train.iter().chain(&w.test) {
-                digest_metrics(&mut hasher, &Some(m.clone())); // small: one per window
+                digest_metrics(&mut hasher, Some(m));
             }
         }
         if run.status == RunStatus::Error {
